@@ -1,0 +1,293 @@
+/* alexnet inspect: the layer table, totals and metadata of a model file or a
+ * preset, for people (a table) or machines (--json). */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "model.h"
+#include "model_meta.h"
+
+static const char inspect_help[] =
+        "usage: alexnet inspect [--json] [--classes N] MODEL|PRESET\n"
+        "\n"
+        "Show a network's layers (type, kernel, stride, padding, groups,\n"
+        "output shape, parameters, multiply-adds), its totals, and a model\n"
+        "file's preprocessing, labels and provenance.\n"
+        "\n"
+        "  MODEL            a model file (.safetensors)\n"
+        "  PRESET           alexnet, alexnet-owt or alexnet-half\n"
+        "  --json           print one JSON document instead of the table\n"
+        "  -c, --classes N  outputs of a preset's last layer (default 1000)\n"
+        "  -h, --help       show this help\n";
+
+
+struct layer_row {
+        const struct layer *l;
+        struct shape in, out;
+        uint64_t params, macs;
+};
+
+/* 12345678 -> "12,345,678" */
+static const char *grouped(uint64_t v, char buf[32])
+{
+        char digits[24];
+        int n = snprintf(digits, sizeof digits, "%" PRIu64, v), o = 0;
+        for (int i = 0; i < n; i++) {
+                if (i && (n - i) % 3 == 0)
+                        buf[o++] = ',';
+                buf[o++] = digits[i];
+        }
+        buf[o] = 0;
+        return buf;
+}
+
+static struct layer_row row_of(const struct net *net, int i)
+{
+        struct layer_row r = {&net->arch.layers[i], net->shapes[i],
+                              net->shapes[i + 1], 0, 0};
+        r.params = layer_param_count(r.l, r.in);
+        r.macs = layer_macs(r.l, r.in, r.out);
+        return r;
+}
+
+static bool windowed(const struct layer *l)
+{
+        return l->type == LAYER_CONV || l->type == LAYER_MAXPOOL;
+}
+
+static void format_pad(const struct window *w, char *buf, size_t size)
+{
+        if (w->pad_top == w->pad_bottom && w->pad_left == w->pad_right &&
+            w->pad_top == w->pad_left)
+                snprintf(buf, size, "%d", w->pad_top);
+        else
+                snprintf(buf, size, "%d,%d,%d,%d", w->pad_top, w->pad_left,
+                         w->pad_bottom, w->pad_right);
+}
+
+static void format_details(const struct layer *l, char *buf, size_t size)
+{
+        switch (l->type) {
+        case LAYER_LRN:
+                snprintf(buf, size, "size %d, alpha %g, beta %g, k %g",
+                         l->lrn.size, l->lrn.alpha, l->lrn.beta, l->lrn.k);
+                break;
+        case LAYER_DROPOUT:
+                snprintf(buf, size, "p %g", l->drop_p);
+                break;
+        case LAYER_CONV:
+        case LAYER_LINEAR:
+                snprintf(buf, size, "%s", l->bias ? "" : "no bias");
+                break;
+        default:
+                buf[0] = 0;
+        }
+}
+
+static void print_row(const struct layer_row *r)
+{
+        const struct layer *l = r->l;
+        char kernel[32] = "-", stride[32] = "-", pad[48] = "-", groups[16] = "-";
+        char out[48], params[32], macs[32], details[96];
+        if (windowed(l)) {
+                snprintf(kernel, sizeof kernel, "%dx%d", l->win.kernel_h,
+                         l->win.kernel_w);
+                snprintf(stride, sizeof stride, "%dx%d", l->win.stride_h,
+                         l->win.stride_w);
+                format_pad(&l->win, pad, sizeof pad);
+        }
+        if (l->type == LAYER_CONV)
+                snprintf(groups, sizeof groups, "%d", l->groups);
+        snprintf(out, sizeof out, "%dx%dx%d", r->out.c, r->out.h, r->out.w);
+        format_details(l, details, sizeof details);
+        printf("%-14s %-16s %-7s %-6s %-8s %-6s %-12s %12s %13s%s%s\n",
+               l->name, layer_type_name(l->type), kernel, stride, pad, groups,
+               out, grouped(r->params, params), grouped(r->macs, macs),
+               details[0] ? "  " : "", details);
+}
+
+static void print_labels(char *const *labels, size_t outputs)
+{
+        if (!labels) {
+                printf("labels:        none (outputs are numbered 0..%zu)\n",
+                       outputs - 1);
+                return;
+        }
+        printf("labels:        %zu:", outputs);
+        for (size_t i = 0; i < outputs && i < 5; i++)
+                printf("%s %s", i ? "," : "", labels[i]);
+        printf("%s\n", outputs > 5 ? ", ..." : "");
+}
+
+static void print_provenance(const json_t *prov)
+{
+        const char *key;
+        json_t *v;
+        if (!json_object_size(prov))
+                return;
+        printf("provenance:\n");
+        json_object_foreach ((json_t *)prov, key, v) {
+                char *text = json_is_string(v)
+                                     ? strdup(json_string_value(v))
+                                     : json_dumps(v, JSON_COMPACT |
+                                                             JSON_ENCODE_ANY);
+                printf("  %-12s %s\n", key, text ? text : "?");
+                free(text);
+        }
+}
+
+static void print_table(const struct model *m, const char *source)
+{
+        const struct net *net = &m->net;
+        struct shape in = net->shapes[0];
+        uint64_t total_params = 0, total_macs = 0;
+        char a[32], b[32];
+        printf("%s: %s, input %dx%dx%d, %zu outputs\n\n", source,
+               net->arch.name, in.c, in.h, in.w, net_outputs(net));
+        printf("%-14s %-16s %-7s %-6s %-8s %-6s %-12s %12s %13s\n", "layer",
+               "type", "kernel", "stride", "pad", "groups", "output", "params",
+               "mult-adds");
+        for (int i = 0; i < net->arch.n_layers; i++) {
+                struct layer_row r = row_of(net, i);
+                print_row(&r);
+                total_params += r.params;
+                total_macs += r.macs;
+        }
+        printf("%-75s %12s %13s\n\n", "total", grouped(total_params, a),
+               grouped(total_macs, b));
+        printf("parameters:    %s (%.1f MiB as float32)\n",
+               grouped(total_params, a), total_params * 4.0 / (1 << 20));
+        printf("multiply-adds: %.1f M per image (%.2f GFLOP)\n",
+               total_macs / 1e6, total_macs * 2 / 1e9);
+        const struct preprocess *p = &m->pre;
+        printf("preprocess:    resize %d, centre crop %dx%d, %s, scale %g, "
+               "mean %g %g %g, std %g %g %g\n",
+               p->resize, in.h, in.w, p->channels, p->scale, p->mean[0],
+               p->mean[1], p->mean[2], p->std[0], p->std[1], p->std[2]);
+        print_labels(m->labels, net_outputs(net));
+        print_provenance(m->provenance);
+}
+
+static json_t *layers_json(const struct net *net, uint64_t *params,
+                           uint64_t *macs)
+{
+        json_t *arch = arch_to_json(&net->arch);
+        json_t *layers = json_incref(json_object_get(arch, "layers"));
+        json_decref(arch);
+        *params = *macs = 0;
+        for (int i = 0; layers && i < net->arch.n_layers; i++) {
+                struct layer_row r = row_of(net, i);
+                json_t *l = json_array_get(layers, i);
+                json_object_set_new(l, "output",
+                                    json_pack("[iii]", r.out.c, r.out.h,
+                                              r.out.w));
+                json_object_set_new(l, "params", json_integer(r.params));
+                json_object_set_new(l, "macs", json_integer(r.macs));
+                *params += r.params;
+                *macs += r.macs;
+        }
+        return layers;
+}
+
+static int print_json(const struct model *m, const char *file,
+                      const char *preset)
+{
+        const struct net *net = &m->net;
+        struct shape in = net->shapes[0];
+        uint64_t params, macs;
+        json_t *layers = layers_json(net, &params, &macs);
+        json_t *doc = json_pack(
+                "{s:s?,s:s?,s:s,s:[iii],s:o,s:I,s:I,s:I,s:o,s:o,s:O}", "file",
+                file, "preset", preset, "architecture", net->arch.name,
+                "input", in.c, in.h, in.w, "layers", layers, "params",
+                (json_int_t)params, "macs", (json_int_t)macs, "outputs",
+                (json_int_t)net_outputs(net), "preprocess",
+                preprocess_to_json(&m->pre, in), "labels",
+                m->labels ? labels_to_json(m->labels) : json_null(),
+                "provenance", m->provenance);
+        if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2)) != 0) {
+                json_decref(doc);
+                report("inspect", "out of memory");
+                return EXIT_FATAL;
+        }
+        putchar('\n');
+        json_decref(doc);
+        return EXIT_ALL_DONE;
+}
+
+static bool is_preset(const char *name)
+{
+        for (int i = 0; arch_preset_names[i]; i++)
+                if (!strcmp(arch_preset_names[i], name))
+                        return true;
+        return false;
+}
+
+static int run_inspect(int argc, char **argv)
+{
+        static const struct option options[] = {
+                {"json", no_argument, NULL, 'J'},
+                {"classes", required_argument, NULL, 'c'},
+                {"help", no_argument, NULL, 'h'},
+                {NULL, 0, NULL, 0},
+        };
+        bool json = false;
+        long classes = 1000;
+        char *end;
+        int c;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":c:h", options, NULL)) != -1) {
+                switch (c) {
+                case 'J': json = true; break;
+                case 'c':
+                        classes = strtol(optarg, &end, 10);
+                        if (*end || end == optarg || classes < 1 ||
+                            classes > 1 << 24)
+                                return usage_error(&inspect_command,
+                                                   "--classes needs a count "
+                                                   "from 1 to 16777216");
+                        break;
+                case 'h': return print_help(&inspect_command);
+                case ':':
+                        return usage_error(&inspect_command,
+                                           "option '%s' needs a value",
+                                           argv[optind - 1]);
+                default:
+                        return usage_error(&inspect_command,
+                                           "unknown option '%s'",
+                                           argv[optind - 1]);
+                }
+        }
+        if (optind != argc - 1)
+                return usage_error(&inspect_command,
+                                   "expected one MODEL or PRESET");
+        const char *target = argv[optind];
+        struct model m;
+        struct an_error err;
+        bool preset = is_preset(target);
+        enum an_status st = preset ? model_from_preset(&m, target,
+                                                       (int)classes, &err)
+                                   : model_open(&m, target, &err);
+        if (st != AN_OK) {
+                report_error(target, &err);
+                return EXIT_FATAL;
+        }
+        int status = EXIT_ALL_DONE;
+        if (json)
+                status = print_json(&m, preset ? NULL : target,
+                                    preset ? target : NULL);
+        else
+                print_table(&m, preset ? "preset" : target);
+        model_close(&m);
+        return finish_output(status);
+}
+
+const struct command inspect_command = {
+        "inspect",
+        run_inspect,
+        "show a model's layers, sizes, preprocessing and provenance",
+        inspect_help,
+};

@@ -1,0 +1,108 @@
+#define _POSIX_C_SOURCE 200809L
+#include "atomic_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void release(struct atomic_file *f)
+{
+        free(f->path);
+        free(f->temp_path);
+        f->path = f->temp_path = NULL;
+        f->fd = -1;
+}
+
+enum an_status atomic_file_create(struct atomic_file *f, const char *path,
+                                  struct an_error *err)
+{
+        f->fd = -1;
+        f->path = strdup(path);
+        size_t len = strlen(path) + sizeof ".tmp.XXXXXX";
+        f->temp_path = malloc(len);
+        if (!f->path || !f->temp_path) {
+                release(f);
+                return an_error_set(err, AN_E_NOMEM, "out of memory");
+        }
+        snprintf(f->temp_path, len, "%s.tmp.XXXXXX", path);
+        f->fd = mkstemp(f->temp_path);
+        if (f->fd < 0) {
+                int e = errno;
+                release(f);
+                return an_error_set(err, AN_E_IO,
+                                    "cannot create a temporary file beside "
+                                    "it: %s",
+                                    strerror(e));
+        }
+        /* mkstemp makes the file private (0600); a model is an ordinary
+         * file, so give it the permissions open(2) would. */
+        mode_t mask = umask(0);
+        umask(mask);
+        fchmod(f->fd, 0666 & ~mask);
+        return AN_OK;
+}
+
+enum an_status atomic_file_write(struct atomic_file *f, const void *buf,
+                                 size_t n, struct an_error *err)
+{
+        const char *p = buf;
+        while (n > 0) {
+                ssize_t w = write(f->fd, p, n);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0)
+                        return an_error_set(err, AN_E_IO, "write failed: %s",
+                                            w < 0 ? strerror(errno)
+                                                  : "no progress");
+                p += w;
+                n -= (size_t)w;
+        }
+        return AN_OK;
+}
+
+static void sync_directory(const char *path)
+{
+        char *copy = strdup(path);
+        if (!copy)
+                return;
+        int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+        if (dfd >= 0) {
+                fsync(dfd); /* best effort: some file systems refuse it */
+                close(dfd);
+        }
+        free(copy);
+}
+
+enum an_status atomic_file_commit(struct atomic_file *f, struct an_error *err)
+{
+        int e = 0;
+        if (fsync(f->fd) != 0)
+                e = errno;
+        if (close(f->fd) != 0 && !e)
+                e = errno;
+        f->fd = -1;
+        if (!e && rename(f->temp_path, f->path) != 0)
+                e = errno;
+        if (e) {
+                atomic_file_abort(f);
+                return an_error_set(err, AN_E_IO, "cannot write: %s",
+                                    strerror(e));
+        }
+        sync_directory(f->path);
+        release(f);
+        return AN_OK;
+}
+
+void atomic_file_abort(struct atomic_file *f)
+{
+        if (f->fd >= 0)
+                close(f->fd);
+        if (f->temp_path)
+                unlink(f->temp_path);
+        release(f);
+}

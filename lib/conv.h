@@ -1,0 +1,29 @@
+/* 2-D convolution with groups, lowered to SGEMM through im2col.
+ *
+ * Weights are OIHW as in PyTorch: [out_c][in_c / groups][kernel_h][kernel_w].
+ * Group g maps input channels [g*in_c/groups, (g+1)*in_c/groups) to output
+ * channels [g*out_c/groups, (g+1)*out_c/groups). */
+#ifndef ALEXNET_CONV_H
+#define ALEXNET_CONV_H
+
+#include <stddef.h>
+
+#include "errors.h"
+#include "shape.h"
+
+struct conv_params {
+        int in_c, out_c, groups;
+        struct window win;
+};
+
+/* Floats of scratch conv_forward needs for one input of the given size. */
+size_t conv_workspace_floats(const struct conv_params *p, struct shape in);
+
+/* y[n][out_c][out_h][out_w] = conv(x[n][in_c][in.h][in.w]) + bias.
+ * bias may be NULL.  workspace holds conv_workspace_floats() floats. */
+enum an_status conv_forward(const struct conv_params *p, int batch,
+                            struct shape in, const float *x,
+                            const float *weight, const float *bias, float *y,
+                            float *workspace);
+
+#endif

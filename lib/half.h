@@ -1,0 +1,14 @@
+/* IEEE binary16 (F16) and bfloat16 (BF16) to and from float32.
+ * Narrowing rounds to nearest, ties to even; NaN stays NaN; values beyond
+ * the F16 range become infinities. */
+#ifndef ALEXNET_HALF_H
+#define ALEXNET_HALF_H
+
+#include <stdint.h>
+
+uint16_t f32_to_f16(float f);
+float f16_to_f32(uint16_t h);
+uint16_t f32_to_bf16(float f);
+float bf16_to_f32(uint16_t h);
+
+#endif

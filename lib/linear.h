@@ -1,0 +1,18 @@
+/* Fully connected layer: y[n][out] = x[n][in] . weight[out][in] + bias[out].
+ * weight is [out, in] as in PyTorch; an NCHW input is read as [n, C*H*W]. */
+#ifndef ALEXNET_LINEAR_H
+#define ALEXNET_LINEAR_H
+
+#include <stddef.h>
+
+#include "errors.h"
+
+/* Floats of scratch linear_forward needs. */
+size_t linear_workspace_floats(int in_features, int out_features, int batch);
+
+/* bias may be NULL. */
+enum an_status linear_forward(int in_features, int out_features, int batch,
+                              const float *x, const float *weight,
+                              const float *bias, float *y, float *workspace);
+
+#endif

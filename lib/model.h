@@ -1,0 +1,67 @@
+/* Model files: a network's weights in a safetensors file, with what is needed
+ * to use them in its "__metadata__" (all values are strings, several of them
+ * JSON documents):
+ *
+ *   "format"        "alexnet-model/1"
+ *   "architecture"  the layer list (arch_json.c)
+ *   "preprocess"    {"resize": 256, "crop": [224, 224], "channels": "RGB",
+ *                    "scale": 0.00392156862745098, "mean": [...],
+ *                    "std": [...]}  (pixel bytes times scale, minus mean,
+ *                    divided by std, in the channel order given)
+ *   "labels"        ["tench", "goldfish", ...], one per output, optional
+ *   "provenance"    a JSON object: where the weights came from, training
+ *                    history; shown by `alexnet inspect`, otherwise opaque
+ *
+ * Opening validates the container (safetensors.c), then the metadata, then
+ * that every parameter tensor the architecture needs is present with the
+ * right shape and a float dtype, and that nothing else is there.  F32 tensors
+ * are used in place from the mapping; F16 and BF16 are widened once. */
+#ifndef ALEXNET_MODEL_H
+#define ALEXNET_MODEL_H
+
+#include <jansson.h>
+
+#include "arch.h"
+#include "errors.h"
+#include "net.h"
+#include "safetensors.h"
+
+struct preprocess {
+        int resize;         /* shorter image side before the centre crop */
+        char channels[4];   /* "RGB" or "BGR": order of the input planes */
+        double scale;       /* multiplies 0..255 pixel values */
+        double mean[3];     /* subtracted after scaling, in `channels` order */
+        double std[3];      /* then divided by */
+};
+
+struct model {
+        struct net net;
+        struct preprocess pre;
+        char **labels; /* [net_outputs()] or NULL */
+        json_t *provenance; /* an object, never NULL once opened */
+        struct st_file file;  /* the mapping tensors may point into */
+        float *owned_params;  /* widened or generated parameters */
+};
+
+/* torchvision's ImageNet preprocessing for a given resize size. */
+struct preprocess preprocess_torchvision(int resize);
+
+enum an_status model_open(struct model *m, const char *path,
+                          struct an_error *err);
+
+/* A model of a preset with parameters allocated (zero) and owned; used by
+ * `inspect PRESET`, by tests and, later, by training. */
+enum an_status model_from_preset(struct model *m, const char *preset,
+                                 int classes, struct an_error *err);
+
+void model_close(struct model *m);
+
+/* Total parameter count of the model's network. */
+uint64_t model_param_count(const struct model *m);
+
+/* Writes the model (parameters stored as dtype: ST_F32, ST_F16 or ST_BF16)
+ * atomically to path. */
+enum an_status model_save(const struct model *m, const char *path,
+                          enum st_dtype dtype, struct an_error *err);
+
+#endif

@@ -1,0 +1,189 @@
+#include "net.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "activation.h"
+#include "conv.h"
+#include "linear.h"
+#include "lrn.h"
+#include "pool.h"
+
+enum an_status net_init(struct net *net, const struct arch *a,
+                        struct an_error *err)
+{
+        memset(net, 0, sizeof *net);
+        enum an_status st = arch_copy(&net->arch, a, err);
+        if (st != AN_OK)
+                return st;
+        int n = a->n_layers;
+        net->shapes = calloc(n + 1, sizeof *net->shapes);
+        net->weights = calloc(n, sizeof *net->weights);
+        net->biases = calloc(n, sizeof *net->biases);
+        if (!net->shapes || !net->weights || !net->biases) {
+                net_free(net);
+                return an_error_set(err, AN_E_NOMEM, "out of memory");
+        }
+        st = arch_shapes(&net->arch, net->shapes, err);
+        if (st != AN_OK)
+                net_free(net);
+        return st;
+}
+
+void net_free(struct net *net)
+{
+        arch_free(&net->arch);
+        free(net->shapes);
+        free(net->weights);
+        free(net->biases);
+        free(net->activations[0]);
+        free(net->activations[1]);
+        free(net->workspace);
+        memset(net, 0, sizeof *net);
+}
+
+void net_set_params(struct net *net, int layer, const float *weight,
+                    const float *bias)
+{
+        net->weights[layer] = weight;
+        net->biases[layer] = bias;
+}
+
+size_t net_outputs(const struct net *net)
+{
+        return shape_count(net->shapes[net->arch.n_layers]);
+}
+
+static struct conv_params conv_params_of(const struct layer *l,
+                                         struct shape in)
+{
+        return (struct conv_params){in.c, l->out, l->groups, l->win};
+}
+
+/* Scratch floats layer i needs for a batch. */
+static size_t layer_workspace(const struct net *net, int i, int batch)
+{
+        const struct layer *l = &net->arch.layers[i];
+        struct shape in = net->shapes[i];
+        if (l->type == LAYER_CONV) {
+                struct conv_params p = conv_params_of(l, in);
+                return conv_workspace_floats(&p, in);
+        }
+        if (l->type == LAYER_LINEAR)
+                return linear_workspace_floats((int)shape_count(in), l->out,
+                                               batch);
+        return 0;
+}
+
+enum an_status net_reserve(struct net *net, int batch, struct an_error *err)
+{
+        if (batch <= net->capacity)
+                return AN_OK;
+        size_t act = 0, work = 0;
+        for (int i = 0; i <= net->arch.n_layers; i++) {
+                size_t count = shape_count(net->shapes[i]);
+                if (count > act)
+                        act = count;
+                if (i < net->arch.n_layers) {
+                        size_t w = layer_workspace(net, i, batch);
+                        if (w > work)
+                                work = w;
+                }
+        }
+        if (act > SIZE_MAX / sizeof(float) / (size_t)batch)
+                return an_error_set(err, AN_E_NOMEM,
+                                    "batch of %d is too large", batch);
+        for (int b = 0; b < 2; b++) {
+                free(net->activations[b]);
+                net->activations[b] = malloc(act * batch * sizeof(float));
+        }
+        free(net->workspace);
+        net->workspace = malloc((work ? work : 1) * sizeof(float));
+        if (!net->activations[0] || !net->activations[1] || !net->workspace) {
+                net->capacity = 0;
+                return an_error_set(err, AN_E_NOMEM,
+                                    "out of memory for a batch of %d",
+                                    batch);
+        }
+        net->capacity = batch;
+        return AN_OK;
+}
+
+/* Runs layer i from x into y (which may equal x for element-wise layers). */
+static enum an_status run_layer(struct net *net, int i, int batch,
+                                const float *x, float *y)
+{
+        const struct layer *l = &net->arch.layers[i];
+        struct shape in = net->shapes[i];
+        size_t count = shape_count(in) * batch;
+        switch (l->type) {
+        case LAYER_CONV: {
+                struct conv_params p = conv_params_of(l, in);
+                return conv_forward(&p, batch, in, x, net->weights[i],
+                                    net->biases[i], y, net->workspace);
+        }
+        case LAYER_LINEAR:
+                return linear_forward((int)shape_count(in), l->out, batch, x,
+                                      net->weights[i], net->biases[i], y,
+                                      net->workspace);
+        case LAYER_RELU:
+                relu_forward(count, x, y);
+                break;
+        case LAYER_MAXPOOL:
+                maxpool_forward(&l->win, batch, in, x, y);
+                break;
+        case LAYER_LRN:
+                lrn_forward(&l->lrn, batch, in, x, y);
+                break;
+        case LAYER_ADAPTIVE_AVGPOOL:
+                adaptive_avgpool_forward(l->out_h, l->out_w, batch, in, x, y);
+                break;
+        case LAYER_DROPOUT:
+                if (x != y)
+                        memcpy(y, x, count * sizeof *y);
+                break;
+        case LAYER_SOFTMAX:
+                softmax_forward(batch, in.c, x, y);
+                break;
+        }
+        return AN_OK;
+}
+
+static bool in_place(enum layer_type t)
+{
+        return t == LAYER_RELU || t == LAYER_DROPOUT || t == LAYER_SOFTMAX;
+}
+
+enum an_status net_forward(struct net *net, const float *input, int batch,
+                           const float **output, struct an_error *err)
+{
+        if (batch < 1)
+                return an_error_set(err, AN_E_INVALID,
+                                    "batch size must be at least 1");
+        enum an_status st = net_reserve(net, batch, err);
+        if (st != AN_OK)
+                return st;
+        for (int i = 0; i < net->arch.n_layers; i++)
+                if (layer_param_count(&net->arch.layers[i], net->shapes[i]) &&
+                    !net->weights[i])
+                        return an_error_set(err, AN_E_INVALID,
+                                            "layer %s has no weights",
+                                            net->arch.layers[i].name);
+        const float *x = input;
+        int next = 0; /* the ping-pong buffer the next output goes to */
+        for (int i = 0; i < net->arch.n_layers; i++) {
+                enum layer_type t = net->arch.layers[i].type;
+                float *y = in_place(t) && x != input ? (float *)x
+                                                     : net->activations[next];
+                st = run_layer(net, i, batch, x, y);
+                if (st != AN_OK)
+                        return an_error_set(err, st, "layer %s: %s",
+                                            net->arch.layers[i].name,
+                                            an_status_string(st));
+                if (y != x)
+                        next ^= 1;
+                x = y;
+        }
+        *output = x;
+        return AN_OK;
+}

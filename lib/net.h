@@ -1,0 +1,49 @@
+/* A network ready to run: an architecture, its inferred shapes, pointers to
+ * its parameters, and one activation arena sized once per batch size.
+ *
+ *     struct net net;
+ *     net_init(&net, &arch, &err);          // validates, infers shapes
+ *     net_set_params(&net, layer, w, b);    // for each conv/linear layer
+ *     net_forward(&net, input, batch, &out, &err);
+ *     net_free(&net);
+ *
+ * The net does not own parameter memory (a model file maps it); it owns the
+ * arena, which grows only when a larger batch than before is run, so a run
+ * over many equal batches allocates once. */
+#ifndef ALEXNET_NET_H
+#define ALEXNET_NET_H
+
+#include "arch.h"
+#include "errors.h"
+
+struct net {
+        struct arch arch;
+        struct shape *shapes; /* [n_layers + 1]: input, then each output */
+        const float **weights; /* [n_layers], NULL for layers without */
+        const float **biases;
+        int capacity;          /* batch size the arena holds */
+        float *activations[2]; /* ping-pong buffers */
+        float *workspace;      /* im2col and GEMM scratch */
+};
+
+enum an_status net_init(struct net *net, const struct arch *a,
+                        struct an_error *err);
+void net_free(struct net *net);
+
+void net_set_params(struct net *net, int layer, const float *weight,
+                    const float *bias);
+
+/* Sizes the arena for batches up to `batch` (net_forward calls it too). */
+enum an_status net_reserve(struct net *net, int batch, struct an_error *err);
+
+/* Runs input[batch][C][H][W] through every layer (dropout is the identity:
+ * this is inference).  *output points at [batch][net_outputs()] floats in
+ * the arena, valid until the next call.  Every parameterised layer must have
+ * its parameters set. */
+enum an_status net_forward(struct net *net, const float *input, int batch,
+                           const float **output, struct an_error *err);
+
+/* Values per sample of the last layer's output. */
+size_t net_outputs(const struct net *net);
+
+#endif
