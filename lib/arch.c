@@ -2,6 +2,7 @@
 #include "arch.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,18 @@ const char *layer_type_name(enum layer_type t)
         case LAYER_SOFTMAX: return "softmax";
         }
         return "unknown";
+}
+
+void layer_init(struct layer *l, enum layer_type type, const char *name)
+{
+        memset(l, 0, sizeof *l);
+        l->type = type;
+        snprintf(l->name, sizeof l->name, "%s", name);
+        l->win = (struct window){1, 1, 1, 1, 0, 0, 0, 0};
+        l->groups = 1;
+        l->bias = true;
+        l->lrn = (struct lrn_params){5, 1e-4, 0.75, 1.0}; /* PyTorch's */
+        l->drop_p = 0.5;
 }
 
 void arch_free(struct arch *a)

@@ -52,6 +52,11 @@ struct arch {
         struct layer *layers;
 };
 
+/* A layer of the given type with every parameter at its default (kernel,
+ * stride 1, no padding, one group, bias, PyTorch's LRN constants, dropout
+ * 0.5): the starting point of presets and of layers read from JSON. */
+void layer_init(struct layer *l, enum layer_type type, const char *name);
+
 /* The preset names, NULL-terminated. */
 extern const char *const arch_preset_names[];
 

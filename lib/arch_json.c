@@ -239,18 +239,6 @@ static enum an_status read_key(struct reader *r, struct layer *l,
         return bad(r, key, "is not a parameter of this layer type");
 }
 
-/* The defaults a JSON layer starts from before its keys are read. */
-static void layer_defaults(struct layer *l, enum layer_type t)
-{
-        memset(l, 0, sizeof *l);
-        l->type = t;
-        l->win = (struct window){1, 1, 1, 1, 0, 0, 0, 0};
-        l->groups = 1;
-        l->bias = true;
-        l->lrn = (struct lrn_params){5, 1e-4, 0.75, 1.0};
-        l->drop_p = 0.5;
-}
-
 static enum an_status layer_from_json(struct layer *l, int index,
                                       const json_t *j, struct an_error *err)
 {
@@ -268,7 +256,7 @@ static enum an_status layer_from_json(struct layer *l, int index,
                                     "architecture: layer %d: unknown type "
                                     "'%s'",
                                     index, type ? type : "(none)");
-        layer_defaults(l, t);
+        layer_init(l, t, "");
         const json_t *name = json_object_get(j, "name");
         if (name && (!json_is_string(name) ||
                      strlen(json_string_value(name)) >= LAYER_NAME_MAX))

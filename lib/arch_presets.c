@@ -30,9 +30,7 @@ static struct layer *add(struct builder *b, enum layer_type type,
                          const char *name)
 {
         struct layer *l = &b->a->layers[b->a->n_layers++];
-        memset(l, 0, sizeof *l);
-        l->type = type;
-        snprintf(l->name, sizeof l->name, "%s", name);
+        layer_init(l, type, name);
         return l;
 }
 
@@ -44,7 +42,6 @@ static void conv(struct builder *b, const char *name, int out, int kernel,
         l->win = (struct window){kernel, kernel, stride, stride,
                                  pad,    pad,    pad,    pad};
         l->groups = groups;
-        l->bias = true;
 }
 
 static void maxpool(struct builder *b, const char *name)
@@ -65,7 +62,6 @@ static void linear(struct builder *b, const char *name, int out)
 {
         struct layer *l = add(b, LAYER_LINEAR, name);
         l->out = out;
-        l->bias = true;
 }
 
 static void dropout(struct builder *b, const char *name)

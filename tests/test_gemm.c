@@ -1,0 +1,111 @@
+/* sgemm against a float64 triple loop, over every transposition, odd sizes,
+ * strides, alpha/beta, and thread counts. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "testutil.h"
+
+static float *random_matrix(size_t count, uint64_t seed)
+{
+        float *m = malloc((count ? count : 1) * sizeof *m);
+        ck_assert_ptr_nonnull(m);
+        seeded_uniform(seed, 0, count, 1.0f, m);
+        return m;
+}
+
+/* C = alpha op(A) op(B) + beta C in float64, row-major. */
+static void reference(bool ta, bool tb, size_t m, size_t n, size_t k,
+                      float alpha, const float *a, size_t lda, const float *b,
+                      size_t ldb, float beta, float *c, size_t ldc)
+{
+        for (size_t i = 0; i < m; i++)
+                for (size_t j = 0; j < n; j++) {
+                        double sum = 0;
+                        for (size_t p = 0; p < k; p++)
+                                sum += (double)(ta ? a[p * lda + i]
+                                                   : a[i * lda + p]) *
+                                       (tb ? b[j * ldb + p] : b[p * ldb + j]);
+                        c[i * ldc + j] = (float)(alpha * sum +
+                                                 (beta ? beta * c[i * ldc + j]
+                                                       : 0));
+                }
+}
+
+static void check_shape(bool ta, bool tb, size_t m, size_t n, size_t k,
+                        float alpha, float beta, size_t extra_ld)
+{
+        size_t lda = (ta ? m : k) + extra_ld, ldb = (tb ? k : n) + extra_ld;
+        size_t ldc = n + extra_ld;
+        float *a = random_matrix((ta ? k : m) * lda, 1);
+        float *b = random_matrix((tb ? n : k) * ldb, 2);
+        float *c = random_matrix(m * ldc, 3);
+        float *want = malloc((m * ldc + 1) * sizeof *want);
+        memcpy(want, c, m * ldc * sizeof *c);
+        if (beta == 0.0f) /* C must not be read: poison it */
+                for (size_t i = 0; i < m * ldc; i++)
+                        c[i] = NAN;
+        reference(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, want, ldc);
+        ck_assert_int_eq(sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta,
+                               c, ldc),
+                         AN_OK);
+        char what[128];
+        snprintf(what, sizeof what, "sgemm %c%c m=%zu n=%zu k=%zu",
+                 ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k);
+        /* float32 accumulation over k terms of magnitude <= 1 */
+        double tol = 1e-6 * (double)(k + 1);
+        for (size_t i = 0; i < m; i++)
+                assert_close(c + i * ldc, want + i * ldc, n, tol, what);
+        free(a);
+        free(b);
+        free(c);
+        free(want);
+}
+
+static const size_t sizes[][3] = {
+        {1, 1, 1},    {1, 4096, 37}, {4096 / 8, 1, 300}, {7, 13, 5},
+        {33, 1030, 257}, {64, 169, 1152}, {5, 3, 0},  {130, 129, 513},
+};
+enum { N_SIZES = sizeof sizes / sizeof sizes[0] };
+
+START_TEST(matches_reference)
+{
+        const size_t *s = sizes[_i];
+        for (int t = 0; t < 4; t++)
+                check_shape(t & 1, t & 2, s[0], s[1], s[2], 1.0f, 0.0f, 0);
+        check_shape(false, true, s[0], s[1], s[2], 0.5f, 1.0f, 3);
+        check_shape(true, false, s[0], s[1], s[2], -2.0f, 0.25f, 1);
+}
+END_TEST
+
+START_TEST(same_bits_for_any_thread_count)
+{
+        size_t m = 77, n = 1100, k = 300;
+        float *a = random_matrix(m * k, 4), *b = random_matrix(k * n, 5);
+        float *c1 = calloc(m * n, sizeof *c1), *c3 = calloc(m * n, sizeof *c3);
+        int saved = omp_get_max_threads();
+        omp_set_num_threads(1);
+        sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c1, n);
+        omp_set_num_threads(3);
+        sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c3, n);
+        omp_set_num_threads(saved);
+        ck_assert_int_eq(memcmp(c1, c3, m * n * sizeof *c1), 0);
+        free(a);
+        free(b);
+        free(c1);
+        free(c3);
+}
+END_TEST
+
+int main(void)
+{
+        Suite *s = suite_create("gemm");
+        TCase *tc = tcase_create("gemm");
+        tcase_set_timeout(tc, 120);
+        tcase_add_loop_test(tc, matches_reference, 0, N_SIZES);
+        tcase_add_test(tc, same_bits_for_any_thread_count);
+        suite_add_tcase(s, tc);
+        return run_suite(s);
+}

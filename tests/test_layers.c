@@ -1,0 +1,166 @@
+/* Each layer's forward pass against PyTorch (float64) references from
+ * tests/fixtures/layers, made by tests/fixtures/generate.py. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "activation.h"
+#include "arch.h"
+#include "conv.h"
+#include "linear.h"
+#include "lrn.h"
+#include "pool.h"
+#include "testutil.h"
+
+/* Agreement the issue asks of a single layer. */
+#define LAYER_TOL 1e-5
+
+struct layer_case {
+        struct st_file file;
+        struct arch arch; /* the one layer, shaped */
+        struct shape in, out;
+        int batch;
+        float *x, *y_expected, *y;
+        size_t y_count;
+};
+
+/* Loads fixture layers/NAME.safetensors: the layer description and input
+ * shape from its metadata, its tensors, and room for our output. */
+static void load_case(struct layer_case *c, const char *name)
+{
+        char rel[256];
+        snprintf(rel, sizeof rel, "layers/%s.safetensors", name);
+        fixture_open(&c->file, rel);
+        json_t *layer = json_loads(st_metadata(&c->file, "layer"), 0, NULL);
+        json_t *shape = json_loads(st_metadata(&c->file, "input"), 0, NULL);
+        ck_assert(layer && shape);
+        c->batch = (int)json_integer_value(json_array_get(shape, 0));
+        json_t *doc = json_pack(
+                "{s[III]s[O]}", "input", json_integer_value(json_array_get(shape, 1)),
+                json_integer_value(json_array_get(shape, 2)),
+                json_integer_value(json_array_get(shape, 3)), "layers", layer);
+        struct an_error err;
+        ck_assert_msg(arch_from_json(&c->arch, doc, &err) == AN_OK, "%s: %s",
+                      name, err.message);
+        struct shape shapes[2];
+        ck_assert_int_eq(arch_shapes(&c->arch, shapes, &err), AN_OK);
+        c->in = shapes[0];
+        c->out = shapes[1];
+        json_decref(doc);
+        json_decref(layer);
+        json_decref(shape);
+        c->x = fixture_tensor(&c->file, "x", NULL);
+        c->y_expected = fixture_tensor(&c->file, "y", &c->y_count);
+        ck_assert_uint_eq(c->y_count, shape_count(c->out) * c->batch);
+        c->y = calloc(c->y_count, sizeof *c->y);
+        ck_assert_ptr_nonnull(c->y);
+}
+
+static void free_case(struct layer_case *c)
+{
+        free(c->x);
+        free(c->y_expected);
+        free(c->y);
+        arch_free(&c->arch);
+        st_close(&c->file);
+}
+
+/* Runs the fixture's layer through its own lib function. */
+static void run_case(const char *name)
+{
+        struct layer_case c;
+        load_case(&c, name);
+        const struct layer *l = &c.arch.layers[0];
+        float *w = NULL, *b = NULL, *work = NULL;
+        if (l->type == LAYER_CONV || l->type == LAYER_LINEAR) {
+                w = fixture_tensor(&c.file, "weight", NULL);
+                b = l->bias ? fixture_tensor(&c.file, "bias", NULL) : NULL;
+        }
+        switch (l->type) {
+        case LAYER_CONV: {
+                struct conv_params p = {c.in.c, l->out, l->groups, l->win};
+                work = malloc(conv_workspace_floats(&p, c.in) * sizeof *work);
+                ck_assert_int_eq(conv_forward(&p, c.batch, c.in, c.x, w, b,
+                                              c.y, work),
+                                 AN_OK);
+                break;
+        }
+        case LAYER_LINEAR: {
+                int in = (int)shape_count(c.in);
+                work = malloc(linear_workspace_floats(in, l->out, c.batch) *
+                              sizeof *work);
+                ck_assert_int_eq(linear_forward(in, l->out, c.batch, c.x, w, b,
+                                                c.y, work),
+                                 AN_OK);
+                break;
+        }
+        case LAYER_MAXPOOL:
+                maxpool_forward(&l->win, c.batch, c.in, c.x, c.y);
+                break;
+        case LAYER_LRN:
+                lrn_forward(&l->lrn, c.batch, c.in, c.x, c.y);
+                break;
+        case LAYER_ADAPTIVE_AVGPOOL:
+                adaptive_avgpool_forward(l->out_h, l->out_w, c.batch, c.in,
+                                         c.x, c.y);
+                break;
+        case LAYER_RELU:
+                relu_forward(c.y_count, c.x, c.y);
+                break;
+        case LAYER_SOFTMAX:
+                softmax_forward(c.batch, c.in.c, c.x, c.y);
+                break;
+        default:
+                ck_abort_msg("%s: no test for this layer type", name);
+        }
+        assert_close(c.y, c.y_expected, c.y_count, LAYER_TOL, name);
+        free(w);
+        free(b);
+        free(work);
+        free_case(&c);
+}
+
+static const char *const cases[] = {
+        "conv_basic",       "conv_stride2_groups2", "conv_alexnet1",
+        "conv_groups4_nobias_asym", "conv_1x1",     "maxpool_3s2",
+        "maxpool_pad",      "maxpool_rect_asym",    "lrn_alexnet",
+        "lrn_strong",       "lrn_few_channels",     "lrn_even_size",
+        "avgpool_13_to_6",  "avgpool_up",           "avgpool_8_to_3x2",
+        "linear_basic",     "linear_from_nchw",     "linear_nobias",
+        "relu",             "softmax",
+};
+enum { N_CASES = sizeof cases / sizeof cases[0] };
+
+START_TEST(layer_matches_pytorch)
+{
+        run_case(cases[_i]);
+}
+END_TEST
+
+/* In-place use, which the network relies on for element-wise layers. */
+START_TEST(relu_and_softmax_work_in_place)
+{
+        float v[6] = {-1, 2, -3, 4, 0, 1};
+        relu_forward(6, v, v);
+        const float relu[6] = {0, 2, 0, 4, 0, 1};
+        assert_close(v, relu, 6, 0, "relu in place");
+        softmax_forward(2, 3, v, v);
+        ck_assert_float_eq_tol(v[0] + v[1] + v[2], 1.0f, 1e-6f);
+        ck_assert_float_eq_tol(v[3] + v[4] + v[5], 1.0f, 1e-6f);
+        ck_assert(v[4] < v[5] && v[5] < v[3]);
+}
+END_TEST
+
+static Suite *layers_suite(void)
+{
+        Suite *s = suite_create("layers");
+        TCase *tc = tcase_create("pytorch");
+        tcase_add_loop_test(tc, layer_matches_pytorch, 0, N_CASES);
+        tcase_add_test(tc, relu_and_softmax_work_in_place);
+        suite_add_tcase(s, tc);
+        return s;
+}
+
+int main(void)
+{
+        return run_suite(layers_suite());
+}
