@@ -39,8 +39,9 @@ static const struct command *find_command(const char *name)
 
 static int unknown_command(const char *name)
 {
-        fprintf(stderr, "alexnet: '%s' is not a command (see 'alexnet "
-                        "--help')\n",
+        fprintf(stderr,
+                "alexnet: '%s' is not a command (see 'alexnet "
+                "--help')\n",
                 name);
         fputs(main_usage, stderr);
         return EXIT_FATAL;

@@ -7,9 +7,9 @@
 
 /* The design's exit statuses. */
 enum {
-        EXIT_ALL_DONE = 0,   /* every input was handled */
+        EXIT_ALL_DONE = 0,    /* every input was handled */
         EXIT_SOME_FAILED = 1, /* the run completed, some inputs failed */
-        EXIT_FATAL = 2,      /* usage, model or I/O error stopped the run */
+        EXIT_FATAL = 2,       /* usage, model or I/O error stopped the run */
 };
 
 struct command {

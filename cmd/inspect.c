@@ -23,7 +23,6 @@ static const char inspect_help[] =
         "  -c, --classes N  outputs of a preset's last layer (default 1000)\n"
         "  -h, --help       show this help\n";
 
-
 struct layer_row {
         const struct layer *l;
         struct shape in, out;
@@ -75,22 +74,20 @@ static void format_details(const struct layer *l, char *buf, size_t size)
                 snprintf(buf, size, "size %d, alpha %g, beta %g, k %g",
                          l->lrn.size, l->lrn.alpha, l->lrn.beta, l->lrn.k);
                 break;
-        case LAYER_DROPOUT:
-                snprintf(buf, size, "p %g", l->drop_p);
-                break;
+        case LAYER_DROPOUT: snprintf(buf, size, "p %g", l->drop_p); break;
         case LAYER_CONV:
         case LAYER_LINEAR:
                 snprintf(buf, size, "%s", l->bias ? "" : "no bias");
                 break;
-        default:
-                buf[0] = 0;
+        default: buf[0] = 0;
         }
 }
 
 static void print_row(const struct layer_row *r)
 {
         const struct layer *l = r->l;
-        char kernel[32] = "-", stride[32] = "-", pad[48] = "-", groups[16] = "-";
+        char kernel[32] = "-", stride[32] = "-", pad[48] = "-",
+             groups[16] = "-";
         char out[48], params[32], macs[32], details[96];
         if (windowed(l)) {
                 snprintf(kernel, sizeof kernel, "%dx%d", l->win.kernel_h,
@@ -103,9 +100,9 @@ static void print_row(const struct layer_row *r)
                 snprintf(groups, sizeof groups, "%d", l->groups);
         snprintf(out, sizeof out, "%dx%dx%d", r->out.c, r->out.h, r->out.w);
         format_details(l, details, sizeof details);
-        printf("%-14s %-16s %-7s %-6s %-8s %-6s %-12s %12s %13s%s%s\n",
-               l->name, layer_type_name(l->type), kernel, stride, pad, groups,
-               out, grouped(r->params, params), grouped(r->macs, macs),
+        printf("%-14s %-16s %-7s %-6s %-8s %-6s %-12s %12s %13s%s%s\n", l->name,
+               layer_type_name(l->type), kernel, stride, pad, groups, out,
+               grouped(r->params, params), grouped(r->macs, macs),
                details[0] ? "  " : "", details);
 }
 
@@ -129,11 +126,12 @@ static void print_provenance(const json_t *prov)
         if (!json_object_size(prov))
                 return;
         printf("provenance:\n");
-        json_object_foreach ((json_t *)prov, key, v) {
-                char *text = json_is_string(v)
-                                     ? strdup(json_string_value(v))
-                                     : json_dumps(v, JSON_COMPACT |
-                                                             JSON_ENCODE_ANY);
+        json_object_foreach((json_t *)prov, key, v)
+        {
+                char *text =
+                        json_is_string(v)
+                                ? strdup(json_string_value(v))
+                                : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
                 printf("  %-12s %s\n", key, text ? text : "?");
                 free(text);
         }
@@ -181,9 +179,9 @@ static json_t *layers_json(const struct net *net, uint64_t *params,
         for (int i = 0; layers && i < net->arch.n_layers; i++) {
                 struct layer_row r = row_of(net, i);
                 json_t *l = json_array_get(layers, i);
-                json_object_set_new(l, "output",
-                                    json_pack("[iii]", r.out.c, r.out.h,
-                                              r.out.w));
+                json_object_set_new(
+                        l, "output",
+                        json_pack("[iii]", r.out.c, r.out.h, r.out.w));
                 json_object_set_new(l, "params", json_integer(r.params));
                 json_object_set_new(l, "macs", json_integer(r.macs));
                 *params += r.params;
@@ -201,8 +199,8 @@ static int print_json(const struct model *m, const char *file,
         json_t *layers = layers_json(net, &params, &macs);
         json_t *doc = json_pack(
                 "{s:s?,s:s?,s:s,s:[iii],s:o,s:I,s:I,s:I,s:o,s:o,s:O}", "file",
-                file, "preset", preset, "architecture", net->arch.name,
-                "input", in.c, in.h, in.w, "layers", layers, "params",
+                file, "preset", preset, "architecture", net->arch.name, "input",
+                in.c, in.h, in.w, "layers", layers, "params",
                 (json_int_t)params, "macs", (json_int_t)macs, "outputs",
                 (json_int_t)net_outputs(net), "preprocess",
                 preprocess_to_json(&m->pre, in), "labels",
@@ -268,9 +266,9 @@ static int run_inspect(int argc, char **argv)
         struct model m;
         struct an_error err;
         bool preset = is_preset(target);
-        enum an_status st = preset ? model_from_preset(&m, target,
-                                                       (int)classes, &err)
-                                   : model_open(&m, target, &err);
+        enum an_status st =
+                preset ? model_from_preset(&m, target, (int)classes, &err)
+                       : model_open(&m, target, &err);
         if (st != AN_OK) {
                 report_error(target, &err);
                 return EXIT_FATAL;

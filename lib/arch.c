@@ -9,11 +9,11 @@
 /* Bounds that keep every index and size computation far from overflow while
  * admitting any network a CPU could run. */
 enum {
-        MAX_DIM = 1 << 16,       /* channels, height, width, kernel, pad */
-        MAX_FEATURES = 1 << 24,  /* linear layer outputs */
+        MAX_DIM = 1 << 16,      /* channels, height, width, kernel, pad */
+        MAX_FEATURES = 1 << 24, /* linear layer outputs */
 };
-#define MAX_SAMPLE_ELEMENTS ((size_t)1 << 30) /* one activation tensor */
-#define MAX_PARAM_ELEMENTS ((uint64_t)1 << 32) /* one weight tensor */
+#define MAX_SAMPLE_ELEMENTS ((size_t)1 << 30)   /* one activation tensor */
+#define MAX_PARAM_ELEMENTS  ((uint64_t)1 << 32) /* one weight tensor */
 
 const char *layer_type_name(enum layer_type t)
 {
@@ -53,8 +53,8 @@ enum an_status arch_copy(struct arch *dst, const struct arch *src,
                          struct an_error *err)
 {
         *dst = *src;
-        dst->layers = calloc(src->n_layers ? src->n_layers : 1,
-                             sizeof *dst->layers);
+        dst->layers =
+                calloc(src->n_layers ? src->n_layers : 1, sizeof *dst->layers);
         if (!dst->layers)
                 return an_error_set(err, AN_E_NOMEM, "out of memory");
         memcpy(dst->layers, src->layers, src->n_layers * sizeof *src->layers);
@@ -83,8 +83,9 @@ static enum an_status check_window(const struct layer *l, struct shape in,
                                     "of range",
                                     l->name);
         /* Every pooling window must see at least one real pixel. */
-        if (pool && (w->pad_top >= w->kernel_h || w->pad_bottom >= w->kernel_h ||
-                     w->pad_left >= w->kernel_w || w->pad_right >= w->kernel_w))
+        if (pool &&
+            (w->pad_top >= w->kernel_h || w->pad_bottom >= w->kernel_h ||
+             w->pad_left >= w->kernel_w || w->pad_right >= w->kernel_w))
                 return an_error_set(err, AN_E_INVALID,
                                     "layer %s: padding must be smaller than "
                                     "the pooling kernel",
@@ -133,9 +134,9 @@ static enum an_status layer_shape(const struct layer *l, struct shape in,
                 out->w = window_out_w(&l->win, in.w);
                 break;
         case LAYER_LRN:
-                if (!in_range(l->lrn.size, 1, MAX_DIM) || !isfinite(l->lrn.alpha) ||
-                    !isfinite(l->lrn.beta) || !(l->lrn.k > 0) ||
-                    !isfinite(l->lrn.k))
+                if (!in_range(l->lrn.size, 1, MAX_DIM) ||
+                    !isfinite(l->lrn.alpha) || !isfinite(l->lrn.beta) ||
+                    !(l->lrn.k > 0) || !isfinite(l->lrn.k))
                         return an_error_set(err, AN_E_INVALID,
                                             "layer %s: LRN needs size >= 1, "
                                             "finite alpha and beta, k > 0",
@@ -173,8 +174,7 @@ static enum an_status layer_shape(const struct layer *l, struct shape in,
                                             "input (after a linear layer)",
                                             l->name);
                 break;
-        case LAYER_RELU:
-                break;
+        case LAYER_RELU: break;
         default:
                 return an_error_set(err, AN_E_INVALID,
                                     "layer %s: unknown layer type", l->name);
@@ -232,8 +232,8 @@ enum an_status arch_shapes(const struct arch *a, struct shape *shapes,
         if (!in_range(s.c, 1, MAX_DIM) || !in_range(s.h, 1, MAX_DIM) ||
             !in_range(s.w, 1, MAX_DIM) || shape_count(s) > MAX_SAMPLE_ELEMENTS)
                 return an_error_set(err, AN_E_INVALID,
-                                    "input shape %dx%dx%d is out of range",
-                                    s.c, s.h, s.w);
+                                    "input shape %dx%dx%d is out of range", s.c,
+                                    s.h, s.w);
         enum an_status st = check_names(a, err);
         if (st != AN_OK)
                 return st;
@@ -273,8 +273,7 @@ int layer_param_tensors(const struct layer *l, struct shape in,
                 dims[0][1] = (int64_t)shape_count(in);
                 ndims[0] = 2;
                 break;
-        default:
-                return 0;
+        default: return 0;
         }
         if (!l->bias)
                 return 1;
@@ -304,9 +303,7 @@ uint64_t layer_macs(const struct layer *l, struct shape in, struct shape out)
         case LAYER_CONV:
                 return mul_sat(mul_sat(shape_count(out), in.c / l->groups),
                                (uint64_t)l->win.kernel_h * l->win.kernel_w);
-        case LAYER_LINEAR:
-                return mul_sat(shape_count(in), (uint64_t)l->out);
-        default:
-                return 0;
+        case LAYER_LINEAR: return mul_sat(shape_count(in), (uint64_t)l->out);
+        default: return 0;
         }
 }

@@ -68,8 +68,7 @@ static json_t *layer_to_json(const struct layer *l)
                 json_object_set_new(j, "p", json_real(l->drop_p));
                 break;
         case LAYER_RELU:
-        case LAYER_SOFTMAX:
-                break;
+        case LAYER_SOFTMAX: break;
         }
         return j;
 }
@@ -77,9 +76,9 @@ static json_t *layer_to_json(const struct layer *l)
 json_t *arch_to_json(const struct arch *a)
 {
         json_t *layers = json_array();
-        json_t *j = json_pack("{sss[iii]so}", "name", a->name, "input",
-                              a->input.c, a->input.h, a->input.w, "layers",
-                              layers);
+        json_t *j =
+                json_pack("{sss[iii]so}", "name", a->name, "input", a->input.c,
+                          a->input.h, a->input.w, "layers", layers);
         if (!j)
                 return NULL;
         for (int i = 0; i < a->n_layers; i++) {
@@ -131,10 +130,11 @@ static enum an_status get_ints(struct reader *r, const json_t *v,
         }
         size_t len = json_array_size(v);
         if (!json_is_array(v) || !(len == (size_t)n || (n == 4 && len == 2)))
-                return bad(r, key, n == 4 ? "must be a number or an array of "
-                                            "2 or 4 integers"
-                                          : "must be a number or an array of "
-                                            "2 integers");
+                return bad(r, key,
+                           n == 4 ? "must be a number or an array of "
+                                    "2 or 4 integers"
+                                  : "must be a number or an array of "
+                                    "2 integers");
         for (size_t i = 0; i < len; i++)
                 if (get_int(r, json_array_get(v, i), key, &out[i]) != AN_OK)
                         return r->err ? r->err->code : AN_E_FORMAT;
@@ -265,13 +265,15 @@ static enum an_status layer_from_json(struct layer *l, int index,
                                     "string under %d bytes",
                                     index, LAYER_NAME_MAX);
         if (name)
-                snprintf(l->name, sizeof l->name, "%s", json_string_value(name));
+                snprintf(l->name, sizeof l->name, "%s",
+                         json_string_value(name));
         else
                 snprintf(l->name, sizeof l->name, "%s%d", type, index);
         r.layer = l->name;
         const char *key;
         const json_t *v;
-        json_object_foreach ((json_t *)j, key, v) {
+        json_object_foreach((json_t *)j, key, v)
+        {
                 enum an_status st = read_key(&r, l, key, v);
                 if (st != AN_OK)
                         return st;

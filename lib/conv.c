@@ -4,8 +4,7 @@
 
 #include "gemm.h"
 
-static struct shape conv_out_shape(const struct conv_params *p,
-                                   struct shape in)
+static struct shape conv_out_shape(const struct conv_params *p, struct shape in)
 {
         return (struct shape){p->out_c, window_out_h(&p->win, in.h),
                               window_out_w(&p->win, in.w)};
@@ -42,9 +41,10 @@ static void im2col(const float *x, int channels, struct shape in,
                         }
                         const float *in_row = plane + (size_t)iy * in.w;
                         for (int ox = 0; ox < out_w; ox++) {
-                                int ix = ox * win->stride_w - win->pad_left + kx;
+                                int ix =
+                                        ox * win->stride_w - win->pad_left + kx;
                                 out_row[ox] = ix >= 0 && ix < in.w ? in_row[ix]
-                                                                    : 0.0f;
+                                                                   : 0.0f;
                         }
                 }
         }

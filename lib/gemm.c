@@ -31,8 +31,7 @@ static void pack_b(bool trans_b, const float *b, size_t ldb, size_t pc,
         for (size_t p = 0; p < kc; p++) {
                 float *dst = packed + p * nc;
                 if (!trans_b) {
-                        memcpy(dst, b + (pc + p) * ldb + jc,
-                               nc * sizeof *dst);
+                        memcpy(dst, b + (pc + p) * ldb + jc, nc * sizeof *dst);
                 } else {
                         for (size_t j = 0; j < nc; j++)
                                 dst[j] = b[(jc + j) * ldb + pc + p];
@@ -51,7 +50,8 @@ static void update_tile(bool trans_a, const float *a, size_t lda, float alpha,
                 float *restrict c1 = r + 1 < rows ? c0 + ldc : NULL;
                 for (size_t p = 0; p < kc; p++) {
                         const float *restrict bp = packed + p * nc + j0;
-                        float a0 = alpha * a_at(trans_a, a, lda, i0 + r, pc + p);
+                        float a0 =
+                                alpha * a_at(trans_a, a, lda, i0 + r, pc + p);
                         if (c1) {
                                 float a1 = alpha * a_at(trans_a, a, lda,
                                                         i0 + r + 1, pc + p);
@@ -81,8 +81,8 @@ static void scale_c(size_t m, size_t n, float beta, float *c, size_t ldc)
 }
 
 enum an_status sgemm(bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
-           float alpha, const float *a, size_t lda, const float *b,
-           size_t ldb, float beta, float *c, size_t ldc)
+                     float alpha, const float *a, size_t lda, const float *b,
+                     size_t ldb, float beta, float *c, size_t ldc)
 {
         if (m == 0 || n == 0)
                 return AN_OK;

@@ -17,7 +17,7 @@
 #include "errors.h"
 
 enum an_status sgemm(bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
-           float alpha, const float *a, size_t lda, const float *b,
-           size_t ldb, float beta, float *c, size_t ldc);
+                     float alpha, const float *a, size_t lda, const float *b,
+                     size_t ldb, float beta, float *c, size_t ldc);
 
 #endif

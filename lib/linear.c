@@ -15,9 +15,9 @@ enum an_status linear_forward(int in_features, int out_features, int batch,
                               const float *x, const float *weight,
                               const float *bias, float *y, float *workspace)
 {
-        enum an_status st = sgemm(false, true, out_features, batch,
-                                  in_features, 1.0f, weight, in_features, x,
-                                  in_features, 0.0f, workspace, batch);
+        enum an_status st = sgemm(false, true, out_features, batch, in_features,
+                                  1.0f, weight, in_features, x, in_features,
+                                  0.0f, workspace, batch);
         if (st != AN_OK)
                 return st;
 #pragma omp parallel for schedule(static)

@@ -30,8 +30,7 @@ void lrn_forward(const struct lrn_params *p, int batch, struct shape in,
                                         }
                                         ys[c * plane + i] =
                                                 xs[c * plane + i] /
-                                                powf(k + scale * sum,
-                                                     beta);
+                                                powf(k + scale * sum, beta);
                                 }
                         }
                 }

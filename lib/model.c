@@ -22,8 +22,8 @@ struct param {
 static enum an_status list_params(const struct net *net, struct param **out,
                                   size_t *n_out, struct an_error *err)
 {
-        struct param *list = calloc(2 * (size_t)net->arch.n_layers + 1,
-                                    sizeof *list);
+        struct param *list =
+                calloc(2 * (size_t)net->arch.n_layers + 1, sizeof *list);
         if (!list)
                 return an_error_set(err, AN_E_NOMEM, "out of memory");
         size_t n = 0;
@@ -132,8 +132,9 @@ enum an_status model_from_preset(struct model *m, const char *preset,
         st = net_init(&m->net, &a, err);
         arch_free(&a);
         /* Caffe's bvlc_alexnet, like the paper, crops 227 from 256. */
-        int resize = strcmp(preset, "alexnet") ? default_resize(m->net.shapes[0])
-                                               : 256;
+        int resize = strcmp(preset, "alexnet")
+                             ? default_resize(m->net.shapes[0])
+                             : 256;
         m->pre = preprocess_torchvision(resize);
         m->provenance = json_object();
         if (st == AN_OK && !m->provenance)
@@ -227,8 +228,7 @@ static bool same_shape(const struct st_tensor *t, const struct param *p)
         return true;
 }
 
-static void format_shape(char *buf, size_t size, int rank,
-                         const int64_t *shape)
+static void format_shape(char *buf, size_t size, int rank, const int64_t *shape)
 {
         int used = snprintf(buf, size, "[");
         for (int d = 0; d < rank && used > 0 && (size_t)used < size; d++)
@@ -269,8 +269,8 @@ static enum an_status check_tensors(const struct st_file *f,
         if (f->n_tensors != n) {
                 for (size_t i = 0; i < f->n_tensors; i++) {
                         size_t j = 0;
-                        while (j < n && strcmp(params[j].name,
-                                               f->tensors[i].name))
+                        while (j < n &&
+                               strcmp(params[j].name, f->tensors[i].name))
                                 j++;
                         if (j == n)
                                 return an_error_set(
@@ -301,7 +301,8 @@ static enum an_status bind_tensors(struct model *m, const struct param *params,
         float *next = m->owned_params;
         for (size_t i = 0; i < n; i++) {
                 const struct st_tensor *t = st_find(&m->file, params[i].name);
-                if (t->dtype == ST_F32 && (uintptr_t)t->data % sizeof(float) == 0) {
+                if (t->dtype == ST_F32 &&
+                    (uintptr_t)t->data % sizeof(float) == 0) {
                         set_param(&m->net, &params[i], (const float *)t->data);
                         continue;
                 }
@@ -351,12 +352,13 @@ static int set_meta(json_t *meta, const char *key, json_t *doc)
 static json_t *build_metadata(const struct model *m)
 {
         json_t *meta = json_object();
-        if (!meta || json_object_set_new(meta, "format",
-                                         json_string(MODEL_FORMAT)) ||
+        if (!meta ||
+            json_object_set_new(meta, "format", json_string(MODEL_FORMAT)) ||
             set_meta(meta, "architecture", arch_to_json(&m->net.arch)) ||
             set_meta(meta, "preprocess",
                      preprocess_to_json(&m->pre, m->net.shapes[0])) ||
-            (m->labels && set_meta(meta, "labels", labels_to_json(m->labels))) ||
+            (m->labels &&
+             set_meta(meta, "labels", labels_to_json(m->labels))) ||
             set_meta(meta, "provenance",
                      json_incref(m->provenance ? m->provenance
                                                : json_object()))) {
@@ -384,11 +386,9 @@ enum an_status model_save(const struct model *m, const char *path,
                         tensors[i].name = p->name;
                         tensors[i].dtype = dtype;
                         tensors[i].rank = p->rank;
-                        memcpy(tensors[i].shape, p->shape,
-                               sizeof p->shape);
-                        tensors[i].data = p->is_bias
-                                                  ? m->net.biases[p->layer]
-                                                  : m->net.weights[p->layer];
+                        memcpy(tensors[i].shape, p->shape, sizeof p->shape);
+                        tensors[i].data = p->is_bias ? m->net.biases[p->layer]
+                                                     : m->net.weights[p->layer];
                 }
                 st = st_write(path, meta, tensors, n, err);
         }

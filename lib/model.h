@@ -27,20 +27,20 @@
 #include "safetensors.h"
 
 struct preprocess {
-        int resize;         /* shorter image side before the centre crop */
-        char channels[4];   /* "RGB" or "BGR": order of the input planes */
-        double scale;       /* multiplies 0..255 pixel values */
-        double mean[3];     /* subtracted after scaling, in `channels` order */
-        double std[3];      /* then divided by */
+        int resize;       /* shorter image side before the centre crop */
+        char channels[4]; /* "RGB" or "BGR": order of the input planes */
+        double scale;     /* multiplies 0..255 pixel values */
+        double mean[3];   /* subtracted after scaling, in `channels` order */
+        double std[3];    /* then divided by */
 };
 
 struct model {
         struct net net;
         struct preprocess pre;
-        char **labels; /* [net_outputs()] or NULL */
-        json_t *provenance; /* an object, never NULL once opened */
-        struct st_file file;  /* the mapping tensors may point into */
-        float *owned_params;  /* widened or generated parameters */
+        char **labels;       /* [net_outputs()] or NULL */
+        json_t *provenance;  /* an object, never NULL once opened */
+        struct st_file file; /* the mapping tensors may point into */
+        float *owned_params; /* widened or generated parameters */
 };
 
 /* torchvision's ImageNet preprocessing for a given resize size. */

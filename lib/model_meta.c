@@ -38,7 +38,8 @@ enum an_status preprocess_from_json(struct preprocess *p, const json_t *j,
 {
         const json_t *resize = json_object_get(j, "resize");
         const json_t *crop = json_object_get(j, "crop");
-        const char *channels = json_string_value(json_object_get(j, "channels"));
+        const char *channels =
+                json_string_value(json_object_get(j, "channels"));
         const json_t *scale = json_object_get(j, "scale");
         if (!json_is_object(j))
                 return bad_preprocess(err, "not a JSON object");

@@ -54,8 +54,7 @@ size_t net_outputs(const struct net *net)
         return shape_count(net->shapes[net->arch.n_layers]);
 }
 
-static struct conv_params conv_params_of(const struct layer *l,
-                                         struct shape in)
+static struct conv_params conv_params_of(const struct layer *l, struct shape in)
 {
         return (struct conv_params){in.c, l->out, l->groups, l->win};
 }
@@ -91,8 +90,8 @@ enum an_status net_reserve(struct net *net, int batch, struct an_error *err)
                 }
         }
         if (act > SIZE_MAX / sizeof(float) / (size_t)batch)
-                return an_error_set(err, AN_E_NOMEM,
-                                    "batch of %d is too large", batch);
+                return an_error_set(err, AN_E_NOMEM, "batch of %d is too large",
+                                    batch);
         for (int b = 0; b < 2; b++) {
                 free(net->activations[b]);
                 net->activations[b] = malloc(act * batch * sizeof(float));
@@ -102,8 +101,7 @@ enum an_status net_reserve(struct net *net, int batch, struct an_error *err)
         if (!net->activations[0] || !net->activations[1] || !net->workspace) {
                 net->capacity = 0;
                 return an_error_set(err, AN_E_NOMEM,
-                                    "out of memory for a batch of %d",
-                                    batch);
+                                    "out of memory for a batch of %d", batch);
         }
         net->capacity = batch;
         return AN_OK;
@@ -126,15 +124,9 @@ static enum an_status run_layer(struct net *net, int i, int batch,
                 return linear_forward((int)shape_count(in), l->out, batch, x,
                                       net->weights[i], net->biases[i], y,
                                       net->workspace);
-        case LAYER_RELU:
-                relu_forward(count, x, y);
-                break;
-        case LAYER_MAXPOOL:
-                maxpool_forward(&l->win, batch, in, x, y);
-                break;
-        case LAYER_LRN:
-                lrn_forward(&l->lrn, batch, in, x, y);
-                break;
+        case LAYER_RELU: relu_forward(count, x, y); break;
+        case LAYER_MAXPOOL: maxpool_forward(&l->win, batch, in, x, y); break;
+        case LAYER_LRN: lrn_forward(&l->lrn, batch, in, x, y); break;
         case LAYER_ADAPTIVE_AVGPOOL:
                 adaptive_avgpool_forward(l->out_h, l->out_w, batch, in, x, y);
                 break;
@@ -142,9 +134,7 @@ static enum an_status run_layer(struct net *net, int i, int batch,
                 if (x != y)
                         memcpy(y, x, count * sizeof *y);
                 break;
-        case LAYER_SOFTMAX:
-                softmax_forward(batch, in.c, x, y);
-                break;
+        case LAYER_SOFTMAX: softmax_forward(batch, in.c, x, y); break;
         }
         return AN_OK;
 }

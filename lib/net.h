@@ -18,7 +18,7 @@
 
 struct net {
         struct arch arch;
-        struct shape *shapes; /* [n_layers + 1]: input, then each output */
+        struct shape *shapes;  /* [n_layers + 1]: input, then each output */
         const float **weights; /* [n_layers], NULL for layers without */
         const float **biases;
         int capacity;          /* batch size the arena holds */

@@ -14,7 +14,7 @@
 /* The reference implementation refuses headers over 100 MB; so do we, and
  * never more than the file holds. */
 #define ST_MAX_HEADER ((uint64_t)100 * 1000 * 1000)
-#define ST_MAX_DIM ((int64_t)1 << 40)
+#define ST_MAX_DIM    ((int64_t)1 << 40)
 
 static const struct {
         const char *name;
@@ -141,9 +141,8 @@ static int by_offset(const void *a, const void *b)
 }
 
 /* The format requires the tensors to cover the data buffer exactly. */
-static enum an_status check_tiling(const struct st_file *f,
-                                   const uint8_t *data, uint64_t data_size,
-                                   struct an_error *err)
+static enum an_status check_tiling(const struct st_file *f, const uint8_t *data,
+                                   uint64_t data_size, struct an_error *err)
 {
         const uint8_t *pos = data;
         for (size_t i = 0; i < f->n_tensors; i++) {
@@ -162,10 +161,10 @@ static enum an_status check_tiling(const struct st_file *f,
                 pos += t->nbytes;
         }
         if ((uint64_t)(pos - data) != data_size)
-                return an_error_set(err, AN_E_FORMAT,
-                                    "%llu bytes after the last tensor",
-                                    (unsigned long long)(data_size -
-                                                         (uint64_t)(pos - data)));
+                return an_error_set(
+                        err, AN_E_FORMAT, "%llu bytes after the last tensor",
+                        (unsigned long long)(data_size -
+                                             (uint64_t)(pos - data)));
         return AN_OK;
 }
 
@@ -177,12 +176,12 @@ static enum an_status parse_metadata(struct st_file *f, json_t *meta,
         if (!json_is_object(meta))
                 return an_error_set(err, AN_E_FORMAT,
                                     "__metadata__ is not an object");
-        json_object_foreach (meta, key, v)
-                if (!json_is_string(v))
-                        return an_error_set(err, AN_E_FORMAT,
-                                            "__metadata__ value %s is not a "
-                                            "string",
-                                            key);
+        json_object_foreach(meta, key, v) if (
+                !json_is_string(v)) return an_error_set(err, AN_E_FORMAT,
+                                                        "__metadata__ value %s "
+                                                        "is not a "
+                                                        "string",
+                                                        key);
         f->metadata = meta;
         return AN_OK;
 }
@@ -226,7 +225,8 @@ static enum an_status parse_header(struct st_file *f, const uint8_t *buf,
                 return an_error_set(err, AN_E_NOMEM, "out of memory");
         const char *key;
         json_t *v;
-        json_object_foreach (f->header, key, v) {
+        json_object_foreach(f->header, key, v)
+        {
                 enum an_status st;
                 if (!strcmp(key, "__metadata__"))
                         st = parse_metadata(f, v, err);
@@ -270,8 +270,8 @@ enum an_status st_open(struct st_file *f, const char *path,
                                                         : "not a regular file");
         }
         size_t size = (size_t)sb.st_size;
-        void *map = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0)
-                         : NULL;
+        void *map =
+                size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
         int e = errno;
         close(fd);
         if (size && map == MAP_FAILED)
@@ -315,18 +315,16 @@ enum an_status st_tensor_to_f32(const struct st_tensor *t, float *out,
 {
         const uint8_t *p = t->data;
         switch (t->dtype) {
-        case ST_F32:
-                memcpy(out, p, t->count * sizeof *out);
-                return AN_OK;
+        case ST_F32: memcpy(out, p, t->count * sizeof *out); return AN_OK;
         case ST_F16:
                 for (uint64_t i = 0; i < t->count; i++)
-                        out[i] = f16_to_f32((uint16_t)(p[2 * i] |
-                                                       p[2 * i + 1] << 8));
+                        out[i] = f16_to_f32(
+                                (uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
                 return AN_OK;
         case ST_BF16:
                 for (uint64_t i = 0; i < t->count; i++)
-                        out[i] = bf16_to_f32((uint16_t)(p[2 * i] |
-                                                        p[2 * i + 1] << 8));
+                        out[i] = bf16_to_f32(
+                                (uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
                 return AN_OK;
         default:
                 return an_error_set(err, AN_E_UNSUPPORTED,

@@ -45,8 +45,8 @@ struct st_tensor {
         enum st_dtype dtype;
         int rank;
         int64_t shape[ST_MAX_RANK];
-        uint64_t count;       /* elements */
-        const uint8_t *data;  /* inside the mapped file */
+        uint64_t count;      /* elements */
+        const uint8_t *data; /* inside the mapped file */
         uint64_t nbytes;
 };
 

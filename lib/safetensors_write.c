@@ -28,14 +28,14 @@ static char *build_header(const json_t *metadata,
                 json_t *shape = json_array();
                 for (int d = 0; d < t->rank; d++)
                         json_array_append_new(shape, json_integer(t->shape[d]));
-                uint64_t end = offset + element_count(t) *
-                                                st_dtype_size(t->dtype);
-                json_object_set_new(
-                        h, t->name,
-                        json_pack("{sssos[II]}", "dtype",
-                                  st_dtype_name(t->dtype), "shape", shape,
-                                  "data_offsets", (json_int_t)offset,
-                                  (json_int_t)end));
+                uint64_t end =
+                        offset + element_count(t) * st_dtype_size(t->dtype);
+                json_object_set_new(h, t->name,
+                                    json_pack("{sssos[II]}", "dtype",
+                                              st_dtype_name(t->dtype), "shape",
+                                              shape, "data_offsets",
+                                              (json_int_t)offset,
+                                              (json_int_t)end));
                 offset = end;
         }
         char *text = json_dumps(h, JSON_COMPACT);
@@ -81,8 +81,7 @@ static enum an_status write_tensor(struct atomic_file *f,
                         chunk[2 * i] = (uint8_t)h;
                         chunk[2 * i + 1] = (uint8_t)(h >> 8);
                 }
-                enum an_status st =
-                        atomic_file_write(f, chunk, m * esize, err);
+                enum an_status st = atomic_file_write(f, chunk, m * esize, err);
                 if (st != AN_OK)
                         return st;
         }
@@ -107,9 +106,9 @@ enum an_status st_write(const char *path, const json_t *metadata,
                 return AN_E_NOMEM;
         uint8_t *chunk = malloc(CHUNK * 4);
         struct atomic_file f;
-        enum an_status st = chunk ? atomic_file_create(&f, path, err)
-                                  : an_error_set(err, AN_E_NOMEM,
-                                                 "out of memory");
+        enum an_status st =
+                chunk ? atomic_file_create(&f, path, err)
+                      : an_error_set(err, AN_E_NOMEM, "out of memory");
         if (st == AN_OK) {
                 uint8_t len[8];
                 for (int i = 0; i < 8; i++)

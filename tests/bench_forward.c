@@ -62,10 +62,11 @@ __attribute__((target("avx2,fma"))) static float fma_avx2(long iters)
 /* FP32 FLOP/s of FMAs on every OpenMP thread at once. */
 static double measure_peak(const char **isa)
 {
-        int lanes = __builtin_cpu_supports("avx512f")                ? 16
+        int lanes = __builtin_cpu_supports("avx512f") ? 16
                     : __builtin_cpu_supports("avx2") &&
-                                      __builtin_cpu_supports("fma") ? 8
-                                                                     : 0;
+                                    __builtin_cpu_supports("fma")
+                            ? 8
+                            : 0;
         *isa = lanes == 16 ? "AVX-512" : lanes == 8 ? "AVX2+FMA" : "none";
         if (!lanes)
                 return 0;
@@ -134,8 +135,8 @@ static int bench_preset(const char *preset, const int *batches, int n_batches,
                 } while (t < min_seconds);
                 double per_batch = t / reps;
                 double gflops = flop * batch / per_batch / 1e9;
-                printf("%-13s %6d %11.2f %10.1f %9.1f %8.1f%%\n", preset,
-                       batch, per_batch * 1e3, batch / per_batch, gflops,
+                printf("%-13s %6d %11.2f %10.1f %9.1f %8.1f%%\n", preset, batch,
+                       per_batch * 1e3, batch / per_batch, gflops,
                        peak > 0 ? 100 * gflops * 1e9 / peak : 0.0);
                 fflush(stdout);
                 free(x);
@@ -163,8 +164,8 @@ int main(int argc, char **argv)
         double peak = measure_peak(&isa);
         printf("threads %d, measured FP32 peak %.1f GFLOP/s (%s FMA loop)\n\n",
                omp_get_max_threads(), peak / 1e9, isa);
-        printf("%-13s %6s %11s %10s %9s %9s\n", "preset", "batch",
-               "ms/batch", "images/s", "GFLOP/s", "of peak");
+        printf("%-13s %6s %11s %10s %9s %9s\n", "preset", "batch", "ms/batch",
+               "images/s", "GFLOP/s", "of peak");
         int status = 0;
         if (argc > 1)
                 for (int i = 1; i < argc; i++)

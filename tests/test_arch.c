@@ -35,8 +35,7 @@ START_TEST(preset_sizes_match_published_figures)
 {
         struct arch a;
         struct an_error err;
-        ck_assert_int_eq(arch_from_preset(&a, published[_i].preset, 1000,
-                                          &err),
+        ck_assert_int_eq(arch_from_preset(&a, published[_i].preset, 1000, &err),
                          AN_OK);
         uint64_t params, macs;
         totals(&a, &params, &macs);
@@ -74,9 +73,8 @@ START_TEST(presets_round_trip_through_json)
         json_t *jb = arch_to_json(&b);
         ck_assert(json_equal(ja, jb));
         ck_assert_int_eq(a.n_layers, b.n_layers);
-        ck_assert_int_eq(memcmp(a.layers, b.layers,
-                                a.n_layers * sizeof *a.layers),
-                         0);
+        ck_assert_int_eq(
+                memcmp(a.layers, b.layers, a.n_layers * sizeof *a.layers), 0);
         json_decref(ja);
         json_decref(jb);
         arch_free(&a);
@@ -88,8 +86,7 @@ START_TEST(unknown_preset_is_refused)
 {
         struct arch a;
         struct an_error err;
-        ck_assert_int_eq(arch_from_preset(&a, "vgg16", 10, &err),
-                         AN_E_INVALID);
+        ck_assert_int_eq(arch_from_preset(&a, "vgg16", 10, &err), AN_E_INVALID);
         ck_assert(strstr(err.message, "vgg16") != NULL);
 }
 END_TEST

@@ -28,9 +28,9 @@ static void reference(bool ta, bool tb, size_t m, size_t n, size_t k,
                                 sum += (double)(ta ? a[p * lda + i]
                                                    : a[i * lda + p]) *
                                        (tb ? b[j * ldb + p] : b[p * ldb + j]);
-                        c[i * ldc + j] = (float)(alpha * sum +
-                                                 (beta ? beta * c[i * ldc + j]
-                                                       : 0));
+                        c[i * ldc + j] =
+                                (float)(alpha * sum +
+                                        (beta ? beta * c[i * ldc + j] : 0));
                 }
 }
 
@@ -48,9 +48,9 @@ static void check_shape(bool ta, bool tb, size_t m, size_t n, size_t k,
                 for (size_t i = 0; i < m * ldc; i++)
                         c[i] = NAN;
         reference(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, want, ldc);
-        ck_assert_int_eq(sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta,
-                               c, ldc),
-                         AN_OK);
+        ck_assert_int_eq(
+                sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc),
+                AN_OK);
         char what[128];
         snprintf(what, sizeof what, "sgemm %c%c m=%zu n=%zu k=%zu",
                  ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k);
@@ -65,8 +65,8 @@ static void check_shape(bool ta, bool tb, size_t m, size_t n, size_t k,
 }
 
 static const size_t sizes[][3] = {
-        {1, 1, 1},    {1, 4096, 37}, {4096 / 8, 1, 300}, {7, 13, 5},
-        {33, 1030, 257}, {64, 169, 1152}, {5, 3, 0},  {130, 129, 513},
+        {1, 1, 1},       {1, 4096, 37},   {4096 / 8, 1, 300}, {7, 13, 5},
+        {33, 1030, 257}, {64, 169, 1152}, {5, 3, 0},          {130, 129, 513},
 };
 enum { N_SIZES = sizeof sizes / sizeof sizes[0] };
 

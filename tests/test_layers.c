@@ -34,10 +34,11 @@ static void load_case(struct layer_case *c, const char *name)
         json_t *shape = json_loads(st_metadata(&c->file, "input"), 0, NULL);
         ck_assert(layer && shape);
         c->batch = (int)json_integer_value(json_array_get(shape, 0));
-        json_t *doc = json_pack(
-                "{s[III]s[O]}", "input", json_integer_value(json_array_get(shape, 1)),
-                json_integer_value(json_array_get(shape, 2)),
-                json_integer_value(json_array_get(shape, 3)), "layers", layer);
+        json_t *doc = json_pack("{s[III]s[O]}", "input",
+                                json_integer_value(json_array_get(shape, 1)),
+                                json_integer_value(json_array_get(shape, 2)),
+                                json_integer_value(json_array_get(shape, 3)),
+                                "layers", layer);
         struct an_error err;
         ck_assert_msg(arch_from_json(&c->arch, doc, &err) == AN_OK, "%s: %s",
                       name, err.message);
@@ -79,9 +80,9 @@ static void run_case(const char *name)
         case LAYER_CONV: {
                 struct conv_params p = {c.in.c, l->out, l->groups, l->win};
                 work = malloc(conv_workspace_floats(&p, c.in) * sizeof *work);
-                ck_assert_int_eq(conv_forward(&p, c.batch, c.in, c.x, w, b,
-                                              c.y, work),
-                                 AN_OK);
+                ck_assert_int_eq(
+                        conv_forward(&p, c.batch, c.in, c.x, w, b, c.y, work),
+                        AN_OK);
                 break;
         }
         case LAYER_LINEAR: {
@@ -96,21 +97,14 @@ static void run_case(const char *name)
         case LAYER_MAXPOOL:
                 maxpool_forward(&l->win, c.batch, c.in, c.x, c.y);
                 break;
-        case LAYER_LRN:
-                lrn_forward(&l->lrn, c.batch, c.in, c.x, c.y);
-                break;
+        case LAYER_LRN: lrn_forward(&l->lrn, c.batch, c.in, c.x, c.y); break;
         case LAYER_ADAPTIVE_AVGPOOL:
-                adaptive_avgpool_forward(l->out_h, l->out_w, c.batch, c.in,
-                                         c.x, c.y);
+                adaptive_avgpool_forward(l->out_h, l->out_w, c.batch, c.in, c.x,
+                                         c.y);
                 break;
-        case LAYER_RELU:
-                relu_forward(c.y_count, c.x, c.y);
-                break;
-        case LAYER_SOFTMAX:
-                softmax_forward(c.batch, c.in.c, c.x, c.y);
-                break;
-        default:
-                ck_abort_msg("%s: no test for this layer type", name);
+        case LAYER_RELU: relu_forward(c.y_count, c.x, c.y); break;
+        case LAYER_SOFTMAX: softmax_forward(c.batch, c.in.c, c.x, c.y); break;
+        default: ck_abort_msg("%s: no test for this layer type", name);
         }
         assert_close(c.y, c.y_expected, c.y_count, LAYER_TOL, name);
         free(w);
@@ -120,13 +114,26 @@ static void run_case(const char *name)
 }
 
 static const char *const cases[] = {
-        "conv_basic",       "conv_stride2_groups2", "conv_alexnet1",
-        "conv_groups4_nobias_asym", "conv_1x1",     "maxpool_3s2",
-        "maxpool_pad",      "maxpool_rect_asym",    "lrn_alexnet",
-        "lrn_strong",       "lrn_few_channels",     "lrn_even_size",
-        "avgpool_13_to_6",  "avgpool_up",           "avgpool_8_to_3x2",
-        "linear_basic",     "linear_from_nchw",     "linear_nobias",
-        "relu",             "softmax",
+        "conv_basic",
+        "conv_stride2_groups2",
+        "conv_alexnet1",
+        "conv_groups4_nobias_asym",
+        "conv_1x1",
+        "maxpool_3s2",
+        "maxpool_pad",
+        "maxpool_rect_asym",
+        "lrn_alexnet",
+        "lrn_strong",
+        "lrn_few_channels",
+        "lrn_even_size",
+        "avgpool_13_to_6",
+        "avgpool_up",
+        "avgpool_8_to_3x2",
+        "linear_basic",
+        "linear_from_nchw",
+        "linear_nobias",
+        "relu",
+        "softmax",
 };
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 

@@ -43,9 +43,9 @@ START_TEST(fixture_models_open)
         ck_assert_msg(model_open(&m, path, &err) == AN_OK, "%s: %s", path,
                       err.message);
         ck_assert_ptr_null(m.labels);
-        ck_assert_str_eq(json_string_value(json_object_get(m.provenance,
-                                                           "source")),
-                         "tests/fixtures/generate.py");
+        ck_assert_str_eq(
+                json_string_value(json_object_get(m.provenance, "source")),
+                "tests/fixtures/generate.py");
         ck_assert_str_eq(m.pre.channels, "RGB");
         model_close(&m);
 }
@@ -129,9 +129,9 @@ static const char tiny_arch[] =
         "\"type\":\"linear\",\"out\":2,\"bias\":true}]}";
 
 static const struct {
-        const char *arch;  /* NULL: no architecture key */
+        const char *arch; /* NULL: no architecture key */
         const char *extra_key, *extra_value;
-        int weight_rows;   /* 2 is right */
+        int weight_rows; /* 2 is right */
         bool drop_bias, extra_tensor;
         const char *phrase;
 } bad_models[] = {
@@ -162,7 +162,11 @@ START_TEST(bad_model_is_refused)
 {
         float data[48] = {0};
         struct st_write_tensor t[3] = {
-                {"fc.weight", ST_F32, 2, {bad_models[_i].weight_rows, 16}, data},
+                {"fc.weight",
+                 ST_F32,
+                 2,
+                 {bad_models[_i].weight_rows, 16},
+                 data},
                 {"fc.bias", ST_F32, 1, {2}, data},
                 {"fc.extra", ST_F32, 1, {2}, data},
         };
@@ -192,12 +196,12 @@ END_TEST
 START_TEST(integer_tensor_is_refused)
 {
         /* An I32 tensor where a float weight belongs. */
-        json_t *header = json_pack(
-                "{s{ssss}s{sss[ii]s[ii]}s{sss[i]s[ii]}}", "__metadata__",
-                "architecture", tiny_arch, "format", "alexnet-model/1",
-                "fc.weight", "dtype", "I32", "shape", 2, 16, "data_offsets", 0,
-                128, "fc.bias", "dtype", "F32", "shape", 2, "data_offsets",
-                128, 136);
+        json_t *header =
+                json_pack("{s{ssss}s{sss[ii]s[ii]}s{sss[i]s[ii]}}",
+                          "__metadata__", "architecture", tiny_arch, "format",
+                          "alexnet-model/1", "fc.weight", "dtype", "I32",
+                          "shape", 2, 16, "data_offsets", 0, 128, "fc.bias",
+                          "dtype", "F32", "shape", 2, "data_offsets", 128, 136);
         char *text = json_dumps(header, JSON_COMPACT);
         char *path = temp_path();
         FILE *f = fopen(path, "wb");

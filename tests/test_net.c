@@ -80,10 +80,10 @@ START_TEST(full_size_preset_matches_pytorch)
         size_t n_logits;
         float *want = fixture_tensor(&expected, "logits", &n_logits);
         int batch = atoi(st_metadata(&expected, "batch"));
-        uint64_t weight_seed = strtoull(st_metadata(&expected, "weight_seed"),
-                                        NULL, 10);
-        uint64_t input_seed = strtoull(st_metadata(&expected, "input_seed"),
-                                       NULL, 10);
+        uint64_t weight_seed =
+                strtoull(st_metadata(&expected, "weight_seed"), NULL, 10);
+        uint64_t input_seed =
+                strtoull(st_metadata(&expected, "input_seed"), NULL, 10);
 
         struct model m;
         struct an_error err;

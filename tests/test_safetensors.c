@@ -83,8 +83,8 @@ static const struct {
          "after the last tensor"},
         {"{\"a\":{\"dtype\":\"F33\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
          "unknown dtype"},
-        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}",
-         4, "invalid size"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4,
+         "invalid size"},
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1099511627776,1099511627776,"
          "1099511627776],\"data_offsets\":[0,4]}}",
          4, "too large"},
@@ -202,9 +202,9 @@ START_TEST(write_failure_leaves_no_file)
         float a[1] = {1};
         struct st_write_tensor t = {"a", ST_F32, 1, {1}, a};
         struct an_error err;
-        ck_assert_int_eq(st_write("/nonexistent-dir/m.safetensors", NULL, &t,
-                                  1, &err),
-                         AN_E_IO);
+        ck_assert_int_eq(
+                st_write("/nonexistent-dir/m.safetensors", NULL, &t, 1, &err),
+                AN_E_IO);
         ck_assert(access("/nonexistent-dir", F_OK) != 0);
 }
 END_TEST

@@ -8,8 +8,7 @@ const char *fixture_path(const char *rel)
 {
         static char path[4096];
         const char *dir = getenv("FIXTURES");
-        snprintf(path, sizeof path, "%s/%s", dir ? dir : "tests/fixtures",
-                 rel);
+        snprintf(path, sizeof path, "%s/%s", dir ? dir : "tests/fixtures", rel);
         return path;
 }
 
@@ -21,8 +20,7 @@ void fixture_open(struct st_file *f, const char *rel)
                       err.message);
 }
 
-float *fixture_tensor(const struct st_file *f, const char *name,
-                      size_t *count)
+float *fixture_tensor(const struct st_file *f, const char *name, size_t *count)
 {
         const struct st_tensor *t = st_find(f, name);
         ck_assert_msg(t != NULL, "fixture tensor %s missing", name);

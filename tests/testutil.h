@@ -17,8 +17,7 @@ void fixture_open(struct st_file *f, const char *rel);
 
 /* A float32 copy of tensor `name` (the test fails if it is missing);
  * *count gets its element count when count is not NULL.  free() it. */
-float *fixture_tensor(const struct st_file *f, const char *name,
-                      size_t *count);
+float *fixture_tensor(const struct st_file *f, const char *name, size_t *count);
 
 /* Fails unless |got[i] - want[i]| <= tol * max(1, |want[i]|) for all i. */
 void assert_close(const float *got, const float *want, size_t n, double tol,
