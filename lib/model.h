@@ -25,14 +25,8 @@
 #include "errors.h"
 #include "net.h"
 #include "safetensors.h"
+#include "transform.h"
 
-struct preprocess {
-        int resize;       /* shorter image side before the centre crop */
-        char channels[4]; /* "RGB" or "BGR": order of the input planes */
-        double scale;     /* multiplies 0..255 pixel values */
-        double mean[3];   /* subtracted after scaling, in `channels` order */
-        double std[3];    /* then divided by */
-};
 
 struct model {
         struct net net;

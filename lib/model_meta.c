@@ -48,6 +48,9 @@ enum an_status preprocess_from_json(struct preprocess *p, const json_t *j,
                 return bad_preprocess(err, "\"resize\" must be a positive "
                                            "integer");
         p->resize = (int)r;
+        if (p->resize < input.h || p->resize < input.w)
+                return bad_preprocess(err, "\"resize\" is smaller than the "
+                                           "input crop");
         if (json_array_size(crop) != 2 ||
             json_integer_value(json_array_get(crop, 0)) != input.h ||
             json_integer_value(json_array_get(crop, 1)) != input.w)
