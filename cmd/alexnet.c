@@ -9,6 +9,7 @@
 
 static const struct command *const commands[] = {
         &inspect_command,
+        &predict_command,
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void report(const char *what, const char *fmt, ...)
 {
@@ -54,4 +56,26 @@ int finish_output(int status)
                 return EXIT_FATAL;
         }
         return status;
+}
+
+#ifndef ALEXNET_DATADIR
+#define ALEXNET_DATADIR "/usr/local/share/alexnet"
+#endif
+#define DEFAULT_MODEL ALEXNET_DATADIR "/default.safetensors"
+
+const char *default_model_path(void)
+{
+        const char *env = getenv("ALEXNET_MODEL");
+        if (env && *env)
+                return env;
+        return access(DEFAULT_MODEL, F_OK) == 0 ? DEFAULT_MODEL : NULL;
+}
+
+int report_no_model(void)
+{
+        report("no model",
+               "give -m MODEL or set ALEXNET_MODEL; or install the default "
+               "(%s), see 'man alexnet-predict'",
+               DEFAULT_MODEL);
+        return EXIT_FATAL;
 }

@@ -20,6 +20,7 @@ struct command {
 };
 
 extern const struct command inspect_command;
+extern const struct command predict_command;
 
 /* Prints "alexnet: what: message" to stderr. */
 void report(const char *what, const char *fmt, ...)
@@ -34,6 +35,12 @@ int usage_error(const struct command *cmd, const char *fmt, ...)
 /* Flushes stdout; a failed write (full disk, closed pipe) is reported and
  * turns status into EXIT_FATAL. */
 int finish_output(int status);
+
+/* The model to use when -m is absent: $ALEXNET_MODEL, else the installed
+ * default if it exists; NULL when there is none. */
+const char *default_model_path(void);
+/* Says how to get a model; returns EXIT_FATAL. */
+int report_no_model(void);
 
 /* Prints cmd's help to stdout; returns EXIT_ALL_DONE. */
 int print_help(const struct command *cmd);

@@ -221,10 +221,14 @@ void crop_offsets(int w, int h, int crop_w, int crop_h, int count, int *x0,
         int cy = (int)rint((h - crop_h) / 2.0);
         const int xs[5] = {cx, 0, w - crop_w, 0, w - crop_w};
         const int ys[5] = {cy, 0, 0, h - crop_h, h - crop_h};
+        /* The mirrored five are cut from the mirrored image, as
+         * torchvision's TenCrop does: a crop at x there is the mirror of
+         * the crop at w - crop_w - x here (which matters for the centre
+         * when w - crop_w is odd). */
         for (int i = 0; i < count; i++) {
-                x0[i] = xs[i % 5];
-                y0[i] = ys[i % 5];
                 flip[i] = i >= 5;
+                x0[i] = flip[i] ? w - crop_w - xs[i % 5] : xs[i % 5];
+                y0[i] = ys[i % 5];
         }
 }
 

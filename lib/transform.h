@@ -44,9 +44,9 @@ void image_to_tensor(const struct image *img, int x0, int y0, bool flip,
 enum { TEN_CROPS = 10 };
 
 /* Top-left corners of the paper's crops of a crop_w x crop_h window in a
- * w x h image: centre, top-left, top-right, bottom-left, bottom-right; the
- * same five mirrored follow (flip[i] says which).  For `count` 1 only the
- * centre crop is given. */
+ * w x h image: centre, top-left, top-right, bottom-left, bottom-right, then
+ * the same five cut from the mirrored image (flip[i] set; x0 is where the
+ * window lies in the unmirrored image).  For `count` 1 only the centre. */
 void crop_offsets(int w, int h, int crop_w, int crop_h, int count, int *x0,
                   int *y0, bool *flip);
 

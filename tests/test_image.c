@@ -204,6 +204,8 @@ START_TEST(shorter_side_and_crops_follow_torchvision)
         ck_assert_int_eq(x0[0], 58);
         ck_assert_int_eq(y0[0], 16);
         ck_assert(x0[2] == 117 && y0[3] == 32 && !flip[4] && flip[5]);
+        ck_assert_int_eq(x0[5], 59); /* the mirrored image's centre crop */
+        ck_assert_int_eq(x0[6], 117);
         crop_offsets(343, 256, 224, 224, 1, x0, y0, flip);
         ck_assert_int_eq(x0[0], 60); /* round(59.5) = 60 */
 }

@@ -1,0 +1,76 @@
+#define _POSIX_C_SOURCE 200809L
+#include "paths.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void path_source_init(struct path_source *s, char **args, int n_args,
+                      bool nul_separated, long shard, long shards)
+{
+        static char *dash[] = {"-"};
+        memset(s, 0, sizeof *s);
+        s->args = n_args ? args : dash;
+        s->n_args = n_args ? n_args : 1;
+        s->nul_separated = nul_separated;
+        s->shard = shard;
+        s->shards = shards;
+}
+
+/* The next line of stdin without its terminator, skipping empty lines;
+ * NULL at the end. */
+static const char *next_line(struct path_source *s)
+{
+        int delim = s->nul_separated ? '\0' : '\n';
+        for (;;) {
+                errno = 0;
+                ssize_t n = getdelim(&s->line, &s->capacity, delim, s->stream);
+                if (n < 0) {
+                        if (ferror(s->stream))
+                                s->read_errno = errno ? errno : EIO;
+                        s->stream = NULL;
+                        return NULL;
+                }
+                if (n > 0 && s->line[n - 1] == delim)
+                        s->line[--n] = 0;
+                if (!s->nul_separated && n > 0 && s->line[n - 1] == '\r')
+                        s->line[--n] = 0;
+                if (n > 0)
+                        return s->line;
+        }
+}
+
+/* The next input of any shard. */
+static const char *next_input(struct path_source *s)
+{
+        for (;;) {
+                if (s->stream) {
+                        const char *line = next_line(s);
+                        if (line || s->read_errno)
+                                return line;
+                }
+                if (s->next_arg >= s->n_args)
+                        return NULL;
+                const char *arg = s->args[s->next_arg++];
+                if (strcmp(arg, "-"))
+                        return arg;
+                s->stream = stdin;
+        }
+}
+
+const char *path_source_next(struct path_source *s)
+{
+        const char *path;
+        while ((path = next_input(s))) {
+                long position = s->position++;
+                if (position % s->shards == s->shard)
+                        return path;
+        }
+        return NULL;
+}
+
+void path_source_free(struct path_source *s)
+{
+        free(s->line);
+        s->line = NULL;
+}

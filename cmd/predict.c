@@ -1,0 +1,269 @@
+/* alexnet predict: classify images named on the command line or on
+ * standard input, one record per image, in input order. */
+#include <errno.h>
+#include <getopt.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classify.h"
+#include "cli.h"
+#include "model.h"
+#include "pipeline.h"
+#include "records.h"
+
+static const char predict_help[] =
+        "usage: alexnet predict [-m MODEL] [-k K] [-f text|tsv|json] [-b BATCH]\n"
+        "       [-j THREADS] [--tta center|ten-crop] [--shard K/N] [-0] [--header]\n"
+        "       [--max-megapixels N] [IMAGE...]\n"
+        "\n"
+        "Classify JPEG and PNG images.  With no IMAGE, or for '-', paths are\n"
+        "read from standard input, one a line (-0: NUL-separated).\n"
+        "\n"
+        "  -m, --model MODEL       model file (default: $ALEXNET_MODEL, then\n"
+        "                          the installed default model)\n"
+        "  -k, --top K             classes per image (default 5)\n"
+        "  -f, --format FORMAT     text (default), tsv or json (JSON Lines)\n"
+        "  -b, --batch BATCH       images per forward pass (default 16)\n"
+        "  -j, --threads THREADS   compute threads (default: all cores)\n"
+        "      --tta MODE          center (default) or ten-crop\n"
+        "      --shard K/N         only inputs whose position modulo N is K\n"
+        "  -0, --null              standard input holds NUL-separated paths\n"
+        "      --header            tsv: start with a header line\n"
+        "      --max-megapixels N  refuse larger images (default 100)\n"
+        "  -h, --help              show this help\n"
+        "\n"
+        "Exit status: 0 all classified, 1 some images failed, 2 nothing ran.\n";
+
+struct predict_options {
+        const char *model;
+        int top, batch, threads, crops;
+        enum record_format format;
+        long shard, shards;
+        bool nul, header;
+        double max_megapixels;
+};
+
+static bool parse_int(const char *s, long lo, long hi, long *out)
+{
+        char *end;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (errno || end == s || *end || v < lo || v > hi)
+                return false;
+        *out = v;
+        return true;
+}
+
+static bool parse_shard(const char *s, long *k, long *n)
+{
+        char *slash = strchr(s, '/'), *end;
+        if (!slash)
+                return false;
+        errno = 0;
+        *k = strtol(s, &end, 10);
+        if (errno || end != slash || end == s)
+                return false;
+        return parse_int(slash + 1, 1, 1L << 30, n) && *k >= 0 && *k < *n;
+}
+
+static int parse_options(int argc, char **argv, struct predict_options *o)
+{
+        enum { OPT_TTA = 256, OPT_SHARD, OPT_HEADER, OPT_MAX_MP };
+        static const struct option options[] = {
+                {"model", required_argument, NULL, 'm'},
+                {"top", required_argument, NULL, 'k'},
+                {"format", required_argument, NULL, 'f'},
+                {"batch", required_argument, NULL, 'b'},
+                {"threads", required_argument, NULL, 'j'},
+                {"tta", required_argument, NULL, OPT_TTA},
+                {"shard", required_argument, NULL, OPT_SHARD},
+                {"null", no_argument, NULL, '0'},
+                {"header", no_argument, NULL, OPT_HEADER},
+                {"max-megapixels", required_argument, NULL, OPT_MAX_MP},
+                {"help", no_argument, NULL, 'h'},
+                {NULL, 0, NULL, 0},
+        };
+        const struct command *cmd = &predict_command;
+        long v;
+        char *end;
+        int c, f;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":m:k:f:b:j:0h", options,
+                                NULL)) != -1) {
+                switch (c) {
+                case 'm': o->model = optarg; break;
+                case 'k':
+                        if (!parse_int(optarg, 1, 1 << 24, &v))
+                                return usage_error(cmd, "-k needs a positive "
+                                                        "count");
+                        o->top = (int)v;
+                        break;
+                case 'f':
+                        if ((f = record_format_parse(optarg)) < 0)
+                                return usage_error(cmd, "unknown format '%s'",
+                                                   optarg);
+                        o->format = (enum record_format)f;
+                        break;
+                case 'b':
+                        if (!parse_int(optarg, 1, 4096, &v))
+                                return usage_error(cmd, "-b needs a batch "
+                                                        "size from 1 to 4096");
+                        o->batch = (int)v;
+                        break;
+                case 'j':
+                        if (!parse_int(optarg, 1, 4096, &v))
+                                return usage_error(cmd, "-j needs a thread "
+                                                        "count from 1 to 4096");
+                        o->threads = (int)v;
+                        break;
+                case OPT_TTA:
+                        if (strcmp(optarg, "center") &&
+                            strcmp(optarg, "ten-crop"))
+                                return usage_error(cmd, "--tta is center or "
+                                                        "ten-crop");
+                        o->crops = strcmp(optarg, "center") ? TEN_CROPS : 1;
+                        break;
+                case OPT_SHARD:
+                        if (!parse_shard(optarg, &o->shard, &o->shards))
+                                return usage_error(cmd, "--shard needs K/N "
+                                                        "with 0 <= K < N");
+                        break;
+                case '0': o->nul = true; break;
+                case OPT_HEADER: o->header = true; break;
+                case OPT_MAX_MP:
+                        o->max_megapixels = strtod(optarg, &end);
+                        if (*end || end == optarg ||
+                            !(o->max_megapixels > 0 &&
+                              o->max_megapixels <= 1e6))
+                                return usage_error(cmd, "--max-megapixels "
+                                                        "needs a positive "
+                                                        "number");
+                        break;
+                case 'h': print_help(cmd); return -1;
+                case ':':
+                        return usage_error(cmd, "option '%s' needs a value",
+                                           argv[optind - 1]);
+                default:
+                        return usage_error(cmd, "unknown option '%s'",
+                                           argv[optind - 1]);
+                }
+        }
+        return EXIT_ALL_DONE;
+}
+
+/* Writes the records of one batch; returns how many inputs failed. */
+static int report_batch(const struct batch *b, const float *probs,
+                        int classes, const struct predict_options *o,
+                        char *const *labels, struct prediction *top)
+{
+        int failed = 0;
+        for (int i = 0; i < b->n; i++) {
+                if (b->slot[i] < 0) {
+                        report(b->paths[i], "%s", b->errors[i]);
+                        record_failure(stdout, o->format, b->paths[i],
+                                       b->errors[i]);
+                        failed++;
+                        continue;
+                }
+                int k = top_k(probs + (size_t)b->slot[i] * classes, classes,
+                              o->top, top);
+                record_prediction(stdout, o->format, b->paths[i], top, k,
+                                  labels);
+        }
+        return failed;
+}
+
+/* Runs the pipeline to the end; returns the exit status. */
+static int classify_all(struct model *m, struct pipeline *p,
+                        const struct predict_options *o)
+{
+        int classes = (int)net_outputs(&m->net);
+        float *probs = malloc((size_t)o->batch * classes * sizeof *probs);
+        struct prediction *top = malloc((size_t)o->top * sizeof *top);
+        int status = EXIT_ALL_DONE;
+        struct an_error err;
+        if (!probs || !top) {
+                report("predict", "out of memory");
+                status = EXIT_FATAL;
+        }
+        if (o->header)
+                record_header(stdout, o->format);
+        for (bool last = false; status != EXIT_FATAL && !last;) {
+                struct batch *b = pipeline_next(p);
+                last = b->last;
+                if (b->decoded &&
+                    classify_batch(&m->net, b->input, b->decoded, o->crops,
+                                   probs, &err) != AN_OK) {
+                        report("predict", "%s", err.message);
+                        status = EXIT_FATAL;
+                } else if (report_batch(b, probs, classes, o, m->labels,
+                                        top)) {
+                        status = EXIT_SOME_FAILED;
+                }
+                if (b->read_errno) {
+                        report("standard input", "%s",
+                               strerror(b->read_errno));
+                        status = EXIT_FATAL;
+                }
+                pipeline_release(p, b);
+                /* A pipeline reader sees each batch as soon as it is done. */
+                if (fflush(stdout) != 0)
+                        break;
+        }
+        free(probs);
+        free(top);
+        return status;
+}
+
+static int run_predict(int argc, char **argv)
+{
+        struct predict_options o = {NULL, 5,     16, 0, 1, FORMAT_TEXT,
+                                    0,    1,     false, false, 100};
+        int rc = parse_options(argc, argv, &o);
+        if (rc != EXIT_ALL_DONE)
+                return rc < 0 ? EXIT_ALL_DONE : rc;
+        if (o.threads)
+                omp_set_num_threads(o.threads);
+
+        struct model m;
+        struct an_error err;
+        const char *path = o.model ? o.model : default_model_path();
+        if (!path)
+                return report_no_model();
+        if (model_open(&m, path, &err) != AN_OK) {
+                report_error(path, &err);
+                return EXIT_FATAL;
+        }
+        struct path_source source;
+        path_source_init(&source, argv + optind, argc - optind, o.nul, o.shard,
+                         o.shards);
+        struct pipeline p = {
+                .source = &source,
+                .pre = &m.pre,
+                .input = m.net.shapes[0],
+                .image = image_defaults(),
+                .capacity = o.batch,
+                .crops = o.crops,
+        };
+        p.image.max_pixels = (uint64_t)(o.max_megapixels * 1e6);
+        p.image.min_side = m.pre.resize;
+        int status = EXIT_FATAL;
+        if (!pipeline_start(&p)) {
+                report("predict", "out of memory");
+        } else {
+                status = classify_all(&m, &p, &o);
+                pipeline_finish(&p);
+        }
+        path_source_free(&source);
+        model_close(&m);
+        return finish_output(status);
+}
+
+const struct command predict_command = {
+        "predict",
+        run_predict,
+        "classify images",
+        predict_help,
+};

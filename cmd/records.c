@@ -1,0 +1,186 @@
+#include "records.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+int record_format_parse(const char *name)
+{
+        if (!strcmp(name, "text"))
+                return FORMAT_TEXT;
+        if (!strcmp(name, "tsv"))
+                return FORMAT_TSV;
+        if (!strcmp(name, "json"))
+                return FORMAT_JSON;
+        return -1;
+}
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if the bytes there
+ * are not one (overlong forms, surrogates and values past U+10FFFF are
+ * invalid, RFC 3629). */
+static int utf8_length(const unsigned char *s)
+{
+        if (s[0] < 0x80)
+                return 1;
+        int n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+        if (!n || s[0] > 0xf4)
+                return 0;
+        for (int i = 1; i < n; i++)
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+        if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+            (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+                return 0;
+        return n;
+}
+
+static bool valid_utf8(const char *s)
+{
+        for (const unsigned char *p = (const unsigned char *)s; *p;) {
+                int n = utf8_length(p);
+                if (!n)
+                        return false;
+                p += n;
+        }
+        return true;
+}
+
+/* The text and TSV escaping described in records.h. */
+static void put_escaped(FILE *out, const char *s)
+{
+        for (const unsigned char *p = (const unsigned char *)s; *p;) {
+                int n = utf8_length(p);
+                if (n > 1 || (n == 1 && *p >= 0x20 && *p != 0x7f &&
+                              *p != '\\')) {
+                        fwrite(p, 1, n, out);
+                        p += n;
+                        continue;
+                }
+                switch (*p) {
+                case '\\': fputs("\\\\", out); break;
+                case '\t': fputs("\\t", out); break;
+                case '\n': fputs("\\n", out); break;
+                case '\r': fputs("\\r", out); break;
+                default: fprintf(out, "\\x%02x", *p);
+                }
+                p++;
+        }
+}
+
+/* A JSON string; invalid UTF-8 bytes become U+FFFD. */
+static void put_json_string(FILE *out, const char *s)
+{
+        fputc('"', out);
+        for (const unsigned char *p = (const unsigned char *)s; *p;) {
+                int n = utf8_length(p);
+                if (n > 1 || (n == 1 && *p >= 0x20 && *p != '"' &&
+                              *p != '\\' && *p != 0x7f)) {
+                        fwrite(p, 1, n, out);
+                        p += n;
+                        continue;
+                }
+                if (!n)
+                        fputs("\\ufffd", out);
+                else if (*p == '"' || *p == '\\')
+                        fprintf(out, "\\%c", *p);
+                else if (*p == '\n')
+                        fputs("\\n", out);
+                else if (*p == '\t')
+                        fputs("\\t", out);
+                else
+                        fprintf(out, "\\u%04x", *p);
+                p++;
+        }
+        fputc('"', out);
+}
+
+static void put_json_file(FILE *out, const char *path)
+{
+        fputs("{\"file\":", out);
+        put_json_string(out, path);
+        if (!valid_utf8(path)) {
+                fputs(",\"file_hex\":\"", out);
+                for (const unsigned char *p = (const unsigned char *)path; *p;
+                     p++)
+                        fprintf(out, "%02x", *p);
+                fputc('"', out);
+        }
+}
+
+static void put_label(FILE *out, char *const *labels, int index, bool json)
+{
+        char number[16];
+        const char *label = labels ? labels[index] : number;
+        snprintf(number, sizeof number, "%d", index);
+        if (json)
+                put_json_string(out, label);
+        else
+                put_escaped(out, label);
+}
+
+void record_header(FILE *out, enum record_format f)
+{
+        if (f == FORMAT_TSV)
+                fputs("path\trank\tindex\tprobability\tlabel\n", out);
+}
+
+static void put_probability(FILE *out, float p, bool json)
+{
+        if (isfinite(p))
+                fprintf(out, "%.6g", p);
+        else
+                fputs(json ? "null" : "nan", out);
+}
+
+void record_prediction(FILE *out, enum record_format f, const char *path,
+                       const struct prediction *top, int k,
+                       char *const *labels)
+{
+        switch (f) {
+        case FORMAT_TEXT:
+                put_escaped(out, path);
+                fputc(':', out);
+                for (int r = 0; r < k; r++) {
+                        fputs(r ? ", " : " ", out);
+                        put_label(out, labels, top[r].index, false);
+                        fprintf(out, " %.1f%%", 100.0 * top[r].prob);
+                }
+                fputc('\n', out);
+                break;
+        case FORMAT_TSV:
+                for (int r = 0; r < k; r++) {
+                        put_escaped(out, path);
+                        fprintf(out, "\t%d\t%d\t", r + 1, top[r].index);
+                        put_probability(out, top[r].prob, false);
+                        fputc('\t', out);
+                        put_label(out, labels, top[r].index, false);
+                        fputc('\n', out);
+                }
+                break;
+        case FORMAT_JSON:
+                put_json_file(out, path);
+                fputs(",\"top\":[", out);
+                for (int r = 0; r < k; r++) {
+                        fprintf(out, "%s{\"rank\":%d,\"index\":%d,\"label\":",
+                                r ? "," : "", r + 1, top[r].index);
+                        put_label(out, labels, top[r].index, true);
+                        fputs(",\"prob\":", out);
+                        put_probability(out, top[r].prob, true);
+                        fputc('}', out);
+                }
+                fputs("]}\n", out);
+                break;
+        }
+}
+
+void record_failure(FILE *out, enum record_format f, const char *path,
+                    const char *message)
+{
+        if (f != FORMAT_JSON)
+                return;
+        put_json_file(out, path);
+        fputs(",\"error\":", out);
+        put_json_string(out, message);
+        fputs("}\n", out);
+}

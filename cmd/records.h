@@ -1,0 +1,39 @@
+/* predict's output records in the three formats, with the escaping that
+ * keeps any path (tabs, newlines, invalid UTF-8) on one valid line:
+ *
+ *   text  "PATH: LABEL 53.2%, LABEL 20.1%, ..."
+ *   tsv   "PATH<TAB>RANK<TAB>INDEX<TAB>PROBABILITY<TAB>LABEL", one line per
+ *         rank; in PATH and LABEL a backslash is written \\, tab \t,
+ *         newline \n, carriage return \r, and any other control byte or
+ *         byte that is not part of valid UTF-8 as \xHH (text does the same)
+ *   json  {"file":PATH,"top":[{"rank":1,"index":281,"label":"tabby",
+ *         "prob":0.532}]} or {"file":PATH,"error":MESSAGE}; a path that is
+ *         not valid UTF-8 has its invalid bytes shown as U+FFFD in "file"
+ *         and its exact bytes in "file_hex"
+ *
+ * Probabilities are written with 6 significant digits in tsv and json. */
+#ifndef ALEXNET_RECORDS_H
+#define ALEXNET_RECORDS_H
+
+#include <stdio.h>
+
+#include "classify.h"
+
+enum record_format { FORMAT_TEXT, FORMAT_TSV, FORMAT_JSON };
+
+/* Parses "text", "tsv" or "json"; returns -1 for anything else. */
+int record_format_parse(const char *name);
+
+void record_header(FILE *out, enum record_format f);
+
+/* labels may be NULL (the class index is shown as the label). */
+void record_prediction(FILE *out, enum record_format f, const char *path,
+                       const struct prediction *top, int k,
+                       char *const *labels);
+
+/* json only: {"file":...,"error":...}; text and tsv write nothing (the
+ * failure goes to stderr). */
+void record_failure(FILE *out, enum record_format f, const char *path,
+                    const char *message);
+
+#endif
