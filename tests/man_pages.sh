@@ -1,6 +1,7 @@
 #!/bin/sh
-# Every man page renders without groff warnings, and each command's usage
-# line matches its man page's SYNOPSIS.
+# Every man page renders without groff warnings, each command's usage
+# matches its man page's SYNOPSIS, and every option in --help is in the
+# man page.
 . "${top_srcdir:-.}/tests/clilib.sh"
 mandir=${top_srcdir:-.}/man
 
@@ -11,10 +12,10 @@ fi
 
 render() {
         LC_ALL=C.UTF-8 MANWIDTH=80 MAN_KEEP_FORMATTING= \
-                man --warnings -E UTF-8 -l "$1" 2>"$err" | col -b
+                man --warnings -E UTF-8 -l "$1" 2>"$err" | col -bx
 }
 
-squash() { tr -s ' \n' '  ' | sed 's/^ //; s/ $//'; }
+squash() { tr -s ' \t\n' '   ' | sed 's/^ //; s/ $//'; }
 
 for page in "$mandir"/*.1; do
         render "$page" >"$out"
@@ -26,8 +27,13 @@ for page in "$mandir"/alexnet-*.1; do
         cmd=$(basename "$page" .1 | sed 's/^alexnet-//')
         synopsis=$(render "$page" | sed -n '/^SYNOPSIS/,/^[A-Z]/p' |
                 sed '1d;$d' | squash)
-        usage=$("$ALEXNET" "$cmd" --help | sed -n '1s/^usage: //p' | squash)
+        usage=$("$ALEXNET" "$cmd" --help | sed '/^$/,$d; s/^usage: //' | squash)
         [ "$synopsis" = "$usage" ] ||
                 fail "$cmd: man SYNOPSIS '$synopsis' != usage '$usage'"
+        # every option the help names is documented in the man page
+        render "$page" >"$tmp/page"
+        for opt in $("$ALEXNET" "$cmd" --help | grep -o -- '--[a-z0-9-]*' | sort -u); do
+                grep -q -- "$opt" "$tmp/page" || fail "$cmd: $opt not in $page"
+        done
 done
 pass
