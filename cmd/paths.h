@@ -14,7 +14,7 @@ struct path_source {
         bool nul_separated;
         char *line;
         size_t capacity;
-        long position; /* inputs seen so far, for sharding */
+        long position;      /* inputs seen so far, for sharding */
         long shard, shards; /* keep inputs whose position % shards == shard */
         int read_errno;     /* set when reading stdin failed */
 };

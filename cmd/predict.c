@@ -14,8 +14,10 @@
 #include "records.h"
 
 static const char predict_help[] =
-        "usage: alexnet predict [-m MODEL] [-k K] [-f text|tsv|json] [-b BATCH]\n"
-        "       [-j THREADS] [--tta center|ten-crop] [--shard K/N] [-0] [--header]\n"
+        "usage: alexnet predict [-m MODEL] [-k K] [-f text|tsv|json] [-b "
+        "BATCH]\n"
+        "       [-j THREADS] [--tta center|ten-crop] [--shard K/N] [-0] "
+        "[--header]\n"
         "       [--max-megapixels N] [IMAGE...]\n"
         "\n"
         "Classify JPEG and PNG images.  With no IMAGE, or for '-', paths are\n"
@@ -90,8 +92,8 @@ static int parse_options(int argc, char **argv, struct predict_options *o)
         char *end;
         int c, f;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":m:k:f:b:j:0h", options,
-                                NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":m:k:f:b:j:0h", options, NULL)) !=
+               -1) {
                 switch (c) {
                 case 'm': o->model = optarg; break;
                 case 'k':
@@ -154,9 +156,9 @@ static int parse_options(int argc, char **argv, struct predict_options *o)
 }
 
 /* Writes the records of one batch; returns how many inputs failed. */
-static int report_batch(const struct batch *b, const float *probs,
-                        int classes, const struct predict_options *o,
-                        char *const *labels, struct prediction *top)
+static int report_batch(const struct batch *b, const float *probs, int classes,
+                        const struct predict_options *o, char *const *labels,
+                        struct prediction *top)
 {
         int failed = 0;
         for (int i = 0; i < b->n; i++) {
@@ -198,13 +200,11 @@ static int classify_all(struct model *m, struct pipeline *p,
                                    probs, &err) != AN_OK) {
                         report("predict", "%s", err.message);
                         status = EXIT_FATAL;
-                } else if (report_batch(b, probs, classes, o, m->labels,
-                                        top)) {
+                } else if (report_batch(b, probs, classes, o, m->labels, top)) {
                         status = EXIT_SOME_FAILED;
                 }
                 if (b->read_errno) {
-                        report("standard input", "%s",
-                               strerror(b->read_errno));
+                        report("standard input", "%s", strerror(b->read_errno));
                         status = EXIT_FATAL;
                 }
                 pipeline_release(p, b);
@@ -219,8 +219,8 @@ static int classify_all(struct model *m, struct pipeline *p,
 
 static int run_predict(int argc, char **argv)
 {
-        struct predict_options o = {NULL, 5,     16, 0, 1, FORMAT_TEXT,
-                                    0,    1,     false, false, 100};
+        struct predict_options o = {NULL, 5, 16,    0,     1,  FORMAT_TEXT,
+                                    0,    1, false, false, 100};
         int rc = parse_options(argc, argv, &o);
         if (rc != EXIT_ALL_DONE)
                 return rc < 0 ? EXIT_ALL_DONE : rc;

@@ -51,8 +51,8 @@ static void put_escaped(FILE *out, const char *s)
 {
         for (const unsigned char *p = (const unsigned char *)s; *p;) {
                 int n = utf8_length(p);
-                if (n > 1 || (n == 1 && *p >= 0x20 && *p != 0x7f &&
-                              *p != '\\')) {
+                if (n > 1 ||
+                    (n == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\')) {
                         fwrite(p, 1, n, out);
                         p += n;
                         continue;
@@ -74,8 +74,8 @@ static void put_json_string(FILE *out, const char *s)
         fputc('"', out);
         for (const unsigned char *p = (const unsigned char *)s; *p;) {
                 int n = utf8_length(p);
-                if (n > 1 || (n == 1 && *p >= 0x20 && *p != '"' &&
-                              *p != '\\' && *p != 0x7f)) {
+                if (n > 1 || (n == 1 && *p >= 0x20 && *p != '"' && *p != '\\' &&
+                              *p != 0x7f)) {
                         fwrite(p, 1, n, out);
                         p += n;
                         continue;
@@ -134,8 +134,7 @@ static void put_probability(FILE *out, float p, bool json)
 }
 
 void record_prediction(FILE *out, enum record_format f, const char *path,
-                       const struct prediction *top, int k,
-                       char *const *labels)
+                       const struct prediction *top, int k, char *const *labels)
 {
         switch (f) {
         case FORMAT_TEXT:

@@ -4,25 +4,45 @@
 
 #include "gemm.h"
 
+/* Images folded into one GEMM are chosen so that N reaches at least this
+ * many columns (or the whole batch). */
+enum { TARGET_COLUMNS = 1024 };
+
 static struct shape conv_out_shape(const struct conv_params *p, struct shape in)
 {
         return (struct shape){p->out_c, window_out_h(&p->win, in.h),
                               window_out_w(&p->win, in.w)};
 }
 
-size_t conv_workspace_floats(const struct conv_params *p, struct shape in)
+static int images_per_gemm(const struct conv_params *p, struct shape in,
+                           int batch)
 {
         struct shape out = conv_out_shape(p, in);
-        size_t rows = (size_t)(p->in_c / p->groups) * p->win.kernel_h *
-                      p->win.kernel_w;
-        return rows * (size_t)out.h * out.w;
+        int plane = out.h * out.w;
+        int chunk = (TARGET_COLUMNS + plane - 1) / plane;
+        return chunk < batch ? chunk : batch;
 }
 
-/* Unfolds `channels` planes of one image into a (channels*kh*kw) x (oh*ow)
- * matrix whose row (c, ky, kx) holds the input pixel under kernel tap (ky, kx)
- * for every output position; taps falling in the padding read 0. */
+size_t conv_workspace_floats(const struct conv_params *p, struct shape in,
+                             int batch)
+{
+        struct shape out = conv_out_shape(p, in);
+        size_t plane = (size_t)out.h * out.w;
+        size_t chunk = (size_t)images_per_gemm(p, in, batch);
+        size_t rows = (size_t)(p->in_c / p->groups) * p->win.kernel_h *
+                      p->win.kernel_w;
+        /* the unfolded input, and (with several images) the GEMM result
+         * before it is scattered to NCHW */
+        size_t result = chunk > 1 ? (size_t)(p->out_c / p->groups) : 0;
+        return (rows + result) * plane * chunk;
+}
+
+/* Unfolds `channels` planes of one image into rows (c, ky, kx) of a matrix
+ * with row stride `stride`: row (c, ky, kx) holds the input pixel under
+ * kernel tap (ky, kx) for every output position; padding reads 0. */
 static void im2col(const float *x, int channels, struct shape in,
-                   const struct window *win, int out_h, int out_w, float *col)
+                   const struct window *win, int out_h, int out_w, float *col,
+                   size_t stride)
 {
         int taps = win->kernel_h * win->kernel_w;
 #pragma omp parallel for schedule(static)
@@ -31,7 +51,7 @@ static void im2col(const float *x, int channels, struct shape in,
                 int ky = row % taps / win->kernel_w;
                 int kx = row % win->kernel_w;
                 const float *plane = x + (size_t)c * in.h * in.w;
-                float *dst = col + (size_t)row * out_h * out_w;
+                float *dst = col + (size_t)row * stride;
                 for (int oy = 0; oy < out_h; oy++) {
                         int iy = oy * win->stride_h - win->pad_top + ky;
                         float *out_row = dst + (size_t)oy * out_w;
@@ -40,9 +60,15 @@ static void im2col(const float *x, int channels, struct shape in,
                                 continue;
                         }
                         const float *in_row = plane + (size_t)iy * in.w;
+                        int x0 = -win->pad_left + kx;
+                        if (win->stride_w == 1 && x0 >= 0 &&
+                            x0 + out_w <= in.w) {
+                                memcpy(out_row, in_row + x0,
+                                       out_w * sizeof *out_row);
+                                continue;
+                        }
                         for (int ox = 0; ox < out_w; ox++) {
-                                int ix =
-                                        ox * win->stride_w - win->pad_left + kx;
+                                int ix = ox * win->stride_w + x0;
                                 out_row[ox] = ix >= 0 && ix < in.w ? in_row[ix]
                                                                    : 0.0f;
                         }
@@ -50,42 +76,56 @@ static void im2col(const float *x, int channels, struct shape in,
         }
 }
 
-static void add_bias(float *y, int channels, size_t plane, const float *bias)
+/* Copies a [rows][images * plane] GEMM result to images' NCHW planes. */
+static void scatter(const float *result, int rows, int images, size_t plane,
+                    float *y, size_t image_stride)
 {
-#pragma omp parallel for schedule(static)
-        for (int c = 0; c < channels; c++)
-                for (size_t i = 0; i < plane; i++)
-                        y[c * plane + i] += bias[c];
+#pragma omp parallel for collapse(2) schedule(static)
+        for (int r = 0; r < rows; r++)
+                for (int n = 0; n < images; n++)
+                        memcpy(y + n * image_stride + r * plane,
+                               result + ((size_t)r * images + n) * plane,
+                               plane * sizeof *y);
 }
 
 enum an_status conv_forward(const struct conv_params *p, int batch,
                             struct shape in, const float *x,
-                            const float *weight, const float *bias, float *y,
-                            float *workspace)
+                            const float *weight, const float *bias, bool relu,
+                            float *y, float *workspace)
 {
         struct shape out = conv_out_shape(p, in);
         int in_per_group = p->in_c / p->groups;
         int out_per_group = p->out_c / p->groups;
         size_t k = (size_t)in_per_group * p->win.kernel_h * p->win.kernel_w;
         size_t plane = (size_t)out.h * out.w;
+        int chunk = images_per_gemm(p, in, batch);
+        float *col = workspace, *result = workspace + k * plane * chunk;
 
-        for (int n = 0; n < batch; n++) {
-                const float *xn = x + (size_t)n * shape_count(in);
-                float *yn = y + (size_t)n * shape_count(out);
+        for (int n0 = 0; n0 < batch; n0 += chunk) {
+                int images = batch - n0 < chunk ? batch - n0 : chunk;
+                size_t columns = plane * images;
                 for (int g = 0; g < p->groups; g++) {
-                        im2col(xn + (size_t)g * in_per_group * in.h * in.w,
-                               in_per_group, in, &p->win, out.h, out.w,
-                               workspace);
-                        enum an_status st = sgemm(
-                                false, false, out_per_group, plane, k, 1.0f,
-                                weight + (size_t)g * out_per_group * k, k,
-                                workspace, plane, 0.0f,
-                                yn + (size_t)g * out_per_group * plane, plane);
+                        for (int i = 0; i < images; i++)
+                                im2col(x + (size_t)(n0 + i) * shape_count(in) +
+                                               (size_t)g * in_per_group * in.h *
+                                                       in.w,
+                                       in_per_group, in, &p->win, out.h, out.w,
+                                       col + i * plane, columns);
+                        struct gemm_epilogue ep = {
+                                bias ? bias + g * out_per_group : NULL, relu};
+                        float *yg = y + (size_t)n0 * shape_count(out) +
+                                    (size_t)g * out_per_group * plane;
+                        float *c = images > 1 ? result : yg;
+                        enum an_status st = sgemm_fused(
+                                false, false, out_per_group, columns, k, 1.0f,
+                                weight + (size_t)g * out_per_group * k, k, col,
+                                columns, 0.0f, c, columns, &ep);
                         if (st != AN_OK)
                                 return st;
+                        if (images > 1)
+                                scatter(result, out_per_group, images, plane,
+                                        yg, shape_count(out));
                 }
-                if (bias)
-                        add_bias(yn, p->out_c, plane, bias);
         }
         return AN_OK;
 }

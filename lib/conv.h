@@ -2,10 +2,15 @@
  *
  * Weights are OIHW as in PyTorch: [out_c][in_c / groups][kernel_h][kernel_w].
  * Group g maps input channels [g*in_c/groups, (g+1)*in_c/groups) to output
- * channels [g*out_c/groups, (g+1)*out_c/groups). */
+ * channels [g*out_c/groups, (g+1)*out_c/groups).  Each group is one GEMM
+ * over its own rows of the weights (no copies); when an output plane is
+ * small (conv3-5: 13x13), several images are folded into the GEMM's N so
+ * the kernel sees wide matrices; bias and an optional ReLU are applied as
+ * the GEMM writes its result. */
 #ifndef ALEXNET_CONV_H
 #define ALEXNET_CONV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "errors.h"
@@ -16,14 +21,15 @@ struct conv_params {
         struct window win;
 };
 
-/* Floats of scratch conv_forward needs for one input of the given size. */
-size_t conv_workspace_floats(const struct conv_params *p, struct shape in);
+/* Floats of scratch conv_forward needs for a batch of the given input. */
+size_t conv_workspace_floats(const struct conv_params *p, struct shape in,
+                             int batch);
 
-/* y[n][out_c][out_h][out_w] = conv(x[n][in_c][in.h][in.w]) + bias.
+/* y[n][out_c][out_h][out_w] = relu?(conv(x[n][in_c][in.h][in.w]) + bias).
  * bias may be NULL.  workspace holds conv_workspace_floats() floats. */
 enum an_status conv_forward(const struct conv_params *p, int batch,
                             struct shape in, const float *x,
-                            const float *weight, const float *bias, float *y,
-                            float *workspace);
+                            const float *weight, const float *bias, bool relu,
+                            float *y, float *workspace);
 
 #endif

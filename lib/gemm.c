@@ -1,130 +1,299 @@
-/* A portable, cache-blocked SGEMM.
+/* A packed, cache-blocked SGEMM in the style of BLIS (Van Zee and van de
+ * Geijn, "BLIS: A Framework for Rapidly Instantiating BLAS Functionality",
+ * 2015): for each NC-wide column block and KC-deep slice of K, B is packed
+ * into NR-wide panels shared by all threads; then for each MC-high row block
+ * A is packed into MR-high panels and the threads share out the MR x NR
+ * tiles, each computed by the register-tiled micro-kernel of
+ * gemm_kernels.c and merged into C (beta, bias, ReLU) by merge_tile.
  *
- * B is packed one (KC x NC) panel at a time into a contiguous row-major
- * buffer, so the inner loop streams it with unit stride whatever the
- * transposition.  Each task owns ROWS rows of C and a COLS-wide strip of the
- * panel: the four C rows stay in L1 while the panel strip comes from L2, and
- * the innermost loop is a plain axpy the compiler vectorises.  Every element
- * of C is accumulated by one task in a fixed order, so results are identical
- * for any number of threads. */
+ * KC keeps one packed B panel (KC x NR floats, 24 KiB for the AVX-512
+ * kernel) in a 32 KiB L1 while a packed A block (MC x KC, 144 KiB) sits in
+ * L2.  Every tile of C is accumulated by one thread in a fixed order, so the
+ * result does not depend on the thread count. */
 #include "gemm.h"
 
+#include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_kernels.h"
+
 enum {
-        KC = 256,  /* depth of a packed panel */
-        NC = 1024, /* width of a packed panel */
-        ROWS = 4,  /* rows of C one task updates together */
-        COLS = 128 /* columns of C one task updates */
+        KC = 192,
+        MC = 192,  /* a multiple of every kernel's MR (4, 6, 12) */
+        NC = 4096, /* a multiple of every kernel's NR (16, 32) */
+        MAX_TILE = 12 * 32,
+        SMALL_N = 4 /* at most this many columns: the GEMV path */
 };
+
+static const struct gemm_kernel *kernel;
+
+const char *sgemm_kernel_name(void)
+{
+        if (!kernel)
+                kernel = gemm_kernel_select();
+        return kernel->name;
+}
+
+bool sgemm_use_kernel(const char *name)
+{
+        const struct gemm_kernel *k = gemm_kernel_by_name(name);
+        if (k)
+                kernel = k;
+        return k != NULL;
+}
+
+/* Packing buffers of the calling thread, grown on demand and kept: GEMMs
+ * run back to back on the same shapes, so steady state allocates nothing. */
+struct buffers {
+        float *a, *b;
+        size_t a_size, b_size;
+};
+static _Thread_local struct buffers buffers;
+
+static bool reserve(float **p, size_t *have, size_t want)
+{
+        if (*have >= want)
+                return true;
+        free(*p);
+        *p = aligned_alloc(64, (want * sizeof(float) + 63) / 64 * 64);
+        *have = *p ? want : 0;
+        return *p != NULL;
+}
 
 static float a_at(bool trans, const float *a, size_t lda, size_t i, size_t p)
 {
         return trans ? a[p * lda + i] : a[i * lda + p];
 }
 
-static void pack_b(bool trans_b, const float *b, size_t ldb, size_t pc,
-                   size_t kc, size_t jc, size_t nc, float *packed)
+/* B[pc:pc+kc, jc:jc+nc] into NR-wide panels, zero-padded on the right. */
+static void pack_b(bool trans, const float *b, size_t ldb, size_t pc, size_t kc,
+                   size_t jc, size_t nc, int nr, float *dst)
 {
+        size_t panels = (nc + nr - 1) / nr;
 #pragma omp for schedule(static)
-        for (size_t p = 0; p < kc; p++) {
-                float *dst = packed + p * nc;
-                if (!trans_b) {
-                        memcpy(dst, b + (pc + p) * ldb + jc, nc * sizeof *dst);
-                } else {
-                        for (size_t j = 0; j < nc; j++)
-                                dst[j] = b[(jc + j) * ldb + pc + p];
+        for (size_t q = 0; q < panels; q++) {
+                float *out = dst + q * kc * nr;
+                size_t j0 = jc + q * nr, cols = nc - q * nr < (size_t)nr
+                                                        ? nc - q * nr
+                                                        : (size_t)nr;
+                for (size_t p = 0; p < kc; p++, out += nr) {
+                        if (!trans) {
+                                memcpy(out, b + (pc + p) * ldb + j0,
+                                       cols * sizeof *out);
+                        } else {
+                                for (size_t j = 0; j < cols; j++)
+                                        out[j] = b[(j0 + j) * ldb + pc + p];
+                        }
+                        for (size_t j = cols; j < (size_t)nr; j++)
+                                out[j] = 0.0f;
                 }
         }
 }
 
-/* C[rows, cols] (+)= alpha * A[rows, pc:pc+kc] * packed[:, cols] */
-static void update_tile(bool trans_a, const float *a, size_t lda, float alpha,
-                        size_t i0, size_t rows, size_t pc, size_t kc,
-                        const float *packed, size_t nc, size_t j0, size_t cols,
-                        float *c, size_t ldc)
+/* alpha * A[ic:ic+mc, pc:pc+kc] into MR-high panels, zero-padded below. */
+static void pack_a(bool trans, const float *a, size_t lda, float alpha,
+                   size_t ic, size_t mc, size_t pc, size_t kc, int mr,
+                   float *dst)
 {
-        for (size_t r = 0; r < rows; r += 2) {
-                float *restrict c0 = c + (i0 + r) * ldc + j0;
-                float *restrict c1 = r + 1 < rows ? c0 + ldc : NULL;
-                for (size_t p = 0; p < kc; p++) {
-                        const float *restrict bp = packed + p * nc + j0;
-                        float a0 =
-                                alpha * a_at(trans_a, a, lda, i0 + r, pc + p);
-                        if (c1) {
-                                float a1 = alpha * a_at(trans_a, a, lda,
-                                                        i0 + r + 1, pc + p);
-                                for (size_t j = 0; j < cols; j++) {
-                                        c0[j] += a0 * bp[j];
-                                        c1[j] += a1 * bp[j];
-                                }
-                        } else {
-                                for (size_t j = 0; j < cols; j++)
-                                        c0[j] += a0 * bp[j];
+        size_t panels = (mc + mr - 1) / mr;
+#pragma omp for schedule(static)
+        for (size_t q = 0; q < panels; q++) {
+                float *out = dst + q * kc * mr;
+                size_t i0 = ic + q * mr;
+                size_t rows =
+                        mc - q * mr < (size_t)mr ? mc - q * mr : (size_t)mr;
+                for (size_t p = 0; p < kc; p++, out += mr) {
+                        for (size_t i = 0; i < rows; i++)
+                                out[i] = alpha *
+                                         a_at(trans, a, lda, i0 + i, pc + p);
+                        for (size_t i = rows; i < (size_t)mr; i++)
+                                out[i] = 0.0f;
+                }
+        }
+}
+
+/* How a tile's product joins C. */
+struct merge {
+        float beta; /* applied on the first K slice only */
+        bool first; /* first K slice: C is scaled by beta (or not read) */
+        bool last;  /* last K slice: the epilogue applies */
+        const struct gemm_epilogue *epilogue;
+};
+
+static void merge_tile(const float *tile, int nr, float *c, size_t ldc,
+                       size_t row0, size_t rows, size_t cols,
+                       const struct merge *m)
+{
+        const float *bias = m->epilogue ? m->epilogue->bias : NULL;
+        bool relu = m->epilogue && m->epilogue->relu && m->last;
+        for (size_t i = 0; i < rows; i++) {
+                float *ci = c + i * ldc;
+                const float *ti = tile + i * nr;
+                float add = m->last && bias ? bias[row0 + i] : 0.0f;
+                if (m->first && m->beta == 0.0f)
+                        for (size_t j = 0; j < cols; j++)
+                                ci[j] = ti[j] + add;
+                else if (m->first && m->beta != 1.0f)
+                        for (size_t j = 0; j < cols; j++)
+                                ci[j] = m->beta * ci[j] + ti[j] + add;
+                else
+                        for (size_t j = 0; j < cols; j++)
+                                ci[j] += ti[j] + add;
+                if (relu)
+                        for (size_t j = 0; j < cols; j++)
+                                ci[j] = ci[j] > 0.0f ? ci[j] : 0.0f;
+        }
+}
+
+/* All MR x NR tiles of one packed A block against the packed B panel. */
+static void multiply_block(const float *pa, const float *pb, size_t kc,
+                           size_t ic, size_t mc, size_t jc, size_t nc, float *c,
+                           size_t ldc, const struct merge *m)
+{
+        int mr = kernel->mr, nr = kernel->nr;
+        size_t row_tiles = (mc + mr - 1) / mr, col_tiles = (nc + nr - 1) / nr;
+        _Alignas(64) float tile[MAX_TILE];
+#pragma omp for collapse(2) schedule(static)
+        for (size_t jt = 0; jt < col_tiles; jt++)
+                for (size_t it = 0; it < row_tiles; it++) {
+                        kernel->run(kc, pa + it * kc * mr, pb + jt * kc * nr,
+                                    tile);
+                        size_t i0 = it * mr, j0 = jt * nr;
+                        size_t rows =
+                                mc - i0 < (size_t)mr ? mc - i0 : (size_t)mr;
+                        size_t cols =
+                                nc - j0 < (size_t)nr ? nc - j0 : (size_t)nr;
+                        merge_tile(tile, nr, c + (ic + i0) * ldc + jc + j0, ldc,
+                                   ic + i0, rows, cols, m);
+                }
+}
+
+static void packed_gemm(bool trans_a, bool trans_b, size_t m, size_t n,
+                        size_t k, float alpha, const float *a, size_t lda,
+                        const float *b, size_t ldb, float beta, float *c,
+                        size_t ldc, const struct gemm_epilogue *ep)
+{
+        int mr = kernel->mr, nr = kernel->nr;
+        /* The calling thread's buffers, shared by the team. */
+        float *packed_a = buffers.a, *packed_b = buffers.b;
+#pragma omp parallel
+        for (size_t jc = 0; jc < n; jc += NC) {
+                size_t nc = n - jc < NC ? n - jc : NC;
+                for (size_t pc = 0; pc < k; pc += KC) {
+                        size_t kc = k - pc < KC ? k - pc : KC;
+                        struct merge mg = {beta, pc == 0, pc + kc == k, ep};
+                        pack_b(trans_b, b, ldb, pc, kc, jc, nc, nr, packed_b);
+                        for (size_t ic = 0; ic < m; ic += MC) {
+                                size_t mc = m - ic < MC ? m - ic : MC;
+                                pack_a(trans_a, a, lda, alpha, ic, mc, pc, kc,
+                                       mr, packed_a);
+                                multiply_block(packed_a, packed_b, kc, ic, mc,
+                                               jc, nc, c, ldc, &mg);
                         }
                 }
         }
 }
 
-static void scale_c(size_t m, size_t n, float beta, float *c, size_t ldc)
+/* C = epilogue(alpha A B + beta C) for N <= SMALL_N: one pass over A, rows
+ * shared among threads; each dot product keeps 16 partial sums the compiler
+ * turns into vector registers. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+small_n_gemm(bool trans_a, size_t m, size_t n, size_t k, float alpha,
+             const float *a, size_t lda, const float *bt, float beta, float *c,
+             size_t ldc, const struct gemm_epilogue *ep)
 {
+        enum { LANES = 16 };
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < m; i++) {
-                float *row = c + i * ldc;
-                if (beta == 0.0f)
-                        memset(row, 0, n * sizeof *row);
-                else if (beta != 1.0f)
-                        for (size_t j = 0; j < n; j++)
-                                row[j] *= beta;
+                for (size_t j = 0; j < n; j++) {
+                        const float *bj = bt + j * k;
+                        float part[LANES] = {0};
+                        size_t p = 0;
+                        if (!trans_a) {
+                                const float *ai = a + i * lda;
+                                for (; p + LANES <= k; p += LANES)
+                                        for (int u = 0; u < LANES; u++)
+                                                part[u] +=
+                                                        ai[p + u] * bj[p + u];
+                        }
+                        float sum = 0.0f;
+                        for (; p < k; p++)
+                                sum += a_at(trans_a, a, lda, i, p) * bj[p];
+                        for (int u = 0; u < LANES; u++)
+                                sum += part[u];
+                        float v = alpha * sum;
+                        if (beta != 0.0f)
+                                v += beta * c[i * ldc + j];
+                        if (ep && ep->bias)
+                                v += ep->bias[i];
+                        if (ep && ep->relu && v < 0.0f)
+                                v = 0.0f;
+                        c[i * ldc + j] = v;
+                }
         }
+}
+
+static void scale_c(size_t m, size_t n, float beta, float *c, size_t ldc,
+                    const struct gemm_epilogue *ep)
+{
+        for (size_t i = 0; i < m; i++)
+                for (size_t j = 0; j < n; j++) {
+                        float v = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+                        if (ep && ep->bias)
+                                v += ep->bias[i];
+                        if (ep && ep->relu && v < 0.0f)
+                                v = 0.0f;
+                        c[i * ldc + j] = v;
+                }
+}
+
+enum an_status sgemm_fused(bool trans_a, bool trans_b, size_t m, size_t n,
+                           size_t k, float alpha, const float *a, size_t lda,
+                           const float *b, size_t ldb, float beta, float *c,
+                           size_t ldc, const struct gemm_epilogue *ep)
+{
+        sgemm_kernel_name(); /* selects the kernel on first use */
+        if (m == 0 || n == 0)
+                return AN_OK;
+        if (k == 0 || alpha == 0.0f) {
+                scale_c(m, n, beta, c, ldc, ep);
+                return AN_OK;
+        }
+        if (n <= SMALL_N) {
+                /* B's columns, contiguous: B itself when transposed. */
+                if (trans_b && ldb == k)
+                        small_n_gemm(trans_a, m, n, k, alpha, a, lda, b, beta,
+                                     c, ldc, ep);
+                else {
+                        if (!reserve(&buffers.b, &buffers.b_size, n * k))
+                                return AN_E_NOMEM;
+                        for (size_t j = 0; j < n; j++)
+                                for (size_t p = 0; p < k; p++)
+                                        buffers.b[j * k + p] =
+                                                trans_b ? b[j * ldb + p]
+                                                        : b[p * ldb + j];
+                        small_n_gemm(trans_a, m, n, k, alpha, a, lda, buffers.b,
+                                     beta, c, ldc, ep);
+                }
+                return AN_OK;
+        }
+        size_t nc = n < NC ? n : NC, kc = k < KC ? k : KC;
+        size_t b_panel = (nc + kernel->nr - 1) / kernel->nr * kernel->nr * kc;
+        size_t a_panel = (size_t)(MC + kernel->mr) * kc;
+        if (!reserve(&buffers.b, &buffers.b_size, b_panel) ||
+            !reserve(&buffers.a, &buffers.a_size, a_panel))
+                return AN_E_NOMEM;
+        packed_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                    ldc, ep);
+        return AN_OK;
 }
 
 enum an_status sgemm(bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
                      float alpha, const float *a, size_t lda, const float *b,
                      size_t ldb, float beta, float *c, size_t ldc)
 {
-        if (m == 0 || n == 0)
-                return AN_OK;
-        scale_c(m, n, beta, c, ldc);
-        if (k == 0 || alpha == 0.0f)
-                return AN_OK;
-
-        size_t panel_cols = n < NC ? n : NC;
-        size_t panel_depth = k < KC ? k : KC;
-        float *packed = malloc(panel_cols * panel_depth * sizeof *packed);
-        if (!packed)
-                return AN_E_NOMEM;
-
-        for (size_t jc = 0; jc < n; jc += NC) {
-                size_t nc = n - jc < NC ? n - jc : NC;
-                for (size_t pc = 0; pc < k; pc += KC) {
-                        size_t kc = k - pc < KC ? k - pc : KC;
-                        size_t row_tasks = (m + ROWS - 1) / ROWS;
-                        size_t col_tasks = (nc + COLS - 1) / COLS;
-#pragma omp parallel
-                        {
-                                pack_b(trans_b, b, ldb, pc, kc, jc, nc, packed);
-#pragma omp for collapse(2) schedule(static)
-                                for (size_t rt = 0; rt < row_tasks; rt++)
-                                        for (size_t ct = 0; ct < col_tasks;
-                                             ct++) {
-                                                size_t i0 = rt * ROWS;
-                                                size_t j0 = ct * COLS;
-                                                size_t rows = m - i0 < ROWS
-                                                                      ? m - i0
-                                                                      : ROWS;
-                                                size_t cols = nc - j0 < COLS
-                                                                      ? nc - j0
-                                                                      : COLS;
-                                                update_tile(trans_a, a, lda,
-                                                            alpha, i0, rows, pc,
-                                                            kc, packed, nc, j0,
-                                                            cols, c + jc, ldc);
-                                        }
-                        }
-                }
-        }
-        free(packed);
-        return AN_OK;
+        return sgemm_fused(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+                           beta, c, ldc, NULL);
 }

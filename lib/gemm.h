@@ -1,13 +1,19 @@
 /* Single-precision matrix multiply, the kernel under convolution and the
  * fully connected layers.  Row-major storage throughout:
  *
- *     C[M x N] = alpha * op(A)[M x K] * op(B)[K x N] + beta * C
+ *     C[M x N] = epilogue(alpha * op(A)[M x K] * op(B)[K x N] + beta * C)
  *
  * op(X) is X, or its transpose when the matching trans flag is set (then A is
  * stored K x M, B is stored N x K).  lda/ldb/ldc are row strides in elements.
  * When beta is 0, C is written without being read (NaNs in C do not leak).
- * Parallelised with OpenMP over blocks of C; results do not depend on the
- * number of threads.  Fails only with AN_E_NOMEM (a packing buffer). */
+ * The optional epilogue adds bias[i] to row i and/or applies ReLU as the
+ * result is written, saving a pass over C.
+ *
+ * Implementation (gemm.c): BLIS-style packing of A and B panels, cache
+ * blocking, and a register-tiled micro-kernel chosen at run time for the CPU
+ * (AVX-512, AVX2+FMA, or portable C); a GEMV-like path streams A once when N
+ * is tiny (fully connected layers at batch 1).  Parallelised with OpenMP;
+ * results are identical for any number of threads. */
 #ifndef ALEXNET_GEMM_H
 #define ALEXNET_GEMM_H
 
@@ -16,8 +22,26 @@
 
 #include "errors.h"
 
+struct gemm_epilogue {
+        const float *bias; /* per row of C, or NULL */
+        bool relu;
+};
+
+/* Fails only with AN_E_NOMEM (packing buffers, allocated on first use and
+ * kept per calling thread). */
 enum an_status sgemm(bool trans_a, bool trans_b, size_t m, size_t n, size_t k,
                      float alpha, const float *a, size_t lda, const float *b,
                      size_t ldb, float beta, float *c, size_t ldc);
+
+enum an_status sgemm_fused(bool trans_a, bool trans_b, size_t m, size_t n,
+                           size_t k, float alpha, const float *a, size_t lda,
+                           const float *b, size_t ldb, float beta, float *c,
+                           size_t ldc, const struct gemm_epilogue *epilogue);
+
+/* The micro-kernel in use: "avx512", "avx2" or "portable". */
+const char *sgemm_kernel_name(void);
+/* Switches to the named kernel if this CPU can run it (for tests and
+ * benchmarks; call it before any thread multiplies). */
+bool sgemm_use_kernel(const char *name);
 
 #endif

@@ -45,8 +45,8 @@ enum an_status image_alloc(struct image *img, int width, int height,
                            const struct image_options *opt,
                            struct an_error *err)
 {
-        enum an_status st = image_check_size((uint64_t)width,
-                                             (uint64_t)height, opt, err);
+        enum an_status st =
+                image_check_size((uint64_t)width, (uint64_t)height, opt, err);
         if (st != AN_OK)
                 return st;
         img->rgb = malloc((size_t)width * height * 3);
@@ -59,8 +59,8 @@ enum an_status image_alloc(struct image *img, int width, int height,
         return AN_OK;
 }
 
-enum an_status image_decode(struct image *img, const uint8_t *data,
-                            size_t size, const struct image_options *opt,
+enum an_status image_decode(struct image *img, const uint8_t *data, size_t size,
+                            const struct image_options *opt,
                             struct an_error *err)
 {
         static const uint8_t png_magic[8] = {0x89, 'P',  'N',  'G',
@@ -82,8 +82,8 @@ enum an_status image_decode(struct image *img, const uint8_t *data,
 }
 
 /* Reads a whole regular file into memory. */
-static enum an_status read_file(const char *path, uint8_t **data,
-                                size_t *size, struct an_error *err)
+static enum an_status read_file(const char *path, uint8_t **data, size_t *size,
+                                struct an_error *err)
 {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
@@ -129,8 +129,7 @@ static enum an_status read_file(const char *path, uint8_t **data,
 }
 
 enum an_status image_load(struct image *img, const char *path,
-                          const struct image_options *opt,
-                          struct an_error *err)
+                          const struct image_options *opt, struct an_error *err)
 {
         uint8_t *data = NULL;
         size_t size = 0;

@@ -3,7 +3,8 @@
  *     struct image img;
  *     struct image_options opt = image_defaults();
  *     opt.min_side = 256;    // allow reduced-size JPEG decoding down to this
- *     if (image_load(&img, path, &opt, &err) == AN_OK) { ...; image_free(&img); }
+ *     if (image_load(&img, path, &opt, &err) == AN_OK) { ...; image_free(&img);
+ * }
  *
  * Every colour type ends as interleaved RGB bytes: grayscale is replicated,
  * palettes expanded, 16-bit samples keep their high byte, alpha (including
@@ -43,8 +44,8 @@ enum an_status image_load(struct image *img, const char *path,
                           const struct image_options *opt,
                           struct an_error *err);
 /* Decodes a file image already in memory. */
-enum an_status image_decode(struct image *img, const uint8_t *data,
-                            size_t size, const struct image_options *opt,
+enum an_status image_decode(struct image *img, const uint8_t *data, size_t size,
+                            const struct image_options *opt,
                             struct an_error *err);
 void image_free(struct image *img);
 
@@ -55,8 +56,8 @@ enum an_status image_alloc(struct image *img, int width, int height,
 enum an_status image_check_size(uint64_t width, uint64_t height,
                                 const struct image_options *opt,
                                 struct an_error *err);
-enum an_status jpeg_decode(struct image *img, const uint8_t *data,
-                           size_t size, const struct image_options *opt,
+enum an_status jpeg_decode(struct image *img, const uint8_t *data, size_t size,
+                           const struct image_options *opt,
                            struct an_error *err);
 enum an_status png_decode(struct image *img, const uint8_t *data, size_t size,
                           const struct image_options *opt,

@@ -75,8 +75,8 @@ static void read_pixels(j_decompress_ptr cinfo, struct image *img,
                         JSAMPLE *cmyk_row)
 {
         while (cinfo->output_scanline < cinfo->output_height) {
-                uint8_t *row = img->rgb + (size_t)cinfo->output_scanline *
-                                                  img->width * 3;
+                uint8_t *row = img->rgb +
+                               (size_t)cinfo->output_scanline * img->width * 3;
                 JSAMPROW target = cmyk_row ? cmyk_row : row;
                 if (jpeg_read_scanlines(cinfo, &target, 1) != 1)
                         fail((j_common_ptr)cinfo);
@@ -86,8 +86,8 @@ static void read_pixels(j_decompress_ptr cinfo, struct image *img,
         }
 }
 
-enum an_status jpeg_decode(struct image *img, const uint8_t *data,
-                           size_t size, const struct image_options *opt,
+enum an_status jpeg_decode(struct image *img, const uint8_t *data, size_t size,
+                           const struct image_options *opt,
                            struct an_error *err)
 {
         struct jpeg_decompress_struct cinfo;
@@ -102,8 +102,7 @@ enum an_status jpeg_decode(struct image *img, const uint8_t *data,
         if (setjmp(ctx.jump)) {
                 jpeg_destroy_decompress(&cinfo);
                 free(cmyk_row);
-                return an_error_set(err, AN_E_FORMAT, "JPEG: %s",
-                                    ctx.message);
+                return an_error_set(err, AN_E_FORMAT, "JPEG: %s", ctx.message);
         }
         jpeg_create_decompress(&cinfo);
         jpeg_mem_src(&cinfo, data, (unsigned long)size);

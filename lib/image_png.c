@@ -62,14 +62,13 @@ static void composite_on_white(uint8_t *rows, size_t pixels)
         for (size_t i = 0; i < pixels; i++, in += 4, out += 3) {
                 unsigned a = in[3];
                 for (int c = 0; c < 3; c++)
-                        out[c] = (uint8_t)((in[c] * a + 255 * (255 - a) +
-                                            127) / 255);
+                        out[c] = (uint8_t)((in[c] * a + 255 * (255 - a) + 127) /
+                                           255);
         }
 }
 
 enum an_status png_decode(struct image *img, const uint8_t *data, size_t size,
-                          const struct image_options *opt,
-                          struct an_error *err)
+                          const struct image_options *opt, struct an_error *err)
 {
         struct reader r = {data, size, 0, ""};
         png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r,

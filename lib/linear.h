@@ -3,6 +3,7 @@
 #ifndef ALEXNET_LINEAR_H
 #define ALEXNET_LINEAR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "errors.h"
@@ -10,9 +11,10 @@
 /* Floats of scratch linear_forward needs. */
 size_t linear_workspace_floats(int in_features, int out_features, int batch);
 
-/* bias may be NULL. */
+/* bias may be NULL; relu applies max(0, .) to the result. */
 enum an_status linear_forward(int in_features, int out_features, int batch,
                               const float *x, const float *weight,
-                              const float *bias, float *y, float *workspace);
+                              const float *bias, bool relu, float *y,
+                              float *workspace);
 
 #endif

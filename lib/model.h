@@ -27,7 +27,6 @@
 #include "safetensors.h"
 #include "transform.h"
 
-
 struct model {
         struct net net;
         struct preprocess pre;

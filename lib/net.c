@@ -66,7 +66,7 @@ static size_t layer_workspace(const struct net *net, int i, int batch)
         struct shape in = net->shapes[i];
         if (l->type == LAYER_CONV) {
                 struct conv_params p = conv_params_of(l, in);
-                return conv_workspace_floats(&p, in);
+                return conv_workspace_floats(&p, in, batch);
         }
         if (l->type == LAYER_LINEAR)
                 return linear_workspace_floats((int)shape_count(in), l->out,
@@ -107,9 +107,10 @@ enum an_status net_reserve(struct net *net, int batch, struct an_error *err)
         return AN_OK;
 }
 
-/* Runs layer i from x into y (which may equal x for element-wise layers). */
+/* Runs layer i from x into y (which may equal x for element-wise layers);
+ * relu asks a conv or linear layer to apply the ReLU that follows it. */
 static enum an_status run_layer(struct net *net, int i, int batch,
-                                const float *x, float *y)
+                                const float *x, float *y, bool relu)
 {
         const struct layer *l = &net->arch.layers[i];
         struct shape in = net->shapes[i];
@@ -118,11 +119,11 @@ static enum an_status run_layer(struct net *net, int i, int batch,
         case LAYER_CONV: {
                 struct conv_params p = conv_params_of(l, in);
                 return conv_forward(&p, batch, in, x, net->weights[i],
-                                    net->biases[i], y, net->workspace);
+                                    net->biases[i], relu, y, net->workspace);
         }
         case LAYER_LINEAR:
                 return linear_forward((int)shape_count(in), l->out, batch, x,
-                                      net->weights[i], net->biases[i], y,
+                                      net->weights[i], net->biases[i], relu, y,
                                       net->workspace);
         case LAYER_RELU: relu_forward(count, x, y); break;
         case LAYER_MAXPOOL: maxpool_forward(&l->win, batch, in, x, y); break;
@@ -142,6 +143,16 @@ static enum an_status run_layer(struct net *net, int i, int batch,
 static bool in_place(enum layer_type t)
 {
         return t == LAYER_RELU || t == LAYER_DROPOUT || t == LAYER_SOFTMAX;
+}
+
+/* A conv or linear layer directly followed by a ReLU computes both in one
+ * pass (the GEMM's epilogue). */
+static bool relu_follows(const struct net *net, int i)
+{
+        enum layer_type t = net->arch.layers[i].type;
+        return (t == LAYER_CONV || t == LAYER_LINEAR) &&
+               i + 1 < net->arch.n_layers &&
+               net->arch.layers[i + 1].type == LAYER_RELU;
 }
 
 enum an_status net_forward(struct net *net, const float *input, int batch,
@@ -165,11 +176,13 @@ enum an_status net_forward(struct net *net, const float *input, int batch,
                 enum layer_type t = net->arch.layers[i].type;
                 float *y = in_place(t) && x != input ? (float *)x
                                                      : net->activations[next];
-                st = run_layer(net, i, batch, x, y);
+                bool fused = relu_follows(net, i);
+                st = run_layer(net, i, batch, x, y, fused);
                 if (st != AN_OK)
                         return an_error_set(err, st, "layer %s: %s",
                                             net->arch.layers[i].name,
                                             an_status_string(st));
+                i += fused;
                 if (y != x)
                         next ^= 1;
                 x = y;

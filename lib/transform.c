@@ -144,9 +144,9 @@ static enum an_status alloc_like(struct image *img, int w, int h,
 
 /* One pass along an axis, skipped (a plain copy) when its size is kept, as
  * Pillow does. */
-static enum an_status resize_pass(const struct image *in, int out_w,
-                                  int out_h, bool horizontal,
-                                  struct image *out, struct an_error *err)
+static enum an_status resize_pass(const struct image *in, int out_w, int out_h,
+                                  bool horizontal, struct image *out,
+                                  struct an_error *err)
 {
         struct coeffs c;
         enum an_status st = alloc_like(out, out_w, out_h, err);
@@ -200,9 +200,9 @@ void image_to_tensor(const struct image *img, int x0, int y0, bool flip,
                 float std = (float)pre->std[c];
                 float *dst = out + c * plane;
                 for (int y = 0; y < shape.h; y++) {
-                        const uint8_t *row = img->rgb +
-                                             ((size_t)(y0 + y) * img->width +
-                                              x0) * 3;
+                        const uint8_t *row =
+                                img->rgb +
+                                ((size_t)(y0 + y) * img->width + x0) * 3;
                         for (int x = 0; x < shape.w; x++) {
                                 int sx = flip ? shape.w - 1 - x : x;
                                 float v = (float)row[sx * 3 + source] * scale;

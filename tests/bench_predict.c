@@ -56,10 +56,13 @@ static int write_jpeg(const char *path, int w, int h, unsigned seed)
                         int noise = (int)(seed >> 27) - 16;
                         for (int ch = 0; ch < 3; ch++) {
                                 int v = (x * (ch + 1) * 255 / w +
-                                         y * (3 - ch) * 255 / h) / 2 + noise;
+                                         y * (3 - ch) * 255 / h) /
+                                                2 +
+                                        noise;
                                 row[x * 3 + ch] =
-                                        (unsigned char)(v < 0 ? 0
-                                                        : v > 255 ? 255 : v);
+                                        (unsigned char)(v < 0     ? 0
+                                                        : v > 255 ? 255
+                                                                  : v);
                         }
                 }
                 JSAMPROW r = row;
@@ -104,8 +107,8 @@ int main(int argc, char **argv)
         if (model_from_preset(&m, preset, 1000, &err) != AN_OK)
                 return 1;
         for (uint64_t i = 0; i < model_param_count(&m); i++)
-                m.owned_params[i] = (float)((i * 2654435761u) % 1000) * 1e-5f -
-                                    0.005f;
+                m.owned_params[i] =
+                        (float)((i * 2654435761u) % 1000) * 1e-5f - 0.005f;
         snprintf(path, sizeof path, "%s/model.safetensors", dir);
         if (model_save(&m, path, ST_F32, &err) != AN_OK)
                 return 1;
@@ -150,8 +153,8 @@ int main(int argc, char **argv)
                         t_forward += now() - t2;
                 }
         }
-        printf("\nstages (%s, %d images, forward in batches of %d):\n",
-               preset, n, BATCH);
+        printf("\nstages (%s, %d images, forward in batches of %d):\n", preset,
+               n, BATCH);
         printf("  decode      %8.2f ms/image\n", 1e3 * t_decode / n);
         printf("  preprocess  %8.2f ms/image\n", 1e3 * t_pre / n);
         printf("  forward     %8.2f ms/image\n", 1e3 * t_forward / n);

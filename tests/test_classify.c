@@ -14,10 +14,9 @@ static void check_pipeline(int crops, const char *tensor)
 {
         struct model m;
         struct an_error err;
-        ck_assert_int_eq(model_open(&m, fixture_path(
-                                                "predict/model.safetensors"),
-                                    &err),
-                         AN_OK);
+        ck_assert_int_eq(
+                model_open(&m, fixture_path("predict/model.safetensors"), &err),
+                AN_OK);
         struct st_file expected;
         fixture_open(&expected, "predict/expected.safetensors");
         json_t *files = json_loads(st_metadata(&expected, "files"), 0, NULL);
@@ -33,19 +32,16 @@ static void check_pipeline(int crops, const char *tensor)
                 struct image img;
                 struct image_options opt = image_defaults();
                 opt.min_side = m.pre.resize;
-                ck_assert_int_eq(image_load(&img, fixture_path(rel), &opt,
-                                            &err),
-                                 AN_OK);
-                ck_assert_int_eq(preprocess_image(&img, &m.pre,
-                                                  m.net.shapes[0], crops,
-                                                  input, &err),
+                ck_assert_int_eq(
+                        image_load(&img, fixture_path(rel), &opt, &err), AN_OK);
+                ck_assert_int_eq(preprocess_image(&img, &m.pre, m.net.shapes[0],
+                                                  crops, input, &err),
                                  AN_OK);
                 image_free(&img);
-                ck_assert_int_eq(classify_batch(&m.net, input, 1, crops, probs,
-                                                &err),
-                                 AN_OK);
-                assert_close(probs, want + i * classes, classes, PROB_TOL,
-                             rel);
+                ck_assert_int_eq(
+                        classify_batch(&m.net, input, 1, crops, probs, &err),
+                        AN_OK);
+                assert_close(probs, want + i * classes, classes, PROB_TOL, rel);
         }
         free(input);
         free(probs);

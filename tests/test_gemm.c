@@ -16,10 +16,11 @@ static float *random_matrix(size_t count, uint64_t seed)
         return m;
 }
 
-/* C = alpha op(A) op(B) + beta C in float64, row-major. */
+/* C = epilogue(alpha op(A) op(B) + beta C) in float64, row-major. */
 static void reference(bool ta, bool tb, size_t m, size_t n, size_t k,
                       float alpha, const float *a, size_t lda, const float *b,
-                      size_t ldb, float beta, float *c, size_t ldc)
+                      size_t ldb, float beta, float *c, size_t ldc,
+                      const struct gemm_epilogue *ep)
 {
         for (size_t i = 0; i < m; i++)
                 for (size_t j = 0; j < n; j++) {
@@ -28,14 +29,19 @@ static void reference(bool ta, bool tb, size_t m, size_t n, size_t k,
                                 sum += (double)(ta ? a[p * lda + i]
                                                    : a[i * lda + p]) *
                                        (tb ? b[j * ldb + p] : b[p * ldb + j]);
-                        c[i * ldc + j] =
-                                (float)(alpha * sum +
-                                        (beta ? beta * c[i * ldc + j] : 0));
+                        double v = alpha * sum +
+                                   (beta ? beta * c[i * ldc + j] : 0);
+                        if (ep && ep->bias)
+                                v += ep->bias[i];
+                        if (ep && ep->relu && v < 0)
+                                v = 0;
+                        c[i * ldc + j] = (float)v;
                 }
 }
 
 static void check_shape(bool ta, bool tb, size_t m, size_t n, size_t k,
-                        float alpha, float beta, size_t extra_ld)
+                        float alpha, float beta, size_t extra_ld,
+                        const struct gemm_epilogue *ep)
 {
         size_t lda = (ta ? m : k) + extra_ld, ldb = (tb ? k : n) + extra_ld;
         size_t ldc = n + extra_ld;
@@ -47,13 +53,14 @@ static void check_shape(bool ta, bool tb, size_t m, size_t n, size_t k,
         if (beta == 0.0f) /* C must not be read: poison it */
                 for (size_t i = 0; i < m * ldc; i++)
                         c[i] = NAN;
-        reference(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, want, ldc);
-        ck_assert_int_eq(
-                sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc),
-                AN_OK);
+        reference(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, want, ldc, ep);
+        ck_assert_int_eq(sgemm_fused(ta, tb, m, n, k, alpha, a, lda, b, ldb,
+                                     beta, c, ldc, ep),
+                         AN_OK);
         char what[128];
-        snprintf(what, sizeof what, "sgemm %c%c m=%zu n=%zu k=%zu",
-                 ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k);
+        snprintf(what, sizeof what, "sgemm[%s] %c%c m=%zu n=%zu k=%zu%s",
+                 sgemm_kernel_name(), ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k,
+                 ep ? " +bias+relu" : "");
         /* float32 accumulation over k terms of magnitude <= 1 */
         double tol = 1e-6 * (double)(k + 1);
         for (size_t i = 0; i < m; i++)
@@ -70,13 +77,32 @@ static const size_t sizes[][3] = {
 };
 enum { N_SIZES = sizeof sizes / sizeof sizes[0] };
 
+static const char *const kernels[] = {"avx512", "avx2", "portable"};
+
+/* Every shape on every kernel this CPU runs (the loop index picks both). */
 START_TEST(matches_reference)
 {
-        const size_t *s = sizes[_i];
+        const size_t *s = sizes[_i / 3];
+        if (!sgemm_use_kernel(kernels[_i % 3]))
+                return; /* this CPU cannot run that kernel */
+        float *bias = random_matrix(s[0], 6);
+        struct gemm_epilogue ep = {bias, true};
         for (int t = 0; t < 4; t++)
-                check_shape(t & 1, t & 2, s[0], s[1], s[2], 1.0f, 0.0f, 0);
-        check_shape(false, true, s[0], s[1], s[2], 0.5f, 1.0f, 3);
-        check_shape(true, false, s[0], s[1], s[2], -2.0f, 0.25f, 1);
+                check_shape(t & 1, t & 2, s[0], s[1], s[2], 1.0f, 0.0f, 0,
+                            NULL);
+        check_shape(false, true, s[0], s[1], s[2], 0.5f, 1.0f, 3, NULL);
+        check_shape(true, false, s[0], s[1], s[2], -2.0f, 0.25f, 1, NULL);
+        check_shape(false, false, s[0], s[1], s[2], 1.0f, 0.0f, 0, &ep);
+        check_shape(true, true, s[0], s[1], s[2], 1.0f, 0.5f, 2, &ep);
+        free(bias);
+}
+END_TEST
+
+START_TEST(portable_kernel_is_always_available)
+{
+        ck_assert(sgemm_use_kernel("portable"));
+        ck_assert_str_eq(sgemm_kernel_name(), "portable");
+        ck_assert(!sgemm_use_kernel("sse9"));
 }
 END_TEST
 
@@ -104,7 +130,8 @@ int main(void)
         Suite *s = suite_create("gemm");
         TCase *tc = tcase_create("gemm");
         tcase_set_timeout(tc, 120);
-        tcase_add_loop_test(tc, matches_reference, 0, N_SIZES);
+        tcase_add_loop_test(tc, matches_reference, 0, 3 * N_SIZES);
+        tcase_add_test(tc, portable_kernel_is_always_available);
         tcase_add_test(tc, same_bits_for_any_thread_count);
         suite_add_tcase(s, tc);
         return run_suite(s);

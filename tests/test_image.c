@@ -27,8 +27,8 @@ static void assert_pixels(const struct image *img, const char *name)
         const struct st_tensor *t = st_find(&f, "rgb");
         ck_assert_ptr_nonnull(t);
         ck_assert_msg(t->shape[0] == img->height && t->shape[1] == img->width,
-                      "%s: decoded %dx%d, expected %lldx%lld", name,
-                      img->width, img->height, (long long)t->shape[1],
+                      "%s: decoded %dx%d, expected %lldx%lld", name, img->width,
+                      img->height, (long long)t->shape[1],
                       (long long)t->shape[0]);
         float *want = fixture_tensor(&f, "rgb", NULL);
         size_t n = (size_t)img->width * img->height * 3;
@@ -36,19 +36,19 @@ static void assert_pixels(const struct image *img, const char *name)
                 ck_assert_msg(img->rgb[i] == (uint8_t)want[i],
                               "%s: byte %zu (pixel %zu,%zu) is %d, expected "
                               "%d",
-                              name, i, i / 3 % img->width,
-                              i / 3 / img->width, img->rgb[i], (int)want[i]);
+                              name, i, i / 3 % img->width, i / 3 / img->width,
+                              img->rgb[i], (int)want[i]);
         free(want);
         st_close(&f);
 }
 
 static const char *const good[] = {
-        "baseline.jpg",     "progressive.jpg", "gray.jpg",     "cmyk.jpg",
-        "exif1.jpg",        "exif2.jpg",       "exif3.jpg",    "exif4.jpg",
-        "exif5.jpg",        "exif6.jpg",       "exif7.jpg",    "exif8.jpg",
-        "rgb8.png",         "rgba8.png",       "gray8.png",    "gray_alpha8.png",
-        "palette.png",      "palette_trns.png", "rgb16.png",   "gray16.png",
-        "rgba16.png",       "gray2.png",       "interlaced.png",
+        "baseline.jpg", "progressive.jpg",  "gray.jpg",       "cmyk.jpg",
+        "exif1.jpg",    "exif2.jpg",        "exif3.jpg",      "exif4.jpg",
+        "exif5.jpg",    "exif6.jpg",        "exif7.jpg",      "exif8.jpg",
+        "rgb8.png",     "rgba8.png",        "gray8.png",      "gray_alpha8.png",
+        "palette.png",  "palette_trns.png", "rgb16.png",      "gray16.png",
+        "rgba16.png",   "gray2.png",        "interlaced.png",
 };
 enum { N_GOOD = sizeof good / sizeof good[0] };
 
@@ -69,14 +69,10 @@ static const struct {
         const char *file;
         const char *phrase;
 } bad[] = {
-        {"empty.jpg", "empty file"},
-        {"text.jpg", "not a JPEG or PNG"},
-        {"truncated.jpg", "JPEG: "},
-        {"header_only.jpg", "JPEG: "},
-        {"corrupt_entropy.jpg", "JPEG: "},
-        {"truncated.png", "PNG: "},
-        {"bad_crc.png", "PNG: "},
-        {"huge.png", "over the limit"},
+        {"empty.jpg", "empty file"},       {"text.jpg", "not a JPEG or PNG"},
+        {"truncated.jpg", "JPEG: "},       {"header_only.jpg", "JPEG: "},
+        {"corrupt_entropy.jpg", "JPEG: "}, {"truncated.png", "PNG: "},
+        {"bad_crc.png", "PNG: "},          {"huge.png", "over the limit"},
         {"huge.jpg", "over the limit"},
 };
 enum { N_BAD = sizeof bad / sizeof bad[0] };
@@ -106,9 +102,9 @@ START_TEST(directory_and_missing_file_are_io_errors)
         ck_assert_int_eq(image_load(&img, fixture_path("images"), &opt, &err),
                          AN_E_IO);
         ck_assert_str_eq(err.message, "is a directory");
-        ck_assert_int_eq(image_load(&img, fixture_path("images/none.jpg"),
-                                    &opt, &err),
-                         AN_E_IO);
+        ck_assert_int_eq(
+                image_load(&img, fixture_path("images/none.jpg"), &opt, &err),
+                AN_E_IO);
 }
 END_TEST
 

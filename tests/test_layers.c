@@ -79,10 +79,11 @@ static void run_case(const char *name)
         switch (l->type) {
         case LAYER_CONV: {
                 struct conv_params p = {c.in.c, l->out, l->groups, l->win};
-                work = malloc(conv_workspace_floats(&p, c.in) * sizeof *work);
-                ck_assert_int_eq(
-                        conv_forward(&p, c.batch, c.in, c.x, w, b, c.y, work),
-                        AN_OK);
+                work = malloc(conv_workspace_floats(&p, c.in, c.batch) *
+                              sizeof *work);
+                ck_assert_int_eq(conv_forward(&p, c.batch, c.in, c.x, w, b,
+                                              false, c.y, work),
+                                 AN_OK);
                 break;
         }
         case LAYER_LINEAR: {
@@ -90,7 +91,7 @@ static void run_case(const char *name)
                 work = malloc(linear_workspace_floats(in, l->out, c.batch) *
                               sizeof *work);
                 ck_assert_int_eq(linear_forward(in, l->out, c.batch, c.x, w, b,
-                                                c.y, work),
+                                                false, c.y, work),
                                  AN_OK);
                 break;
         }

@@ -1,0 +1,121 @@
+/* Register-tiled SGEMM micro-kernels, one per instruction set, chosen at run
+ * time: the binary is built for the baseline ISA and each kernel is compiled
+ * for its own target with GCC's target attribute. */
+#include "gemm_kernels.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define HAVE_X86_KERNELS 1
+#endif
+
+/* Portable: 4 x 16, plain C the compiler can vectorise with the baseline
+ * ISA. */
+enum { P_MR = 4, P_NR = 16 };
+
+static void kernel_portable(size_t kc, const float *a, const float *b,
+                            float *tile)
+{
+        float acc[P_MR][P_NR];
+        memset(acc, 0, sizeof acc);
+        for (size_t p = 0; p < kc; p++, a += P_MR, b += P_NR)
+                for (int i = 0; i < P_MR; i++)
+                        for (int j = 0; j < P_NR; j++)
+                                acc[i][j] += a[i] * b[j];
+        memcpy(tile, acc, sizeof acc);
+}
+
+#ifdef HAVE_X86_KERNELS
+/* AVX2 + FMA: 6 x 16, twelve ymm accumulators, two B vectors and one
+ * broadcast of A in flight (15 of the 16 registers). */
+enum { AVX2_MR = 6, AVX2_NR = 16 };
+
+__attribute__((target("avx2,fma"))) static void
+kernel_avx2(size_t kc, const float *a, const float *b, float *tile)
+{
+        __m256 c[AVX2_MR][2];
+#pragma GCC unroll 6
+        for (int i = 0; i < AVX2_MR; i++)
+                c[i][0] = c[i][1] = _mm256_setzero_ps();
+        for (size_t p = 0; p < kc; p++, a += AVX2_MR, b += AVX2_NR) {
+                __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+#pragma GCC unroll 6
+                for (int i = 0; i < AVX2_MR; i++) {
+                        __m256 ai = _mm256_broadcast_ss(a + i);
+                        c[i][0] = _mm256_fmadd_ps(ai, b0, c[i][0]);
+                        c[i][1] = _mm256_fmadd_ps(ai, b1, c[i][1]);
+                }
+        }
+#pragma GCC unroll 6
+        for (int i = 0; i < AVX2_MR; i++) {
+                _mm256_store_ps(tile + i * AVX2_NR, c[i][0]);
+                _mm256_store_ps(tile + i * AVX2_NR + 8, c[i][1]);
+        }
+}
+
+/* AVX-512: 12 x 32, twenty-four zmm accumulators. */
+enum { AVX512_MR = 12, AVX512_NR = 32 };
+
+__attribute__((target("avx512f"))) static void
+kernel_avx512(size_t kc, const float *a, const float *b, float *tile)
+{
+        __m512 c[AVX512_MR][2];
+#pragma GCC unroll 12
+        for (int i = 0; i < AVX512_MR; i++)
+                c[i][0] = c[i][1] = _mm512_setzero_ps();
+        for (size_t p = 0; p < kc; p++, a += AVX512_MR, b += AVX512_NR) {
+                __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 12
+                for (int i = 0; i < AVX512_MR; i++) {
+                        __m512 ai = _mm512_set1_ps(a[i]);
+                        c[i][0] = _mm512_fmadd_ps(ai, b0, c[i][0]);
+                        c[i][1] = _mm512_fmadd_ps(ai, b1, c[i][1]);
+                }
+        }
+#pragma GCC unroll 12
+        for (int i = 0; i < AVX512_MR; i++) {
+                _mm512_store_ps(tile + i * AVX512_NR, c[i][0]);
+                _mm512_store_ps(tile + i * AVX512_NR + 16, c[i][1]);
+        }
+}
+#endif
+
+static const struct gemm_kernel kernels[] = {
+#ifdef HAVE_X86_KERNELS
+        {"avx512", AVX512_MR, AVX512_NR, kernel_avx512},
+        {"avx2", AVX2_MR, AVX2_NR, kernel_avx2},
+#endif
+        {"portable", P_MR, P_NR, kernel_portable},
+};
+enum { N_KERNELS = sizeof kernels / sizeof kernels[0] };
+
+static bool cpu_runs(const struct gemm_kernel *k)
+{
+#ifdef HAVE_X86_KERNELS
+        __builtin_cpu_init();
+        if (!strcmp(k->name, "avx512"))
+                return __builtin_cpu_supports("avx512f");
+        if (!strcmp(k->name, "avx2"))
+                return __builtin_cpu_supports("avx2") &&
+                       __builtin_cpu_supports("fma");
+#endif
+        return !strcmp(k->name, "portable");
+}
+
+const struct gemm_kernel *gemm_kernel_by_name(const char *name)
+{
+        for (int i = 0; i < N_KERNELS; i++)
+                if (!strcmp(kernels[i].name, name))
+                        return cpu_runs(&kernels[i]) ? &kernels[i] : NULL;
+        return NULL;
+}
+
+const struct gemm_kernel *gemm_kernel_select(void)
+{
+        for (int i = 0; i < N_KERNELS; i++)
+                if (cpu_runs(&kernels[i]))
+                        return &kernels[i];
+        return &kernels[N_KERNELS - 1];
+}
