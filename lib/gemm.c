@@ -20,7 +20,7 @@
 #include "gemm_kernels.h"
 
 enum {
-        KC = 192,
+        KC = 512,
         MC = 192,  /* a multiple of every kernel's MR (4, 6, 12) */
         NC = 4096, /* a multiple of every kernel's NR (16, 32) */
         MAX_TILE = 12 * 32,
@@ -147,6 +147,33 @@ static void merge_tile(const float *tile, int nr, float *c, size_t ldc,
         }
 }
 
+/* One MR x NR tile: a full tile goes straight to C through the kernel
+ * (which adds the bias and applies ReLU on the last K slice); an edge tile
+ * is computed into a buffer and merged. */
+static void multiply_tile(const float *pa, const float *pb, size_t kc,
+                          size_t row0, size_t rows, size_t cols, float *c,
+                          size_t ldc, const struct merge *m)
+{
+        int mr = kernel->mr, nr = kernel->nr;
+        const struct gemm_epilogue *ep = m->epilogue;
+        if (rows == (size_t)mr && cols == (size_t)nr) {
+                if (m->first && m->beta != 0.0f && m->beta != 1.0f)
+                        for (size_t i = 0; i < rows; i++)
+                                for (size_t j = 0; j < cols; j++)
+                                        c[i * ldc + j] *= m->beta;
+                struct tile_output out = {
+                        c, ldc, !(m->first && m->beta == 0.0f),
+                        m->last && ep && ep->bias ? ep->bias + row0 : NULL,
+                        m->last && ep && ep->relu};
+                kernel->run(kc, pa, pb, &out);
+                return;
+        }
+        _Alignas(64) float tile[MAX_TILE];
+        struct tile_output out = {tile, (size_t)nr, false, NULL, false};
+        kernel->run(kc, pa, pb, &out);
+        merge_tile(tile, nr, c, ldc, row0, rows, cols, m);
+}
+
 /* All MR x NR tiles of one packed A block against the packed B panel. */
 static void multiply_block(const float *pa, const float *pb, size_t kc,
                            size_t ic, size_t mc, size_t jc, size_t nc, float *c,
@@ -154,19 +181,17 @@ static void multiply_block(const float *pa, const float *pb, size_t kc,
 {
         int mr = kernel->mr, nr = kernel->nr;
         size_t row_tiles = (mc + mr - 1) / mr, col_tiles = (nc + nr - 1) / nr;
-        _Alignas(64) float tile[MAX_TILE];
 #pragma omp for collapse(2) schedule(static)
         for (size_t jt = 0; jt < col_tiles; jt++)
                 for (size_t it = 0; it < row_tiles; it++) {
-                        kernel->run(kc, pa + it * kc * mr, pb + jt * kc * nr,
-                                    tile);
                         size_t i0 = it * mr, j0 = jt * nr;
                         size_t rows =
                                 mc - i0 < (size_t)mr ? mc - i0 : (size_t)mr;
                         size_t cols =
                                 nc - j0 < (size_t)nr ? nc - j0 : (size_t)nr;
-                        merge_tile(tile, nr, c + (ic + i0) * ldc + jc + j0, ldc,
-                                   ic + i0, rows, cols, m);
+                        multiply_tile(pa + it * kc * mr, pb + jt * kc * nr, kc,
+                                      ic + i0, rows, cols,
+                                      c + (ic + i0) * ldc + jc + j0, ldc, m);
                 }
 }
 

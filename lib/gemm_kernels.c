@@ -16,7 +16,7 @@
 enum { P_MR = 4, P_NR = 16 };
 
 static void kernel_portable(size_t kc, const float *a, const float *b,
-                            float *tile)
+                            const struct tile_output *out)
 {
         float acc[P_MR][P_NR];
         memset(acc, 0, sizeof acc);
@@ -24,7 +24,15 @@ static void kernel_portable(size_t kc, const float *a, const float *b,
                 for (int i = 0; i < P_MR; i++)
                         for (int j = 0; j < P_NR; j++)
                                 acc[i][j] += a[i] * b[j];
-        memcpy(tile, acc, sizeof acc);
+        for (int i = 0; i < P_MR; i++) {
+                float *c = out->c + i * out->ldc;
+                float add = out->bias ? out->bias[i] : 0.0f;
+                for (int j = 0; j < P_NR; j++) {
+                        float v = acc[i][j] + (out->accumulate ? c[j] : 0.0f) +
+                                  add;
+                        c[j] = out->relu && v < 0.0f ? 0.0f : v;
+                }
+        }
 }
 
 #ifdef HAVE_X86_KERNELS
@@ -33,7 +41,8 @@ static void kernel_portable(size_t kc, const float *a, const float *b,
 enum { AVX2_MR = 6, AVX2_NR = 16 };
 
 __attribute__((target("avx2,fma"))) static void
-kernel_avx2(size_t kc, const float *a, const float *b, float *tile)
+kernel_avx2(size_t kc, const float *a, const float *b,
+            const struct tile_output *out)
 {
         __m256 c[AVX2_MR][2];
 #pragma GCC unroll 6
@@ -48,10 +57,22 @@ kernel_avx2(size_t kc, const float *a, const float *b, float *tile)
                         c[i][1] = _mm256_fmadd_ps(ai, b1, c[i][1]);
                 }
         }
+        __m256 zero = _mm256_setzero_ps();
 #pragma GCC unroll 6
         for (int i = 0; i < AVX2_MR; i++) {
-                _mm256_store_ps(tile + i * AVX2_NR, c[i][0]);
-                _mm256_store_ps(tile + i * AVX2_NR + 8, c[i][1]);
+                float *ci = out->c + i * out->ldc;
+                for (int h = 0; h < 2; h++) {
+                        __m256 v = c[i][h];
+                        if (out->accumulate)
+                                v = _mm256_add_ps(v,
+                                                  _mm256_loadu_ps(ci + 8 * h));
+                        if (out->bias)
+                                v = _mm256_add_ps(v,
+                                                  _mm256_set1_ps(out->bias[i]));
+                        if (out->relu)
+                                v = _mm256_max_ps(v, zero);
+                        _mm256_storeu_ps(ci + 8 * h, v);
+                }
         }
 }
 
@@ -59,7 +80,8 @@ kernel_avx2(size_t kc, const float *a, const float *b, float *tile)
 enum { AVX512_MR = 12, AVX512_NR = 32 };
 
 __attribute__((target("avx512f"))) static void
-kernel_avx512(size_t kc, const float *a, const float *b, float *tile)
+kernel_avx512(size_t kc, const float *a, const float *b,
+              const struct tile_output *out)
 {
         __m512 c[AVX512_MR][2];
 #pragma GCC unroll 12
@@ -74,10 +96,22 @@ kernel_avx512(size_t kc, const float *a, const float *b, float *tile)
                         c[i][1] = _mm512_fmadd_ps(ai, b1, c[i][1]);
                 }
         }
+        __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 12
         for (int i = 0; i < AVX512_MR; i++) {
-                _mm512_store_ps(tile + i * AVX512_NR, c[i][0]);
-                _mm512_store_ps(tile + i * AVX512_NR + 16, c[i][1]);
+                float *ci = out->c + i * out->ldc;
+                for (int h = 0; h < 2; h++) {
+                        __m512 v = c[i][h];
+                        if (out->accumulate)
+                                v = _mm512_add_ps(v,
+                                                  _mm512_loadu_ps(ci + 16 * h));
+                        if (out->bias)
+                                v = _mm512_add_ps(v,
+                                                  _mm512_set1_ps(out->bias[i]));
+                        if (out->relu)
+                                v = _mm512_max_ps(v, zero);
+                        _mm512_storeu_ps(ci + 16 * h, v);
+                }
         }
 }
 #endif

@@ -1,16 +1,28 @@
 /* Micro-kernels of the SGEMM (gemm.c).  A kernel multiplies a packed
  * MR x kc panel of A (column after column: a[p * MR + i]) by a packed
- * kc x NR panel of B (row after row: b[p * NR + j]) and stores the MR x NR
- * product, row-major, in tile.  Panels are 64-byte aligned. */
+ * kc x NR panel of B (row after row: b[p * NR + j]) and writes the MR x NR
+ * product to c (row stride ldc): added to what c holds when `accumulate`,
+ * then, when given, bias[i] added to row i and ReLU applied.  Panels are
+ * 64-byte aligned; c need not be. */
 #ifndef ALEXNET_GEMM_KERNELS_H
 #define ALEXNET_GEMM_KERNELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+struct tile_output {
+        float *c;
+        size_t ldc;
+        bool accumulate;
+        const float *bias; /* MR values, or NULL */
+        bool relu;
+};
 
 struct gemm_kernel {
         const char *name;
         int mr, nr;
-        void (*run)(size_t kc, const float *a, const float *b, float *tile);
+        void (*run)(size_t kc, const float *a, const float *b,
+                    const struct tile_output *out);
 };
 
 /* The best kernel this CPU can run. */

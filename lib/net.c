@@ -1,5 +1,6 @@
 #include "net.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -177,7 +178,10 @@ enum an_status net_forward(struct net *net, const float *input, int batch,
                 float *y = in_place(t) && x != input ? (float *)x
                                                      : net->activations[next];
                 bool fused = relu_follows(net, i);
+                double start = net->profile ? omp_get_wtime() : 0;
                 st = run_layer(net, i, batch, x, y, fused);
+                if (net->profile)
+                        net->profile[i] += omp_get_wtime() - start;
                 if (st != AN_OK)
                         return an_error_set(err, st, "layer %s: %s",
                                             net->arch.layers[i].name,

@@ -24,6 +24,10 @@ struct net {
         int capacity;          /* batch size the arena holds */
         float *activations[2]; /* ping-pong buffers */
         float *workspace;      /* im2col and GEMM scratch */
+        /* When not NULL, net_forward adds each layer's wall time in seconds
+         * to profile[layer] (a ReLU fused into the layer before it counts
+         * there).  For benchmarks. */
+        double *profile;
 };
 
 enum an_status net_init(struct net *net, const struct arch *a,

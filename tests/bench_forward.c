@@ -3,6 +3,7 @@
  *   bench_forward [PRESET...]        default: alexnet-owt alexnet alexnet-half
  *   BENCH_BATCHES="1 8 32"           batch sizes to measure
  *   BENCH_SECONDS=2                  minimum time per measurement
+ *   BENCH_LAYERS=0                   leave out the per-layer rows
  *
  * It first measures the machine's FP32 peak with an FMA loop on all threads
  * (AVX-512, else AVX2+FMA, else scalar), then times net_forward on random
@@ -10,6 +11,7 @@
  * share of the measured peak (2 FLOP per multiply-add). */
 #include <immintrin.h>
 #include <omp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,7 @@ __attribute__((target("avx512f"))) static float fma_avx512(long iters)
         for (int j = 0; j < ACCUMULATORS; j++)
                 acc[j] = _mm512_set1_ps((float)j);
         for (long i = 0; i < iters; i++)
+#pragma GCC unroll 12
                 for (int j = 0; j < ACCUMULATORS; j++)
                         acc[j] = _mm512_fmadd_ps(acc[j], m, a);
         __m512 s = acc[0];
@@ -48,6 +51,7 @@ __attribute__((target("avx2,fma"))) static float fma_avx2(long iters)
         for (int j = 0; j < ACCUMULATORS; j++)
                 acc[j] = _mm256_set1_ps((float)j);
         for (long i = 0; i < iters; i++)
+#pragma GCC unroll 12
                 for (int j = 0; j < ACCUMULATORS; j++)
                         acc[j] = _mm256_fmadd_ps(acc[j], m, a);
         float out[8], sum = 0;
@@ -103,8 +107,38 @@ static void fill(float *p, size_t n, unsigned seed)
         }
 }
 
+/* Per-layer times of `reps` forward passes, then one row per layer that
+ * took time (a fused ReLU is counted with its conv or linear layer). */
+static void print_layers(struct model *m, const float *x, int batch, int reps,
+                         double peak)
+{
+        struct net *net = &m->net;
+        double *t = calloc(net->arch.n_layers, sizeof *t);
+        const float *out;
+        struct an_error err;
+        net->profile = t;
+        for (int r = 0; r < reps; r++)
+                net_forward(net, x, batch, &out, &err);
+        net->profile = NULL;
+        for (int i = 0; i < net->arch.n_layers; i++) {
+                if (t[i] == 0)
+                        continue;
+                double ms = t[i] / reps * 1e3;
+                double flop = 2.0 * batch *
+                              layer_macs(&net->arch.layers[i], net->shapes[i],
+                                         net->shapes[i + 1]);
+                printf("  %-14s %-16s %9.2f", net->arch.layers[i].name,
+                       layer_type_name(net->arch.layers[i].type), ms);
+                if (flop > 0)
+                        printf(" %9.1f %8.1f%%", flop / ms / 1e6,
+                               peak > 0 ? 100 * flop / ms / 1e-3 / peak : 0);
+                putchar('\n');
+        }
+        free(t);
+}
+
 static int bench_preset(const char *preset, const int *batches, int n_batches,
-                        double min_seconds, double peak)
+                        double min_seconds, double peak, bool layers)
 {
         struct model m;
         struct an_error err;
@@ -138,6 +172,8 @@ static int bench_preset(const char *preset, const int *batches, int n_batches,
                 printf("%-13s %6d %11.2f %10.1f %9.1f %8.1f%%\n", preset, batch,
                        per_batch * 1e3, batch / per_batch, gflops,
                        peak > 0 ? 100 * gflops * 1e9 / peak : 0.0);
+                if (layers)
+                        print_layers(&m, x, batch, reps, peak);
                 fflush(stdout);
                 free(x);
         }
@@ -159,6 +195,8 @@ int main(int argc, char **argv)
                         batches[n_batches++] = atoi(tok);
         const char *secs = getenv("BENCH_SECONDS");
         double min_seconds = secs ? atof(secs) : 2.0;
+        const char *layers_env = getenv("BENCH_LAYERS");
+        bool layers = !layers_env || strcmp(layers_env, "0");
 
         const char *isa;
         double peak = measure_peak(&isa);
@@ -170,10 +208,11 @@ int main(int argc, char **argv)
         if (argc > 1)
                 for (int i = 1; i < argc; i++)
                         status |= bench_preset(argv[i], batches, n_batches,
-                                               min_seconds, peak);
+                                               min_seconds, peak, layers);
         else
                 for (int i = 0; i < 3; i++)
                         status |= bench_preset(default_presets[i], batches,
-                                               n_batches, min_seconds, peak);
+                                               n_batches, min_seconds, peak,
+                                               layers);
         return status;
 }
