@@ -37,43 +37,61 @@ size_t conv_workspace_floats(const struct conv_params *p, struct shape in,
         return (rows + result) * plane * chunk;
 }
 
-/* Unfolds `channels` planes of one image into rows (c, ky, kx) of a matrix
- * with row stride `stride`: row (c, ky, kx) holds the input pixel under
+/* Row (c, ky, kx) of one image's unfolded matrix: the input pixel under
  * kernel tap (ky, kx) for every output position; padding reads 0. */
-static void im2col(const float *x, int channels, struct shape in,
-                   const struct window *win, int out_h, int out_w, float *col,
-                   size_t stride)
+static void im2col_row(const float *plane, struct shape in,
+                       const struct window *win, int ky, int kx, int out_h,
+                       int out_w, float *dst)
+{
+        int x0 = kx - win->pad_left;
+        /* output columns whose input column lies inside the image */
+        int ox_lo = x0 >= 0 ? 0 : (-x0 + win->stride_w - 1) / win->stride_w;
+        int ox_hi = in.w - 1 - x0 < 0 ? 0 : (in.w - 1 - x0) / win->stride_w + 1;
+        if (ox_hi > out_w)
+                ox_hi = out_w;
+        if (ox_lo > ox_hi)
+                ox_lo = ox_hi;
+        for (int oy = 0; oy < out_h; oy++) {
+                int iy = oy * win->stride_h - win->pad_top + ky;
+                float *out_row = dst + (size_t)oy * out_w;
+                if (iy < 0 || iy >= in.h) {
+                        memset(out_row, 0, out_w * sizeof *out_row);
+                        continue;
+                }
+                const float *in_row = plane + (size_t)iy * in.w + x0;
+                for (int ox = 0; ox < ox_lo; ox++)
+                        out_row[ox] = 0.0f;
+                if (win->stride_w == 1)
+                        memcpy(out_row + ox_lo, in_row + ox_lo,
+                               (ox_hi - ox_lo) * sizeof *out_row);
+                else
+                        for (int ox = ox_lo; ox < ox_hi; ox++)
+                                out_row[ox] = in_row[ox * win->stride_w];
+                for (int ox = ox_hi; ox < out_w; ox++)
+                        out_row[ox] = 0.0f;
+        }
+}
+
+/* Unfolds `channels` planes (starting at channel c0) of `images` images
+ * into one matrix with a row per (c, ky, kx) and, in each row, the output
+ * positions of image 0, then image 1, ... (row stride images * plane). */
+static void im2col(const float *x, size_t image_stride, int images, int c0,
+                   int channels, struct shape in, const struct window *win,
+                   int out_h, int out_w, float *col)
 {
         int taps = win->kernel_h * win->kernel_w;
-#pragma omp parallel for schedule(static)
-        for (int row = 0; row < channels * taps; row++) {
-                int c = row / taps;
-                int ky = row % taps / win->kernel_w;
-                int kx = row % win->kernel_w;
-                const float *plane = x + (size_t)c * in.h * in.w;
-                float *dst = col + (size_t)row * stride;
-                for (int oy = 0; oy < out_h; oy++) {
-                        int iy = oy * win->stride_h - win->pad_top + ky;
-                        float *out_row = dst + (size_t)oy * out_w;
-                        if (iy < 0 || iy >= in.h) {
-                                memset(out_row, 0, out_w * sizeof *out_row);
-                                continue;
-                        }
-                        const float *in_row = plane + (size_t)iy * in.w;
-                        int x0 = -win->pad_left + kx;
-                        if (win->stride_w == 1 && x0 >= 0 &&
-                            x0 + out_w <= in.w) {
-                                memcpy(out_row, in_row + x0,
-                                       out_w * sizeof *out_row);
-                                continue;
-                        }
-                        for (int ox = 0; ox < out_w; ox++) {
-                                int ix = ox * win->stride_w + x0;
-                                out_row[ox] = ix >= 0 && ix < in.w ? in_row[ix]
-                                                                   : 0.0f;
-                        }
+        size_t plane = (size_t)out_h * out_w;
+        int rows = channels * taps;
+#pragma omp parallel for collapse(2) schedule(static)
+        for (int row = 0; row < rows; row++)
+                for (int n = 0; n < images; n++) {
+                        int c = row / taps;
+                        im2col_row(x + n * image_stride +
+                                           (size_t)(c0 + c) * in.h * in.w,
+                                   in, win, row % taps / win->kernel_w,
+                                   row % win->kernel_w, out_h, out_w,
+                                   col + ((size_t)row * images + n) * plane);
                 }
-        }
 }
 
 /* Copies a [rows][images * plane] GEMM result to images' NCHW planes. */
@@ -105,12 +123,9 @@ enum an_status conv_forward(const struct conv_params *p, int batch,
                 int images = batch - n0 < chunk ? batch - n0 : chunk;
                 size_t columns = plane * images;
                 for (int g = 0; g < p->groups; g++) {
-                        for (int i = 0; i < images; i++)
-                                im2col(x + (size_t)(n0 + i) * shape_count(in) +
-                                               (size_t)g * in_per_group * in.h *
-                                                       in.w,
-                                       in_per_group, in, &p->win, out.h, out.w,
-                                       col + i * plane, columns);
+                        im2col(x + (size_t)n0 * shape_count(in),
+                               shape_count(in), images, g * in_per_group,
+                               in_per_group, in, &p->win, out.h, out.w, col);
                         struct gemm_epilogue ep = {
                                 bias ? bias + g * out_per_group : NULL, relu};
                         float *yg = y + (size_t)n0 * shape_count(out) +
