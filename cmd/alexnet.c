@@ -8,6 +8,7 @@
 #include "config.h"
 
 static const struct command *const commands[] = {
+        &convert_command,
         &inspect_command,
         &predict_command,
 };

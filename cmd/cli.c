@@ -71,6 +71,15 @@ const char *default_model_path(void)
         return access(DEFAULT_MODEL, F_OK) == 0 ? DEFAULT_MODEL : NULL;
 }
 
+const char *data_file_path(const char *name)
+{
+        static char path[4096];
+        const char *dir = getenv("ALEXNET_DATADIR");
+        snprintf(path, sizeof path, "%s/%s",
+                 dir && *dir ? dir : ALEXNET_DATADIR, name);
+        return access(path, R_OK) == 0 ? path : NULL;
+}
+
 int report_no_model(void)
 {
         report("no model",

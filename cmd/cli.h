@@ -19,6 +19,7 @@ struct command {
         const char *help;    /* usage line(s) and options */
 };
 
+extern const struct command convert_command;
 extern const struct command inspect_command;
 extern const struct command predict_command;
 
@@ -39,6 +40,10 @@ int finish_output(int status);
 /* The model to use when -m is absent: $ALEXNET_MODEL, else the installed
  * default if it exists; NULL when there is none. */
 const char *default_model_path(void);
+/* A file of the package's data directory ($ALEXNET_DATADIR, else the
+ * installed one), or NULL if it does not exist there. */
+const char *data_file_path(const char *name);
+
 /* Says how to get a model; returns EXIT_FATAL. */
 int report_no_model(void);
 

@@ -121,20 +121,14 @@ static enum an_status alloc_params(struct model *m, struct an_error *err)
         return AN_OK;
 }
 
-enum an_status model_from_preset(struct model *m, const char *preset,
-                                 int classes, struct an_error *err)
+enum an_status model_from_arch(struct model *m, const struct arch *a,
+                               struct an_error *err)
 {
         memset(m, 0, sizeof *m);
-        struct arch a;
-        enum an_status st = arch_from_preset(&a, preset, classes, err);
-        if (st != AN_OK)
-                return st;
-        st = net_init(&m->net, &a, err);
-        arch_free(&a);
+        enum an_status st = net_init(&m->net, a, err);
         /* Caffe's bvlc_alexnet, like the paper, crops 227 from 256. */
-        int resize = strcmp(preset, "alexnet")
-                             ? default_resize(m->net.shapes[0])
-                             : 256;
+        int resize =
+                strcmp(a->name, "alexnet") ? default_resize(a->input) : 256;
         m->pre = preprocess_torchvision(resize);
         m->provenance = json_object();
         if (st == AN_OK && !m->provenance)
@@ -143,6 +137,19 @@ enum an_status model_from_preset(struct model *m, const char *preset,
                 st = alloc_params(m, err);
         if (st != AN_OK)
                 model_close(m);
+        return st;
+}
+
+enum an_status model_from_preset(struct model *m, const char *preset,
+                                 int classes, struct an_error *err)
+{
+        struct arch a;
+        memset(m, 0, sizeof *m);
+        enum an_status st = arch_from_preset(&a, preset, classes, err);
+        if (st != AN_OK)
+                return st;
+        st = model_from_arch(m, &a, err);
+        arch_free(&a);
         return st;
 }
 

@@ -42,8 +42,12 @@ struct preprocess preprocess_torchvision(int resize);
 enum an_status model_open(struct model *m, const char *path,
                           struct an_error *err);
 
-/* A model of a preset with parameters allocated (zero) and owned; used by
- * `inspect PRESET`, by tests and, later, by training. */
+/* A model of an architecture with parameters allocated (zero) and owned,
+ * torchvision preprocessing and no labels. */
+enum an_status model_from_arch(struct model *m, const struct arch *a,
+                               struct an_error *err);
+
+/* The same for a preset; used by `inspect PRESET`, tests and training. */
 enum an_status model_from_preset(struct model *m, const char *preset,
                                  int classes, struct an_error *err);
 

@@ -1,0 +1,313 @@
+/* alexnet convert: import weights from PyTorch, ONNX or darknet files into
+ * a model file, and export model files to ONNX. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "config.h"
+#include "export_onnx.h"
+#include "import.h"
+#include "model.h"
+
+static const char convert_help[] =
+        "usage: alexnet convert [--from FORMAT] [--preprocess STYLE]\n"
+        "       [--labels FILE] [--dtype f32|f16|bf16] IN [WEIGHTS] OUT\n"
+        "\n"
+        "Convert IN to the model file OUT, or, when OUT ends in .onnx, export\n"
+        "the model IN to ONNX.  For darknet, IN is the .cfg and WEIGHTS the\n"
+        ".weights file.\n"
+        "\n"
+        "  --from FORMAT       torch, onnx, darknet or safetensors (default:\n"
+        "                      detected from the content)\n"
+        "  --preprocess STYLE  torchvision, caffe or darknet: the input the\n"
+        "                      weights expect (default: by format)\n"
+        "  --labels FILE       class labels, one a line (default: the bundled\n"
+        "                      ImageNet labels for 1000 classes)\n"
+        "  --dtype TYPE        stored precision: f32 (default), f16 or bf16\n"
+        "  -h, --help          show this help\n";
+
+enum source_format {
+        FROM_AUTO,
+        FROM_TORCH,
+        FROM_ONNX,
+        FROM_DARKNET,
+        FROM_MODEL
+};
+
+struct convert_options {
+        enum source_format from;
+        const char *preprocess, *labels;
+        enum st_dtype dtype;
+};
+
+static int parse_from(const char *s)
+{
+        static const char *const names[] = {"torch", "onnx", "darknet",
+                                            "safetensors"};
+        for (int i = 0; i < 4; i++)
+                if (!strcmp(s, names[i]))
+                        return i + 1;
+        return -1;
+}
+
+/* The format of path from its first bytes. */
+static enum source_format detect(const char *path)
+{
+        unsigned char b[16] = {0};
+        FILE *f = fopen(path, "rb");
+        size_t n = f ? fread(b, 1, sizeof b, f) : 0;
+        if (f)
+                fclose(f);
+        if (n >= 4 && !memcmp(b, "PK\3\4", 4))
+                return FROM_TORCH;
+        if (n >= 3 && b[0] == 0x80 && b[1] <= 5 && b[2] == 0x8a)
+                return FROM_TORCH; /* legacy: pickled LONG1 magic */
+        if (n >= 9 && b[8] == '{' && b[6] == 0 && b[7] == 0)
+                return FROM_MODEL;
+        if (n >= 1 && (b[0] == '[' || b[0] == '#' || b[0] == '\n'))
+                return FROM_DARKNET;
+        if (n >= 2 && b[0] == 0x08) /* protobuf field 1 (ir_version) */
+                return FROM_ONNX;
+        return FROM_AUTO;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+        size_t a = strlen(s), b = strlen(suffix);
+        return a >= b && !strcmp(s + a - b, suffix);
+}
+
+static enum an_status apply_preprocess(struct model *m, const char *style,
+                                       struct an_error *err)
+{
+        int resize = m->pre.resize;
+        if (!strcmp(style, "torchvision")) {
+                m->pre = preprocess_torchvision(resize);
+        } else if (!strcmp(style, "caffe")) {
+                /* bvlc_alexnet: BGR, 0..255, ImageNet mean per channel (B,
+                 * G, R) from Caffe's ilsvrc_2012_mean, no std. */
+                m->pre = (struct preprocess){resize,
+                                             "BGR",
+                                             1.0,
+                                             {104.007, 116.669, 122.679},
+                                             {1, 1, 1}};
+        } else if (!strcmp(style, "darknet")) {
+                m->pre = (struct preprocess){
+                        resize, "RGB", 1.0 / 255.0, {0, 0, 0}, {1, 1, 1}};
+        } else {
+                return an_error_set(err, AN_E_INVALID,
+                                    "unknown preprocessing '%s'", style);
+        }
+        return AN_OK;
+}
+
+/* Reads one label a line; exactly `count` are required. */
+static enum an_status read_labels(struct model *m, const char *path,
+                                  size_t count, struct an_error *err)
+{
+        FILE *f = fopen(path, "r");
+        if (!f)
+                return an_error_set(err, AN_E_IO, "%s: cannot open labels",
+                                    path);
+        char **labels = calloc(count + 1, sizeof *labels);
+        char line[1100];
+        size_t n = 0;
+        enum an_status st =
+                labels ? AN_OK : an_error_set(err, AN_E_NOMEM, "oom");
+        while (st == AN_OK && fgets(line, sizeof line, f)) {
+                line[strcspn(line, "\r\n")] = 0;
+                if (n == count) {
+                        n++;
+                        break;
+                }
+                if (!(labels[n++] = strdup(line)))
+                        st = an_error_set(err, AN_E_NOMEM, "out of memory");
+        }
+        fclose(f);
+        if (st == AN_OK && n != count)
+                st = an_error_set(err, AN_E_INVALID,
+                                  "%s: %s labels, the model has %zu classes",
+                                  path, n > count ? "more" : "fewer", count);
+        if (st != AN_OK) {
+                for (size_t i = 0; labels && labels[i]; i++)
+                        free(labels[i]);
+                free(labels);
+                return st;
+        }
+        m->labels = labels;
+        return AN_OK;
+}
+
+static void record_provenance(struct model *m, const char *in,
+                              const char *format)
+{
+        char when[32];
+        time_t now = time(NULL);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+        const char *base = strrchr(in, '/') ? strrchr(in, '/') + 1 : in;
+        json_object_set_new(m->provenance, "converted_from", json_string(base));
+        json_object_set_new(m->provenance, "source_format",
+                            json_string(format));
+        json_object_set_new(m->provenance, "converted_at", json_string(when));
+        json_object_set_new(m->provenance, "tool",
+                            json_string("alexnet " PACKAGE_VERSION));
+}
+
+/* Fills m from the source file(s). */
+static enum an_status load_source(struct model *m, enum source_format from,
+                                  const char *in, const char *weights,
+                                  struct an_error *err)
+{
+        if (from == FROM_MODEL)
+                return model_open(m, in, err);
+        struct imported im;
+        enum an_status st;
+        switch (from) {
+        case FROM_TORCH: st = import_torch(&im, in, err); break;
+        case FROM_ONNX: st = import_onnx(&im, in, err); break;
+        case FROM_DARKNET:
+                if (!weights)
+                        return an_error_set(err, AN_E_INVALID,
+                                            "darknet needs the .cfg and the "
+                                            ".weights file");
+                st = import_darknet(&im, in, weights, err);
+                break;
+        default:
+                return an_error_set(err, AN_E_FORMAT,
+                                    "unrecognised format (use --from)");
+        }
+        if (st != AN_OK)
+                return st;
+        st = model_from_imported(m, &im, err);
+        if (st == AN_OK)
+                record_provenance(m, in, im.source);
+        imported_free(&im);
+        return st;
+}
+
+static int parse_options(int argc, char **argv, struct convert_options *o)
+{
+        enum { OPT_FROM = 256, OPT_PRE, OPT_LABELS, OPT_DTYPE };
+        static const struct option options[] = {
+                {"from", required_argument, NULL, OPT_FROM},
+                {"preprocess", required_argument, NULL, OPT_PRE},
+                {"labels", required_argument, NULL, OPT_LABELS},
+                {"dtype", required_argument, NULL, OPT_DTYPE},
+                {"help", no_argument, NULL, 'h'},
+                {NULL, 0, NULL, 0},
+        };
+        const struct command *cmd = &convert_command;
+        int c, f;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+                switch (c) {
+                case OPT_FROM:
+                        if ((f = parse_from(optarg)) < 0)
+                                return usage_error(cmd, "unknown format '%s'",
+                                                   optarg);
+                        o->from = (enum source_format)f;
+                        break;
+                case OPT_PRE:
+                        if (strcmp(optarg, "torchvision") &&
+                            strcmp(optarg, "caffe") &&
+                            strcmp(optarg, "darknet"))
+                                return usage_error(cmd, "--preprocess is "
+                                                        "torchvision, caffe "
+                                                        "or darknet");
+                        o->preprocess = optarg;
+                        break;
+                case OPT_LABELS: o->labels = optarg; break;
+                case OPT_DTYPE:
+                        if (!strcmp(optarg, "f32"))
+                                o->dtype = ST_F32;
+                        else if (!strcmp(optarg, "f16"))
+                                o->dtype = ST_F16;
+                        else if (!strcmp(optarg, "bf16"))
+                                o->dtype = ST_BF16;
+                        else
+                                return usage_error(cmd, "--dtype is f32, f16 "
+                                                        "or bf16");
+                        break;
+                case 'h': print_help(cmd); return -1;
+                case ':':
+                        return usage_error(cmd, "option '%s' needs a value",
+                                           argv[optind - 1]);
+                default:
+                        return usage_error(cmd, "unknown option '%s'",
+                                           argv[optind - 1]);
+                }
+        }
+        return EXIT_ALL_DONE;
+}
+
+/* Labels: --labels, else the bundled ImageNet list for 1000 classes when
+ * the source had none. */
+static enum an_status set_labels(struct model *m, const char *labels,
+                                 struct an_error *err)
+{
+        size_t classes = net_outputs(&m->net);
+        if (labels) {
+                if (m->labels) {
+                        for (size_t i = 0; m->labels[i]; i++)
+                                free(m->labels[i]);
+                        free(m->labels);
+                        m->labels = NULL;
+                }
+                return read_labels(m, labels, classes, err);
+        }
+        const char *bundled = data_file_path("imagenet_classes.txt");
+        if (!m->labels && classes == 1000 && bundled)
+                return read_labels(m, bundled, classes, err);
+        return AN_OK;
+}
+
+static int run_convert(int argc, char **argv)
+{
+        struct convert_options o = {FROM_AUTO, NULL, NULL, ST_F32};
+        int rc = parse_options(argc, argv, &o);
+        if (rc != EXIT_ALL_DONE)
+                return rc < 0 ? EXIT_ALL_DONE : rc;
+        int operands = argc - optind;
+        if (operands != 2 && operands != 3)
+                return usage_error(&convert_command, "expected IN [WEIGHTS] "
+                                                     "OUT");
+        const char *in = argv[optind];
+        const char *weights = operands == 3 ? argv[optind + 1] : NULL;
+        const char *out = argv[argc - 1];
+        enum source_format from = o.from ? o.from : detect(in);
+
+        struct model m;
+        struct an_error err;
+        enum an_status st = load_source(&m, from, in, weights, &err);
+        if (st != AN_OK) {
+                report_error(in, &err);
+                return EXIT_FATAL;
+        }
+        if (o.preprocess)
+                st = apply_preprocess(&m, o.preprocess, &err);
+        if (st == AN_OK)
+                st = set_labels(&m, o.labels, &err);
+        if (st != AN_OK) {
+                report_error(in, &err);
+                model_close(&m);
+                return EXIT_FATAL;
+        }
+        st = ends_with(out, ".onnx") ? export_onnx(&m, out, &err)
+                                     : model_save(&m, out, o.dtype, &err);
+        model_close(&m);
+        if (st != AN_OK) {
+                report_error(out, &err);
+                return EXIT_FATAL;
+        }
+        return EXIT_ALL_DONE;
+}
+
+const struct command convert_command = {
+        "convert",
+        run_convert,
+        "import PyTorch, ONNX or darknet weights; export to ONNX",
+        convert_help,
+};
