@@ -265,8 +265,9 @@ static enum an_status read_header(struct reader *r, struct an_error *err)
         memcpy(v, r->data, sizeof v);
         if (v[0] > 1000 || v[1] > 1000)
                 return an_error_set(err, AN_E_UNSUPPORTED,
-                                    "transposed darknet weights (version "
-                                    "%d.%d)",
+                                    "unsupported weights header (version "
+                                    "%d.%d): not a darknet .weights file, or "
+                                    "transposed weights",
                                     v[0], v[1]);
         /* The images-seen counter grew to 64 bits in format 0.2. */
         r->pos = 12 + (v[0] * 10 + v[1] >= 2 ? 8 : 4);
