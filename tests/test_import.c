@@ -141,8 +141,8 @@ static const struct {
          "shorter than its cfg"},
         {"convert/darknet_small.cfg", "convert/owt_small.pth",
          "weights header"},
-        {"convert/darknet_small.cfg", "convert/darknet_small.cfg",
-         "shorter than its cfg"},
+        {"convert/darknet_small.cfg", "convert/bad/long.weights",
+         "more than its cfg"},
 };
 enum { N_BAD = sizeof bad / sizeof bad[0] };
 
