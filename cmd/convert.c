@@ -283,7 +283,11 @@ static int run_convert(int argc, char **argv)
         struct an_error err;
         enum an_status st = load_source(&m, from, in, weights, &err);
         if (st != AN_OK) {
-                report_error(in, &err);
+                /* darknet: the weights file is at fault when it is short */
+                report_error(weights && strstr(err.message, "weights")
+                                     ? weights
+                                     : in,
+                             &err);
                 return EXIT_FATAL;
         }
         if (o.preprocess)

@@ -1,0 +1,27 @@
+#!/bin/sh
+# weights/alexnet-fetch-weights without a network: its hash check and its
+# conversion step, on a locally made torchvision-format file.
+. "${top_srcdir:-.}/tests/clilib.sh"
+
+script=${top_builddir:-.}/weights/alexnet-fetch-weights
+pth=$FIXTURES/convert/owt_small.pth
+hash=$(sha256sum "$pth" | cut -d' ' -f1)
+export ALEXNET
+
+expect 0 "$script" --help
+grep -q "alexnet-fetch-weights \[--from FILE\]" "$out" || fail "--help"
+
+expect 0 "$script" --from "$pth" --sha256 "$hash" --output "$tmp/models/default.safetensors"
+expect 0 "$ALEXNET" inspect "$tmp/models/default.safetensors"
+grep -q "converted_from *owt_small.pth" "$out" || fail "installed model"
+
+# a file whose hash is wrong is not installed
+expect 2 "$script" --from "$pth" --output "$tmp/other.safetensors"
+grep -q "SHA-256 is $hash, expected 7be5be79" "$err" || fail "hash message"
+[ -e "$tmp/other.safetensors" ] && fail "installed despite a wrong hash"
+
+# a conversion failure installs nothing
+bad=$FIXTURES/convert/bad/truncated_zip.pth
+expect 2 "$script" --from "$bad" --sha256 "$(sha256sum "$bad" | cut -d' ' -f1)" --output "$tmp/third.safetensors"
+ls "$tmp"/third.safetensors* >/dev/null 2>&1 && fail "partial model left"
+pass
