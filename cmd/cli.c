@@ -52,7 +52,11 @@ int print_help(const struct command *cmd)
 int finish_output(int status)
 {
         if (fflush(stdout) != 0 || ferror(stdout)) {
-                report("standard output", "write error: %s", strerror(errno));
+                /* A reader that went away (| head) is not an error to
+                 * report; the run still did not complete. */
+                if (errno != EPIPE)
+                        report("standard output", "write error: %s",
+                               strerror(errno));
                 return EXIT_FATAL;
         }
         return status;

@@ -284,9 +284,8 @@ static int run_convert(int argc, char **argv)
         enum an_status st = load_source(&m, from, in, weights, &err);
         if (st != AN_OK) {
                 /* darknet: the weights file is at fault when it is short */
-                report_error(weights && strstr(err.message, "weights")
-                                     ? weights
-                                     : in,
+                report_error(weights && strstr(err.message, "weights") ? weights
+                                                                       : in,
                              &err);
                 return EXIT_FATAL;
         }

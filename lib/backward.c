@@ -77,9 +77,9 @@ static void fold(const float *dcol, int images, int c0, int channels,
                                 int ky = t / win->kernel_w,
                                     kx = t % win->kernel_w;
                                 const float *src =
-                                        dcol + (((size_t)c * taps + t) *
-                                                        images +
-                                                n) * plane;
+                                        dcol +
+                                        (((size_t)c * taps + t) * images + n) *
+                                                plane;
                                 for (int oy = 0; oy < oh; oy++) {
                                         int iy = oy * win->stride_h -
                                                  win->pad_top + ky;
@@ -99,8 +99,8 @@ static void fold(const float *dcol, int images, int c0, int channels,
 }
 
 /* dy of `images` images, channels [c0, c0 + rows), as [rows][images*plane]. */
-static void gather_dy(const float *dy, size_t image_stride, int images,
-                      int c0, int rows, size_t plane, float *out)
+static void gather_dy(const float *dy, size_t image_stride, int images, int c0,
+                      int rows, size_t plane, float *out)
 {
 #pragma omp parallel for collapse(2) schedule(static)
         for (int r = 0; r < rows; r++)
@@ -134,10 +134,10 @@ enum an_status conv_backward(const struct conv_params *p, int batch,
                         unfold(x + n0 * in_stride, in_stride, images, g * in_g,
                                in_g, in, &p->win, oh, ow, col);
                         /* dW_g (+)= dY_g . col^T */
-                        enum an_status st = sgemm(
-                                false, true, out_g, k, cols, 1.0f, dyg, cols,
-                                col, cols, n0 ? 1.0f : 0.0f,
-                                dweight + (size_t)g * out_g * k, k);
+                        enum an_status st =
+                                sgemm(false, true, out_g, k, cols, 1.0f, dyg,
+                                      cols, col, cols, n0 ? 1.0f : 0.0f,
+                                      dweight + (size_t)g * out_g * k, k);
                         if (st == AN_OK && dx)
                                 /* dcol = W_g^T . dY_g */
                                 st = sgemm(true, false, k, cols, out_g, 1.0f,
@@ -146,9 +146,8 @@ enum an_status conv_backward(const struct conv_params *p, int batch,
                         if (st != AN_OK)
                                 return st;
                         if (dx)
-                                fold(dcol, images, g * in_g, in_g, in,
-                                     &p->win, oh, ow, dx + n0 * in_stride,
-                                     in_stride);
+                                fold(dcol, images, g * in_g, in_g, in, &p->win,
+                                     oh, ow, dx + n0 * in_stride, in_stride);
                 }
         }
         if (dbias) {
@@ -157,7 +156,8 @@ enum an_status conv_backward(const struct conv_params *p, int batch,
                         double sum = 0;
                         for (int n = 0; n < batch; n++)
                                 for (size_t i = 0; i < plane; i++)
-                                        sum += dy[n * out_stride + c * plane + i];
+                                        sum += dy[n * out_stride + c * plane +
+                                                  i];
                         dbias[c] = (float)sum;
                 }
         }
@@ -172,13 +172,13 @@ enum an_status linear_backward(int in_features, int out_features, int batch,
                                float *dbias)
 {
         /* dW = dY^T X, dX = dY W */
-        enum an_status st = sgemm(true, false, out_features, in_features,
-                                  batch, 1.0f, dy, out_features, x,
-                                  in_features, 0.0f, dweight, in_features);
+        enum an_status st =
+                sgemm(true, false, out_features, in_features, batch, 1.0f, dy,
+                      out_features, x, in_features, 0.0f, dweight, in_features);
         if (st == AN_OK && dx)
-                st = sgemm(false, false, batch, in_features, out_features,
-                           1.0f, dy, out_features, weight, in_features, 0.0f,
-                           dx, in_features);
+                st = sgemm(false, false, batch, in_features, out_features, 1.0f,
+                           dy, out_features, weight, in_features, 0.0f, dx,
+                           in_features);
         if (st == AN_OK && dbias) {
 #pragma omp parallel for schedule(static)
                 for (int o = 0; o < out_features; o++) {
@@ -217,16 +217,16 @@ void maxpool_backward(const struct window *win, int batch, struct shape in,
                                 int x0 = ox * win->stride_w - win->pad_left;
                                 int best = -1;
                                 for (int iy = y0; iy < y0 + win->kernel_h; iy++)
-                                        for (int ix = x0; ix < x0 + win->kernel_w;
-                                             ix++) {
+                                        for (int ix = x0;
+                                             ix < x0 + win->kernel_w; ix++) {
                                                 if (iy < 0 || iy >= in.h ||
                                                     ix < 0 || ix >= in.w)
                                                         continue;
                                                 int i = iy * in.w + ix;
                                                 float v = src[i];
                                                 /* the forward pass's rule */
-                                                if (best < 0 ||
-                                                    v > src[best] || v != v)
+                                                if (best < 0 || v > src[best] ||
+                                                    v != v)
                                                         best = i;
                                         }
                                 dst[best] += g[oy * ow + ox];
@@ -234,8 +234,8 @@ void maxpool_backward(const struct window *win, int batch, struct shape in,
         }
 }
 
-void adaptive_avgpool_backward(int out_h, int out_w, int batch,
-                               struct shape in, const float *dy, float *dx)
+void adaptive_avgpool_backward(int out_h, int out_w, int batch, struct shape in,
+                               const float *dy, float *dx)
 {
         int planes = batch * in.c;
 #pragma omp parallel for schedule(static)

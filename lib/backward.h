@@ -37,13 +37,12 @@ void relu_backward(size_t count, const float *y, const float *dy, float *dx);
 void maxpool_backward(const struct window *win, int batch, struct shape in,
                       const float *x, const float *dy, float *dx);
 
-void adaptive_avgpool_backward(int out_h, int out_w, int batch,
-                               struct shape in, const float *dy, float *dx);
+void adaptive_avgpool_backward(int out_h, int out_w, int batch, struct shape in,
+                               const float *dy, float *dx);
 
 /* workspace: batch * shape_count(in) floats. */
 void lrn_backward(const struct lrn_params *p, int batch, struct shape in,
-                  const float *x, const float *dy, float *dx,
-                  float *workspace);
+                  const float *x, const float *dy, float *dx, float *workspace);
 
 /* Softmax cross-entropy of logits[batch][classes] against labels: returns
  * the mean loss and writes dlogits = (softmax - onehot) / batch; *correct

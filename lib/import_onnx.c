@@ -98,12 +98,14 @@ static enum an_status refuse(struct graph_walk *w, const Onnx__NodeProto *n,
  * often paths like "/features/features.0/Conv" that make poor names. */
 static void layer_name(struct graph_walk *w, enum layer_type t, char *out)
 {
-        static const char *const base[] = {
-                [LAYER_CONV] = "conv",       [LAYER_RELU] = "relu",
-                [LAYER_MAXPOOL] = "pool",    [LAYER_LRN] = "norm",
-                [LAYER_ADAPTIVE_AVGPOOL] = "avgpool",
-                [LAYER_LINEAR] = "fc",       [LAYER_DROPOUT] = "drop",
-                [LAYER_SOFTMAX] = "prob"};
+        static const char *const base[] = {[LAYER_CONV] = "conv",
+                                           [LAYER_RELU] = "relu",
+                                           [LAYER_MAXPOOL] = "pool",
+                                           [LAYER_LRN] = "norm",
+                                           [LAYER_ADAPTIVE_AVGPOOL] = "avgpool",
+                                           [LAYER_LINEAR] = "fc",
+                                           [LAYER_DROPOUT] = "drop",
+                                           [LAYER_SOFTMAX] = "prob"};
         snprintf(out, LAYER_NAME_MAX, "%s%d", base[t], ++w->counts[t]);
 }
 

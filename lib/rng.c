@@ -22,9 +22,8 @@ float rng_uniform(uint64_t seed, uint64_t stream, uint64_t i)
 
 float rng_normal(uint64_t seed, uint64_t stream, uint64_t i)
 {
-        double u1 = ((double)(rng_bits(seed, stream, 2 * i) >> 11) + 1.0) *
-                    0x1p-53;
-        double u2 = (double)(rng_bits(seed, stream, 2 * i + 1) >> 11) *
-                    0x1p-53;
+        double u1 =
+                ((double)(rng_bits(seed, stream, 2 * i) >> 11) + 1.0) * 0x1p-53;
+        double u2 = (double)(rng_bits(seed, stream, 2 * i + 1) >> 11) * 0x1p-53;
         return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
 }

@@ -67,8 +67,8 @@ enum an_status trainer_init(struct trainer *t, struct model *m, int capacity,
         t->model = m;
         t->capacity = capacity;
         t->n_params = model_param_count(m);
-        t->loss_layer = net->arch.layers[n - 1].type == LAYER_SOFTMAX ? n - 1
-                                                                      : n;
+        t->loss_layer =
+                net->arch.layers[n - 1].type == LAYER_SOFTMAX ? n - 1 : n;
         for (int i = 0; i < t->loss_layer; i++)
                 if (net->arch.layers[i].type == LAYER_SOFTMAX)
                         return an_error_set(err, AN_E_UNSUPPORTED,
@@ -117,8 +117,8 @@ static void dropout_forward(const struct layer *l, int layer, size_t count,
         uint64_t stream = step * 1024 + (uint64_t)layer;
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < count; i++) {
-                mask[i] = rng_uniform(seed, stream, i) < l->drop_p ? 0.0f
-                                                                    : keep;
+                mask[i] =
+                        rng_uniform(seed, stream, i) < l->drop_p ? 0.0f : keep;
                 y[i] = x[i] * mask[i];
         }
 }
@@ -141,8 +141,8 @@ static enum an_status forward_layer(struct trainer *t, int i, int batch,
                                     net->biases[i], false, y, t->workspace);
         case LAYER_LINEAR:
                 return linear_forward((int)shape_count(in), l->out, batch, x,
-                                      net->weights[i], net->biases[i], false,
-                                      y, t->workspace);
+                                      net->weights[i], net->biases[i], false, y,
+                                      t->workspace);
         case LAYER_RELU: relu_forward(count, x, y); break;
         case LAYER_MAXPOOL: maxpool_forward(&l->win, batch, in, x, y); break;
         case LAYER_LRN: lrn_forward(&l->lrn, batch, in, x, y); break;
@@ -219,7 +219,9 @@ static enum an_status backward_layer(struct trainer *t, int i, int batch,
                 return AN_OK;
         switch (l->type) {
         case LAYER_RELU: relu_backward(count, t->acts[i + 1], dy, dx); break;
-        case LAYER_MAXPOOL: maxpool_backward(&l->win, batch, in, x, dy, dx); break;
+        case LAYER_MAXPOOL:
+                maxpool_backward(&l->win, batch, in, x, dy, dx);
+                break;
         case LAYER_LRN:
                 lrn_backward(&l->lrn, batch, in, x, dy, dx, t->workspace);
                 break;
@@ -247,7 +249,8 @@ static void sgd_update(struct trainer *t, const struct train_config *cfg,
                        double lr)
 {
         struct net *net = &t->model->net;
-        float mu = (float)cfg->momentum, decay = (float)(cfg->weight_decay * lr);
+        float mu = (float)cfg->momentum,
+              decay = (float)(cfg->weight_decay * lr);
         float rate = (float)lr;
         size_t start = t->n_params;
         for (int i = cfg->frozen_layers; i < net->arch.n_layers; i++)
@@ -274,9 +277,9 @@ enum an_status trainer_step(struct trainer *t, const struct train_config *cfg,
                 return st;
         int classes = (int)shape_count(t->model->net.shapes[t->loss_layer]);
         float *g = t->grads[0], *other = t->grads[1];
-        stats->loss = softmax_cross_entropy(batch, classes,
-                                            t->acts[t->loss_layer], labels, g,
-                                            &stats->correct);
+        stats->loss =
+                softmax_cross_entropy(batch, classes, t->acts[t->loss_layer],
+                                      labels, g, &stats->correct);
         for (int i = t->loss_layer - 1; i >= cfg->frozen_layers; i--) {
                 float *dx = i > cfg->frozen_layers ? other : NULL;
                 st = backward_layer(t, i, batch, cfg, g, dx);
@@ -296,17 +299,16 @@ enum an_status trainer_step(struct trainer *t, const struct train_config *cfg,
 
 enum an_status trainer_evaluate(struct trainer *t, const float *x,
                                 const int *labels, int batch, float *probs,
-                                struct step_stats *stats,
-                                struct an_error *err)
+                                struct step_stats *stats, struct an_error *err)
 {
         struct train_config none = {0};
         enum an_status st = forward_all(t, x, batch, false, &none, err);
         if (st != AN_OK)
                 return st;
         int classes = (int)shape_count(t->model->net.shapes[t->loss_layer]);
-        stats->loss = softmax_cross_entropy(batch, classes,
-                                            t->acts[t->loss_layer], labels,
-                                            t->grads[0], &stats->correct);
+        stats->loss =
+                softmax_cross_entropy(batch, classes, t->acts[t->loss_layer],
+                                      labels, t->grads[0], &stats->correct);
         if (probs)
                 softmax_forward(batch, classes, t->acts[t->loss_layer], probs);
         return AN_OK;

@@ -32,7 +32,7 @@ struct train_config {
         double weight_decay; /* 5e-4 */
         bool dropout;        /* apply the dropout layers */
         uint64_t seed;
-        int frozen_layers;   /* layers [0, frozen_layers) are not updated */
+        int frozen_layers; /* layers [0, frozen_layers) are not updated */
 };
 
 struct step_stats {
@@ -43,16 +43,16 @@ struct step_stats {
 struct trainer {
         struct model *model;
         int capacity;
-        float **acts;      /* [n_layers + 1]: input, then each output */
-        float **masks;     /* dropout scales per layer, or NULL */
-        float *grads[2];   /* activation gradients, ping-pong */
+        float **acts;       /* [n_layers + 1]: input, then each output */
+        float **masks;      /* dropout scales per layer, or NULL */
+        float *grads[2];    /* activation gradients, ping-pong */
         float *param_grads; /* same layout as model->owned_params */
         float *velocity;
         float *workspace;
         size_t n_params;
-        uint64_t step;     /* steps taken, keys the dropout masks */
-        int loss_layer;    /* layers from here on are skipped (a final
-                            * softmax: the loss includes it) */
+        uint64_t step;  /* steps taken, keys the dropout masks */
+        int loss_layer; /* layers from here on are skipped (a final
+                         * softmax: the loss includes it) */
 };
 
 enum an_status trainer_init(struct trainer *t, struct model *m, int capacity,
@@ -68,7 +68,6 @@ enum an_status trainer_step(struct trainer *t, const struct train_config *cfg,
  * softmax (may be NULL). */
 enum an_status trainer_evaluate(struct trainer *t, const float *x,
                                 const int *labels, int batch, float *probs,
-                                struct step_stats *stats,
-                                struct an_error *err);
+                                struct step_stats *stats, struct an_error *err);
 
 #endif

@@ -95,6 +95,18 @@ for i in $(seq 40); do echo "$P/small.jpg"; done >"$tmp/many"
 [ -s "$err" ] && fail "| head: stderr not quiet"
 [ "$(wc -l <"$out")" -eq 1 ] || fail "| head"
 
+# with SIGPIPE ignored (as some parents leave it) EPIPE also ends quietly
+if command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import signal, subprocess, sys
+signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+p = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, restore_signals=False,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+p.stdout.readline(); p.stdout.close()
+err = p.stderr.read(); p.wait()
+sys.exit(1 if err else 0)' "$ALEXNET" predict -m "$model" -b 1 $(for i in $(seq 40); do echo "$P/small.jpg"; done) ||
+                fail "EPIPE with SIGPIPE ignored was not quiet"
+fi
+
 # no model, bad model, bad options: exit 2
 ALEXNET_MODEL= expect 2 "$ALEXNET" predict "$P/wide.jpg"
 grep -q "^alexnet: no model: give -m MODEL or set ALEXNET_MODEL" "$err" || fail "no model message"

@@ -19,7 +19,7 @@
 struct problem {
         int batch;
         struct shape in, out;
-        float *x, *w, *b, *r;     /* input, parameters, loss weights */
+        float *x, *w, *b, *r; /* input, parameters, loss weights */
         size_t nx, nw, nb, ny;
 };
 
@@ -106,9 +106,9 @@ static void check_conv(struct conv_params p, int batch, struct shape in)
         float *dx = malloc(pr.nx * sizeof *dx), *dw = malloc(pr.nw * 4);
         float *db = malloc(pr.nb * 4);
         float *ws = malloc(conv_backward_workspace_floats(&p, in, batch) * 4);
-        ck_assert_int_eq(conv_backward(&p, batch, in, pr.x, pr.w, pr.r, dx, dw,
-                                       db, ws),
-                         AN_OK);
+        ck_assert_int_eq(
+                conv_backward(&p, batch, in, pr.x, pr.w, pr.r, dx, dw, db, ws),
+                AN_OK);
         check_buffer(&pr, conv_fwd, pr.x, pr.nx, dx, "conv dx");
         check_buffer(&pr, conv_fwd, pr.w, pr.nw, dw, "conv dw");
         check_buffer(&pr, conv_fwd, pr.b, pr.nb, db, "conv db");
@@ -125,8 +125,8 @@ START_TEST(conv_gradients)
                    (struct shape){3, 6, 7});
         check_conv((struct conv_params){4, 6, 2, {5, 3, 2, 1, 2, 0, 1, 1}}, 3,
                    (struct shape){4, 9, 8});
-        check_conv((struct conv_params){2, 2, 1, {11, 11, 4, 4, 2, 2, 2, 2}},
-                   1, (struct shape){2, 19, 19});
+        check_conv((struct conv_params){2, 2, 1, {11, 11, 4, 4, 2, 2, 2, 2}}, 1,
+                   (struct shape){2, 19, 19});
 }
 END_TEST
 
@@ -134,8 +134,8 @@ END_TEST
 
 static int lin_out;
 
-static void linear_fwd(const struct problem *pr, const float *x,
-                       const float *w, const float *b, float *y)
+static void linear_fwd(const struct problem *pr, const float *x, const float *w,
+                       const float *b, float *y)
 {
         float *ws = malloc((size_t)lin_out * pr->batch * sizeof *ws);
         linear_forward((int)shape_count(pr->in), lin_out, pr->batch, x, w, b,
@@ -156,9 +156,8 @@ START_TEST(linear_gradients)
         pr.b = random_buffer(pr.nb, 7, 0.5f);
         pr.r = random_buffer(pr.ny, 8, 1);
         float dx[36], dw[60], db[5];
-        ck_assert_int_eq(linear_backward(12, 5, 3, pr.x, pr.w, pr.r, dx, dw,
-                                         db),
-                         AN_OK);
+        ck_assert_int_eq(
+                linear_backward(12, 5, 3, pr.x, pr.w, pr.r, dx, dw, db), AN_OK);
         check_buffer(&pr, linear_fwd, pr.x, pr.nx, dx, "linear dx");
         check_buffer(&pr, linear_fwd, pr.w, pr.nw, dw, "linear dw");
         check_buffer(&pr, linear_fwd, pr.b, pr.nb, db, "linear db");
@@ -231,10 +230,11 @@ START_TEST(maxpool_gradients)
 {
         pool_win = (struct window){3, 3, 2, 2, 1, 0, 1, 1};
         struct shape in = {2, 9, 8};
-        struct problem pr = simple_problem(
-                2, in, (struct shape){2, window_out_h(&pool_win, 9),
-                                      window_out_w(&pool_win, 8)},
-                11);
+        struct problem pr =
+                simple_problem(2, in,
+                               (struct shape){2, window_out_h(&pool_win, 9),
+                                              window_out_w(&pool_win, 8)},
+                               11);
         /* distinct values further apart than EPS, so no argmax flips */
         for (size_t i = 0; i < pr.nx; i++)
                 pr.x[i] = (float)((i * 7919) % pr.nx) * 0.05f;
@@ -288,11 +288,11 @@ START_TEST(cross_entropy_gradient)
                 float saved = z[i];
                 float scratch[12];
                 z[i] = saved + 1e-3f;
-                double plus = softmax_cross_entropy(3, 4, z, labels, scratch,
-                                                    NULL);
+                double plus =
+                        softmax_cross_entropy(3, 4, z, labels, scratch, NULL);
                 z[i] = saved - 1e-3f;
-                double minus = softmax_cross_entropy(3, 4, z, labels, scratch,
-                                                     NULL);
+                double minus =
+                        softmax_cross_entropy(3, 4, z, labels, scratch, NULL);
                 z[i] = saved;
                 ck_assert_msg(fabs((plus - minus) / 2e-3 - d[i]) < 1e-3,
                               "dlogit %d: %g vs %g", i, d[i],

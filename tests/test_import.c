@@ -17,6 +17,7 @@ static const struct {
         {"convert/owt_small.pth", NULL, "owt_small"},
         {"convert/owt_small_legacy.pth", NULL, "owt_small"},
         {"convert/owt_small_f16.pth", NULL, "owt_small_f16"},
+        {"convert/owt_small_bf16.pth", NULL, "owt_small_bf16"},
         {"convert/paper_small.pth", NULL, "paper_small"},
         {"convert/owt_small.onnx", NULL, "owt_small"},
         {"convert/bvlc_small.onnx", NULL, "bvlc_small"},
@@ -54,7 +55,8 @@ START_TEST(import_matches_pytorch)
         struct st_file f;
         fixture_open(&f, rel);
         size_t nx, ny;
-        float *x = fixture_tensor(&f, "x", &nx), *y = fixture_tensor(&f, "y", &ny);
+        float *x = fixture_tensor(&f, "x", &nx),
+              *y = fixture_tensor(&f, "y", &ny);
         int batch = (int)(nx / shape_count(m.net.shapes[0]));
         ck_assert_uint_eq(nx, batch * shape_count(m.net.shapes[0]));
         const float *out;
@@ -77,12 +79,12 @@ START_TEST(torchvision_layout_is_recognised)
         /* features.0 ... classifier.6 as in torchvision, with the pools
          * and dropouts where torchvision's indices put them */
         static const char *const names[] = {
-                "features.0", "features.1", "features.2", "features.3",
-                "features.4", "features.5", "features.6", "features.7",
-                "features.8", "features.9", "features.10", "features.11",
-                "features.12", "avgpool", "classifier.0", "classifier.1",
-                "classifier.2", "classifier.3", "classifier.4",
-                "classifier.5", "classifier.6"};
+                "features.0",   "features.1",   "features.2",   "features.3",
+                "features.4",   "features.5",   "features.6",   "features.7",
+                "features.8",   "features.9",   "features.10",  "features.11",
+                "features.12",  "avgpool",      "classifier.0", "classifier.1",
+                "classifier.2", "classifier.3", "classifier.4", "classifier.5",
+                "classifier.6"};
         ck_assert_int_eq(im.arch.n_layers, 21);
         for (int i = 0; i < 21; i++)
                 ck_assert_str_eq(im.arch.layers[i].name, names[i]);
@@ -110,8 +112,8 @@ START_TEST(full_owt_state_dict_is_the_preset)
                                             ranks);
                 for (int t = 0; t < n; t++) {
                         char name[80];
-                        snprintf(name, sizeof name, "%s.%s",
-                                 a.layers[i].name, t ? "bias" : "weight");
+                        snprintf(name, sizeof name, "%s.%s", a.layers[i].name,
+                                 t ? "bias" : "weight");
                         ck_assert_ptr_nonnull(tensor_set_add(
                                 &ts, name, ranks[t], dims[t], &err));
                 }
@@ -150,8 +152,8 @@ START_TEST(bad_file_is_refused)
 {
         struct imported im;
         struct an_error err = {0};
-        enum an_status st = import_any(&im, bad[_i].file, bad[_i].weights,
-                                       &err);
+        enum an_status st =
+                import_any(&im, bad[_i].file, bad[_i].weights, &err);
         ck_assert_msg(st != AN_OK, "%s accepted", bad[_i].file);
         ck_assert_msg(strstr(err.message, bad[_i].phrase) != NULL,
                       "%s: '%s' lacks '%s'", bad[_i].file, err.message,
