@@ -11,6 +11,7 @@ static const struct command *const commands[] = {
         &convert_command,
         &inspect_command,
         &predict_command,
+        &train_command,
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

@@ -22,6 +22,7 @@ struct command {
 extern const struct command convert_command;
 extern const struct command inspect_command;
 extern const struct command predict_command;
+extern const struct command train_command;
 
 /* Prints "alexnet: what: message" to stderr. */
 void report(const char *what, const char *fmt, ...)

@@ -16,7 +16,7 @@
 #include <string.h>
 
 const char *const arch_preset_names[] = {"alexnet", "alexnet-owt",
-                                         "alexnet-half", NULL};
+                                         "alexnet-half", "alexnet-small", NULL};
 
 /* Appends layers to an architecture whose layer array is large enough for
  * every preset (PRESET_MAX_LAYERS). */
@@ -96,6 +96,38 @@ static void build_paper(struct builder *b, int classes)
         linear(b, "fc8", classes);
 }
 
+/* alexnet-small: the paper's structure for 32x32 inputs (Fashion-MNIST,
+ * CIFAR): five convolutions (5x5 stride 1 first, no 11x11/4 stem on so
+ * small an image), LRN after relu1 and relu2, overlapping 3x3/2 max
+ * pooling after the first, second and fifth (32 -> 15 -> 7 -> 3), three
+ * fully connected layers with dropout; 0.46 M parameters. */
+static void build_small(struct builder *b, int classes)
+{
+        b->a->input = (struct shape){3, 32, 32};
+        conv(b, "conv1", 32, 5, 1, 2, 1);
+        add(b, LAYER_RELU, "relu1");
+        lrn(b, "norm1");
+        maxpool(b, "pool1");
+        conv(b, "conv2", 64, 5, 1, 2, 1);
+        add(b, LAYER_RELU, "relu2");
+        lrn(b, "norm2");
+        maxpool(b, "pool2");
+        conv(b, "conv3", 96, 3, 1, 1, 1);
+        add(b, LAYER_RELU, "relu3");
+        conv(b, "conv4", 96, 3, 1, 1, 1);
+        add(b, LAYER_RELU, "relu4");
+        conv(b, "conv5", 64, 3, 1, 1, 1);
+        add(b, LAYER_RELU, "relu5");
+        maxpool(b, "pool5");
+        dropout(b, "drop5");
+        linear(b, "fc6", 256);
+        add(b, LAYER_RELU, "relu6");
+        dropout(b, "drop6");
+        linear(b, "fc7", 256);
+        add(b, LAYER_RELU, "relu7");
+        linear(b, "fc8", classes);
+}
+
 /* The widths that tell alexnet-owt and alexnet-half apart. */
 struct owt_widths {
         int conv[5];
@@ -150,11 +182,14 @@ enum an_status arch_from_preset(struct arch *a, const char *name, int classes,
                 build_owt(&b, classes, &owt);
         else if (!strcmp(name, "alexnet-half"))
                 build_owt(&b, classes, &half);
+        else if (!strcmp(name, "alexnet-small"))
+                build_small(&b, classes);
         else {
                 arch_free(a);
                 return an_error_set(err, AN_E_INVALID,
                                     "unknown preset '%s' (presets: alexnet, "
-                                    "alexnet-owt, alexnet-half)",
+                                    "alexnet-owt, alexnet-half, "
+                                    "alexnet-small)",
                                     name);
         }
         snprintf(a->name, sizeof a->name, "%s", name);

@@ -279,7 +279,8 @@ static enum an_status check_tensors(const struct st_file *f,
                         while (j < n &&
                                strcmp(params[j].name, f->tensors[i].name))
                                 j++;
-                        if (j == n)
+                        /* a checkpoint's optimiser state rides along */
+                        if (j == n && strncmp(f->tensors[i].name, "train.", 6))
                                 return an_error_set(
                                         err, AN_E_FORMAT,
                                         "tensor %s is not part of the "
@@ -375,16 +376,56 @@ static json_t *build_metadata(const struct model *m)
         return meta;
 }
 
-enum an_status model_save(const struct model *m, const char *path,
-                          enum st_dtype dtype, struct an_error *err)
+enum an_status model_own_params(struct model *m, struct an_error *err)
 {
         struct param *params;
         size_t n;
         enum an_status st = list_params(&m->net, &params, &n, err);
         if (st != AN_OK)
                 return st;
-        struct st_write_tensor *tensors = calloc(n ? n : 1, sizeof *tensors);
+        uint64_t total = model_param_count(m);
+        float *block = malloc((total ? total : 1) * sizeof *block);
+        if (!block) {
+                free(params);
+                return an_error_set(err, AN_E_NOMEM, "out of memory");
+        }
+        float *next = block;
+        for (size_t i = 0; i < n; i++) {
+                const float *src = params[i].is_bias
+                                           ? m->net.biases[params[i].layer]
+                                           : m->net.weights[params[i].layer];
+                memcpy(next, src, params[i].count * sizeof *next);
+                set_param(&m->net, &params[i], next);
+                next += params[i].count;
+        }
+        free(params);
+        free(m->owned_params);
+        m->owned_params = block;
+        return AN_OK;
+}
+
+enum an_status model_save(const struct model *m, const char *path,
+                          enum st_dtype dtype, struct an_error *err)
+{
+        return model_save_with(m, path, dtype, NULL, 0, NULL, err);
+}
+
+enum an_status model_save_with(const struct model *m, const char *path,
+                               enum st_dtype dtype,
+                               const struct st_write_tensor *extra,
+                               size_t n_extra, const json_t *extra_meta,
+                               struct an_error *err)
+{
+        struct param *params;
+        size_t n;
+        enum an_status st = list_params(&m->net, &params, &n, err);
+        if (st != AN_OK)
+                return st;
+        struct st_write_tensor *tensors =
+                calloc(n + n_extra + 1, sizeof *tensors);
         json_t *meta = build_metadata(m);
+        if (meta && extra_meta)
+                json_object_update(meta, (json_t *)extra_meta);
         if (!tensors || !meta) {
                 st = an_error_set(err, AN_E_NOMEM, "out of memory");
         } else {
@@ -397,7 +438,9 @@ enum an_status model_save(const struct model *m, const char *path,
                         tensors[i].data = p->is_bias ? m->net.biases[p->layer]
                                                      : m->net.weights[p->layer];
                 }
-                st = st_write(path, meta, tensors, n, err);
+                for (size_t i = 0; i < n_extra; i++)
+                        tensors[n + i] = extra[i];
+                st = st_write(path, meta, tensors, n + n_extra, err);
         }
         json_decref(meta);
         free(tensors);

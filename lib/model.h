@@ -61,4 +61,17 @@ uint64_t model_param_count(const struct model *m);
 enum an_status model_save(const struct model *m, const char *path,
                           enum st_dtype dtype, struct an_error *err);
 
+/* The same with extra tensors (their names must start with "train.") and
+ * extra metadata strings: a training checkpoint.  model_open ignores
+ * "train." tensors, so a checkpoint is also a usable model. */
+enum an_status model_save_with(const struct model *m, const char *path,
+                               enum st_dtype dtype,
+                               const struct st_write_tensor *extra,
+                               size_t n_extra, const json_t *extra_meta,
+                               struct an_error *err);
+
+/* Copies parameters that live in the mapped file (or anywhere) into one
+ * owned block in layer order, so that they can be trained. */
+enum an_status model_own_params(struct model *m, struct an_error *err);
+
 #endif

@@ -70,4 +70,15 @@ enum an_status trainer_evaluate(struct trainer *t, const float *x,
                                 const int *labels, int batch, float *probs,
                                 struct step_stats *stats, struct an_error *err);
 
+enum init_mode {
+        INIT_PAPER, /* N(0, 0.01); biases 1 in conv2, conv4, conv5 and the
+                     * hidden fully connected layers, 0 elsewhere */
+        INIT_HE,    /* N(0, 2 / fan_in), biases 0 (He et al. 2015) */
+};
+
+/* Fills every parameter of the model (which must own them) from the seeded
+ * generator; first_layer > 0 leaves earlier layers as they are. */
+void init_weights(struct model *m, enum init_mode mode, uint64_t seed,
+                  int first_layer);
+
 #endif

@@ -188,16 +188,16 @@ enum an_status image_resize(const struct image *in, int out_w, int out_h,
         return st;
 }
 
-void image_to_tensor(const struct image *img, int x0, int y0, bool flip,
-                     struct shape shape, const struct preprocess *pre,
-                     float *out)
+void image_to_tensor_shifted(const struct image *img, int x0, int y0, bool flip,
+                             struct shape shape, const struct preprocess *pre,
+                             const float shift[3], float *out)
 {
         bool bgr = pre->channels[0] == 'B';
         size_t plane = (size_t)shape.h * shape.w;
         for (int c = 0; c < 3; c++) {
                 int source = bgr ? 2 - c : c;
                 float scale = (float)pre->scale, mean = (float)pre->mean[c];
-                float std = (float)pre->std[c];
+                float std = (float)pre->std[c], add = shift[source];
                 float *dst = out + c * plane;
                 for (int y = 0; y < shape.h; y++) {
                         const uint8_t *row =
@@ -205,11 +205,20 @@ void image_to_tensor(const struct image *img, int x0, int y0, bool flip,
                                 ((size_t)(y0 + y) * img->width + x0) * 3;
                         for (int x = 0; x < shape.w; x++) {
                                 int sx = flip ? shape.w - 1 - x : x;
-                                float v = (float)row[sx * 3 + source] * scale;
+                                float v = ((float)row[sx * 3 + source] + add) *
+                                          scale;
                                 dst[(size_t)y * shape.w + x] = (v - mean) / std;
                         }
                 }
         }
+}
+
+void image_to_tensor(const struct image *img, int x0, int y0, bool flip,
+                     struct shape shape, const struct preprocess *pre,
+                     float *out)
+{
+        static const float none[3] = {0, 0, 0};
+        image_to_tensor_shifted(img, x0, y0, flip, shape, pre, none, out);
 }
 
 void crop_offsets(int w, int h, int crop_w, int crop_h, int count, int *x0,

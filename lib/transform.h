@@ -41,6 +41,12 @@ void image_to_tensor(const struct image *img, int x0, int y0, bool flip,
                      struct shape shape, const struct preprocess *pre,
                      float *out);
 
+/* The same with shift[c] added to channel c's 0..255 values first (PCA
+ * colour noise); shift is in RGB order. */
+void image_to_tensor_shifted(const struct image *img, int x0, int y0, bool flip,
+                             struct shape shape, const struct preprocess *pre,
+                             const float shift[3], float *out);
+
 enum { TEN_CROPS = 10 };
 
 /* Top-left corners of the paper's crops of a crop_w x crop_h window in a

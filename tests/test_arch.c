@@ -195,7 +195,7 @@ int main(void)
         TCase *tc = tcase_create("arch");
         tcase_add_loop_test(tc, preset_sizes_match_published_figures, 0, 3);
         tcase_add_test(tc, paper_preset_at_224_with_padding_has_same_sizes);
-        tcase_add_loop_test(tc, presets_round_trip_through_json, 0, 3);
+        tcase_add_loop_test(tc, presets_round_trip_through_json, 0, 4);
         tcase_add_test(tc, unknown_preset_is_refused);
         tcase_add_loop_test(tc, invalid_architecture_is_refused, 0, N_INVALID);
         tcase_add_test(tc, shorthand_forms_are_read);
