@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "model.h"
 #include "pipeline.h"
+#include "predict.h"
 #include "records.h"
 
 static const char predict_help[] =
@@ -18,7 +19,7 @@ static const char predict_help[] =
         "BATCH]\n"
         "       [-j THREADS] [--tta center|ten-crop] [--shard K/N] [-0] "
         "[--header]\n"
-        "       [--max-megapixels N] [IMAGE...]\n"
+        "       [--max-megapixels N] [--eval DATADIR] [IMAGE...]\n"
         "\n"
         "Classify JPEG and PNG images.  With no IMAGE, or for '-', paths are\n"
         "read from standard input, one a line (-0: NUL-separated).\n"
@@ -34,18 +35,12 @@ static const char predict_help[] =
         "  -0, --null              standard input holds NUL-separated paths\n"
         "      --header            tsv: start with a header line\n"
         "      --max-megapixels N  refuse larger images (default 100)\n"
+        "      --eval DATADIR      accuracy on DATADIR/CLASS/IMAGE instead of\n"
+        "                          records: top-1, top-5, per class, "
+        "confusion\n"
         "  -h, --help              show this help\n"
         "\n"
         "Exit status: 0 all classified, 1 some images failed, 2 nothing ran.\n";
-
-struct predict_options {
-        const char *model;
-        int top, batch, threads, crops;
-        enum record_format format;
-        long shard, shards;
-        bool nul, header;
-        double max_megapixels;
-};
 
 static bool parse_int(const char *s, long lo, long hi, long *out)
 {
@@ -72,7 +67,7 @@ static bool parse_shard(const char *s, long *k, long *n)
 
 static int parse_options(int argc, char **argv, struct predict_options *o)
 {
-        enum { OPT_TTA = 256, OPT_SHARD, OPT_HEADER, OPT_MAX_MP };
+        enum { OPT_TTA = 256, OPT_SHARD, OPT_HEADER, OPT_MAX_MP, OPT_EVAL };
         static const struct option options[] = {
                 {"model", required_argument, NULL, 'm'},
                 {"top", required_argument, NULL, 'k'},
@@ -84,6 +79,7 @@ static int parse_options(int argc, char **argv, struct predict_options *o)
                 {"null", no_argument, NULL, '0'},
                 {"header", no_argument, NULL, OPT_HEADER},
                 {"max-megapixels", required_argument, NULL, OPT_MAX_MP},
+                {"eval", required_argument, NULL, OPT_EVAL},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
         };
@@ -143,6 +139,7 @@ static int parse_options(int argc, char **argv, struct predict_options *o)
                                                         "needs a positive "
                                                         "number");
                         break;
+                case OPT_EVAL: o->eval = optarg; break;
                 case 'h': print_help(cmd); return -1;
                 case ':':
                         return usage_error(cmd, "option '%s' needs a value",
@@ -219,8 +216,8 @@ static int classify_all(struct model *m, struct pipeline *p,
 
 static int run_predict(int argc, char **argv)
 {
-        struct predict_options o = {NULL, 5, 16,    0,     1,  FORMAT_TEXT,
-                                    0,    1, false, false, 100};
+        struct predict_options o = {NULL, 5, 16,    0,     1,   FORMAT_TEXT,
+                                    0,    1, false, false, 100, NULL};
         int rc = parse_options(argc, argv, &o);
         if (rc != EXIT_ALL_DONE)
                 return rc < 0 ? EXIT_ALL_DONE : rc;
@@ -236,9 +233,23 @@ static int run_predict(int argc, char **argv)
                 report_error(path, &err);
                 return EXIT_FATAL;
         }
+        struct dataset d = {0};
+        if (o.eval && (optind < argc || o.shards > 1)) {
+                model_close(&m);
+                return usage_error(&predict_command,
+                                   "--eval takes no IMAGE and no --shard");
+        }
+        if (o.eval && dataset_scan(&d, o.eval, &err) != AN_OK) {
+                report(o.eval, "%s", err.message);
+                model_close(&m);
+                return EXIT_FATAL;
+        }
         struct path_source source;
-        path_source_init(&source, argv + optind, argc - optind, o.nul, o.shard,
-                         o.shards);
+        if (o.eval)
+                path_source_init(&source, d.paths, (int)d.n, false, 0, 1);
+        else
+                path_source_init(&source, argv + optind, argc - optind, o.nul,
+                                 o.shard, o.shards);
         struct pipeline p = {
                 .source = &source,
                 .pre = &m.pre,
@@ -253,9 +264,11 @@ static int run_predict(int argc, char **argv)
         if (!pipeline_start(&p)) {
                 report("predict", "out of memory");
         } else {
-                status = classify_all(&m, &p, &o);
+                status = o.eval ? evaluate_folder(&m, &p, &d, &o)
+                                : classify_all(&m, &p, &o);
                 pipeline_finish(&p);
         }
+        dataset_free(&d);
         path_source_free(&source);
         model_close(&m);
         return finish_output(status);
