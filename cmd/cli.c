@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,14 @@ int usage_error(const struct command *cmd, const char *fmt, ...)
         va_end(ap);
         print_usage_lines(stderr, cmd->help);
         return EXIT_FATAL;
+}
+
+int option_error(const struct command *cmd, int c, char **argv)
+{
+        if (c == ':')
+                return usage_error(cmd, "option '%s' needs a value",
+                                   argv[optind - 1]);
+        return usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
 }
 
 int print_help(const struct command *cmd)

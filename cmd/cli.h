@@ -48,6 +48,10 @@ const char *data_file_path(const char *name);
 /* Says how to get a model; returns EXIT_FATAL. */
 int report_no_model(void);
 
+/* The usage error for what getopt_long returned as c (':' for a missing
+ * value, anything else for an unknown option); returns EXIT_FATAL. */
+int option_error(const struct command *cmd, int c, char **argv);
+
 /* Prints cmd's help to stdout; returns EXIT_ALL_DONE. */
 int print_help(const struct command *cmd);
 

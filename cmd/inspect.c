@@ -249,14 +249,7 @@ static int run_inspect(int argc, char **argv)
                                                    "from 1 to 16777216");
                         break;
                 case 'h': return print_help(&inspect_command);
-                case ':':
-                        return usage_error(&inspect_command,
-                                           "option '%s' needs a value",
-                                           argv[optind - 1]);
-                default:
-                        return usage_error(&inspect_command,
-                                           "unknown option '%s'",
-                                           argv[optind - 1]);
+                default: return option_error(&inspect_command, c, argv);
                 }
         }
         if (optind != argc - 1)

@@ -141,12 +141,7 @@ static int parse_options(int argc, char **argv, struct predict_options *o)
                         break;
                 case OPT_EVAL: o->eval = optarg; break;
                 case 'h': print_help(cmd); return -1;
-                case ':':
-                        return usage_error(cmd, "option '%s' needs a value",
-                                           argv[optind - 1]);
-                default:
-                        return usage_error(cmd, "unknown option '%s'",
-                                           argv[optind - 1]);
+                default: return option_error(cmd, c, argv);
                 }
         }
         return EXIT_ALL_DONE;

@@ -265,12 +265,7 @@ static int parse_options(int argc, char **argv, struct train_options *o)
                         o->freeze = true;
                         break;
                 case 'h': print_help(cmd); return -1;
-                case ':':
-                        return usage_error(cmd, "option '%s' needs a value",
-                                           argv[optind - 1]);
-                default:
-                        return usage_error(cmd, "unknown option '%s'",
-                                           argv[optind - 1]);
+                default: return option_error(cmd, c, argv);
                 }
         }
         if (optind != argc - 1)

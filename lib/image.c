@@ -1,12 +1,9 @@
-#define _POSIX_C_SOURCE 200809L
 #include "image.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "file_read.h"
 
 /* Compressed files larger than this are refused before reading them: no
  * photo within the pixel limit needs more. */
@@ -81,60 +78,14 @@ enum an_status image_decode(struct image *img, const uint8_t *data, size_t size,
         return st;
 }
 
-/* Reads a whole regular file into memory. */
-static enum an_status read_file(const char *path, uint8_t **data, size_t *size,
-                                struct an_error *err)
-{
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return an_error_set(err, AN_E_IO, "%s", strerror(errno));
-        struct stat sb;
-        enum an_status st = AN_OK;
-        if (fstat(fd, &sb) != 0)
-                st = an_error_set(err, AN_E_IO, "%s", strerror(errno));
-        else if (S_ISDIR(sb.st_mode))
-                st = an_error_set(err, AN_E_IO, "is a directory");
-        else if (!S_ISREG(sb.st_mode))
-                st = an_error_set(err, AN_E_IO, "not a regular file");
-        else if ((uint64_t)sb.st_size > MAX_FILE_BYTES)
-                st = an_error_set(err, AN_E_FORMAT, "file is too large");
-        if (st != AN_OK) {
-                close(fd);
-                return st;
-        }
-        size_t n = (size_t)sb.st_size, got = 0;
-        uint8_t *buf = malloc(n ? n : 1);
-        if (!buf) {
-                close(fd);
-                return an_error_set(err, AN_E_NOMEM, "out of memory");
-        }
-        while (got < n) {
-                ssize_t r = read(fd, buf + got, n - got);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r <= 0)
-                        break;
-                got += (size_t)r;
-        }
-        int e = errno;
-        close(fd);
-        if (got < n) {
-                free(buf);
-                return an_error_set(err, AN_E_IO, "read failed: %s",
-                                    strerror(e));
-        }
-        *data = buf;
-        *size = n;
-        return AN_OK;
-}
-
 enum an_status image_load(struct image *img, const char *path,
                           const struct image_options *opt, struct an_error *err)
 {
         uint8_t *data = NULL;
         size_t size = 0;
         memset(img, 0, sizeof *img);
-        enum an_status st = read_file(path, &data, &size, err);
+        enum an_status st =
+                read_whole_file(path, MAX_FILE_BYTES, &data, &size, err);
         if (st != AN_OK)
                 return st;
         st = image_decode(img, data, size, opt, err);

@@ -19,6 +19,7 @@
 
 #include "arch.h"
 #include "errors.h"
+#include "file_read.h"
 #include "transform.h"
 
 struct named_tensor {
@@ -70,10 +71,5 @@ enum an_status arch_from_state_dict(struct arch *a, const struct tensor_set *ts,
 struct model;
 enum an_status model_from_imported(struct model *m, const struct imported *im,
                                    struct an_error *err);
-
-/* Reads a whole file (at most max_bytes) into memory. */
-enum an_status read_whole_file(const char *path, size_t max_bytes,
-                               uint8_t **data, size_t *size,
-                               struct an_error *err);
 
 #endif

@@ -96,8 +96,10 @@ uint64_t model_param_count(const struct model *m)
         return total;
 }
 
-/* Gives every parameter tensor zeroed, owned storage. */
-static enum an_status alloc_params(struct model *m, struct an_error *err)
+/* Moves every parameter into one new owned block in layer order: zeroed,
+ * or copied from where the layers point now. */
+static enum an_status place_params(struct model *m, bool copy,
+                                   struct an_error *err)
 {
         struct param *params;
         size_t n;
@@ -105,20 +107,32 @@ static enum an_status alloc_params(struct model *m, struct an_error *err)
         if (st != AN_OK)
                 return st;
         uint64_t total = model_param_count(m);
-        m->owned_params = calloc(total ? total : 1, sizeof(float));
-        if (!m->owned_params) {
+        float *block = calloc(total ? total : 1, sizeof *block);
+        if (!block) {
                 free(params);
                 return an_error_set(err, AN_E_NOMEM,
                                     "out of memory for %llu parameters",
                                     (unsigned long long)total);
         }
-        float *next = m->owned_params;
+        float *next = block;
         for (size_t i = 0; i < n; i++) {
-                set_param(&m->net, &params[i], next);
-                next += params[i].count;
+                const struct param *p = &params[i];
+                const float *src = p->is_bias ? m->net.biases[p->layer]
+                                              : m->net.weights[p->layer];
+                if (copy)
+                        memcpy(next, src, p->count * sizeof *next);
+                set_param(&m->net, p, next);
+                next += p->count;
         }
         free(params);
+        free(m->owned_params);
+        m->owned_params = block;
         return AN_OK;
+}
+
+static enum an_status alloc_params(struct model *m, struct an_error *err)
+{
+        return place_params(m, false, err);
 }
 
 enum an_status model_from_arch(struct model *m, const struct arch *a,
@@ -378,30 +392,7 @@ static json_t *build_metadata(const struct model *m)
 
 enum an_status model_own_params(struct model *m, struct an_error *err)
 {
-        struct param *params;
-        size_t n;
-        enum an_status st = list_params(&m->net, &params, &n, err);
-        if (st != AN_OK)
-                return st;
-        uint64_t total = model_param_count(m);
-        float *block = malloc((total ? total : 1) * sizeof *block);
-        if (!block) {
-                free(params);
-                return an_error_set(err, AN_E_NOMEM, "out of memory");
-        }
-        float *next = block;
-        for (size_t i = 0; i < n; i++) {
-                const float *src = params[i].is_bias
-                                           ? m->net.biases[params[i].layer]
-                                           : m->net.weights[params[i].layer];
-                memcpy(next, src, params[i].count * sizeof *next);
-                set_param(&m->net, &params[i], next);
-                next += params[i].count;
-        }
-        free(params);
-        free(m->owned_params);
-        m->owned_params = block;
-        return AN_OK;
+        return place_params(m, true, err);
 }
 
 enum an_status model_save(const struct model *m, const char *path,
