@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@ static const char train_help[] =
         "       [--val DIR | --val-split F] [--seed N] [-j THREADS]\n"
         "       [--checkpoint FILE] [--checkpoint-every MINUTES] [--resume "
         "FILE]\n"
-        "       [--freeze features] [--log FILE] [--quiet] DATADIR\n"
+        "       [--freeze features] [--cache] [--log FILE] [--quiet] DATADIR\n"
         "\n"
         "Train on DATADIR/CLASS/IMAGE (JPEG or PNG, one folder per class).\n"
         "\n"
@@ -71,6 +72,7 @@ static const char train_help[] =
         "      --resume FILE           continue the run saved in checkpoint "
         "FILE\n"
         "      --freeze features       train only the fully connected layers\n"
+        "      --cache                 keep the decoded images in memory\n"
         "      --log FILE              append one CSV line per epoch\n"
         "  -q, --quiet                 no progress on standard error\n"
         "  -h, --help                  show this help\n";
@@ -87,7 +89,7 @@ struct train_options {
         enum init_mode init;
         enum augment_mode augment;
         uint64_t seed;
-        bool freeze, quiet;
+        bool freeze, quiet, cache;
 };
 
 /* What a checkpoint carries besides weights and velocity. */
@@ -141,7 +143,8 @@ static int parse_options(int argc, char **argv, struct train_options *o)
                 OPT_CKPT_EVERY,
                 OPT_RESUME,
                 OPT_FREEZE,
-                OPT_LOG
+                OPT_LOG,
+                OPT_CACHE
         };
         static const struct option options[] = {
                 {"output", required_argument, NULL, 'o'},
@@ -166,6 +169,7 @@ static int parse_options(int argc, char **argv, struct train_options *o)
                 {"resume", required_argument, NULL, OPT_RESUME},
                 {"freeze", required_argument, NULL, OPT_FREEZE},
                 {"log", required_argument, NULL, OPT_LOG},
+                {"cache", no_argument, NULL, OPT_CACHE},
                 {"quiet", no_argument, NULL, 'q'},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
@@ -185,6 +189,7 @@ static int parse_options(int argc, char **argv, struct train_options *o)
                 case OPT_RESUME: o->resume = optarg; break;
                 case OPT_LOG: o->log = optarg; break;
                 case 'q': o->quiet = true; break;
+                case OPT_CACHE: o->cache = true; break;
                 case OPT_EPOCHS:
                 case 'b':
                 case OPT_LR_STEP:
@@ -279,8 +284,17 @@ static int parse_options(int argc, char **argv, struct train_options *o)
 /* ---- data ------------------------------------------------------------- */
 
 /* Decoded images, resized to the model's resize size, kept in memory. */
+/* Images resized to the model's resize size: all decoded once and kept
+ * (--cache), or decoded again each time they are used (streaming).  An
+ * image that cannot be read is reported the first time and skipped from
+ * then on. */
 struct image_cache {
-        struct image *images; /* width 0: could not be read */
+        const struct dataset *d;
+        struct preprocess pre;
+        struct shape input;
+        bool resident;
+        struct image *images; /* resident: width 0 if unreadable */
+        volatile char *bad;   /* failures seen so far */
         size_t n;
 };
 
@@ -289,44 +303,62 @@ static void cache_free(struct image_cache *c)
         for (size_t i = 0; c->images && i < c->n; i++)
                 image_free(&c->images[i]);
         free(c->images);
+        free((char *)c->bad);
         memset(c, 0, sizeof *c);
 }
 
-/* Decodes every image once, in parallel; unreadable ones are reported once
- * and skipped from then on.  Returns how many failed. */
-static size_t cache_load(struct image_cache *c, const struct dataset *d,
-                         const struct preprocess *pre, struct shape input)
+/* Decodes and resizes image i into out; reports a failure once. */
+static bool decode(const struct image_cache *c, size_t i, struct image *out)
 {
-        c->n = d->n;
-        c->images = calloc(d->n, sizeof *c->images);
-        size_t failed = 0;
-        if (!c->images)
-                return d->n;
-#pragma omp parallel for schedule(dynamic, 16) reduction(+ : failed)
-        for (size_t i = 0; i < d->n; i++) {
-                struct image raw, *out = &c->images[i];
-                struct image_options opt = image_defaults();
-                struct an_error err;
-                opt.min_side = pre->resize;
-                enum an_status st = image_load(&raw, d->paths[i], &opt, &err);
-                if (st == AN_OK) {
-                        int w, h;
-                        resize_shorter_side(raw.width, raw.height, pre->resize,
-                                            &w, &h);
-                        st = w >= input.w && h >= input.h
-                                     ? image_resize(&raw, w, h, out, &err)
-                                     : an_error_set(&err, AN_E_INVALID,
-                                                    "too small");
-                        image_free(&raw);
-                }
-                if (st != AN_OK) {
-                        memset(out, 0, sizeof *out);
-#pragma omp critical
-                        report(d->paths[i], "%s (skipped)", err.message);
-                        failed++;
-                }
+        struct image raw;
+        struct image_options opt = image_defaults();
+        struct an_error err;
+        opt.min_side = c->pre.resize;
+        memset(out, 0, sizeof *out);
+        enum an_status st = image_load(&raw, c->d->paths[i], &opt, &err);
+        if (st == AN_OK) {
+                int w, h;
+                resize_shorter_side(raw.width, raw.height, c->pre.resize, &w,
+                                    &h);
+                st = w >= c->input.w && h >= c->input.h
+                             ? image_resize(&raw, w, h, out, &err)
+                             : an_error_set(&err, AN_E_INVALID, "too small");
+                image_free(&raw);
         }
-        return failed;
+        if (st != AN_OK &&
+            !__atomic_test_and_set((char *)&c->bad[i], __ATOMIC_RELAXED))
+                report(c->d->paths[i], "%s (skipped)", err.message);
+        return st == AN_OK;
+}
+
+static bool cache_init(struct image_cache *c, const struct dataset *d,
+                       const struct model *m, bool resident)
+{
+        *c = (struct image_cache){d,        m->pre, m->net.shapes[0],
+                                  resident, NULL,   calloc(d->n + 1, 1),
+                                  d->n};
+        if (resident)
+                c->images = calloc(d->n + 1, sizeof *c->images);
+        if (!c->bad || (resident && !c->images))
+                return false;
+        if (resident) {
+#pragma omp parallel for schedule(dynamic, 16)
+                for (size_t i = 0; i < d->n; i++)
+                        decode(c, i, &c->images[i]);
+        }
+        return true;
+}
+
+/* Image i: the resident copy, or decoded into tmp (free it after); NULL if
+ * it cannot be read. */
+static const struct image *cache_get(const struct image_cache *c, size_t i,
+                                     struct image *tmp)
+{
+        if (c->resident)
+                return c->images[i].width ? &c->images[i] : NULL;
+        if (c->bad[i])
+                return NULL;
+        return decode(c, i, tmp) ? tmp : NULL;
 }
 
 struct split {
@@ -344,7 +376,8 @@ static struct split make_split(const struct image_cache *c, double fraction,
         for (size_t i = 0; i < c->n; i++) {
                 bool in_val = fraction > 0 &&
                               rng_uniform(seed, 0x56414c, i) < fraction;
-                if (c->images[i].width && in_val == held_out)
+                bool readable = !c->resident || c->images[i].width;
+                if (readable && in_val == held_out)
                         s.index[s.n++] = i;
         }
         return s;
@@ -365,21 +398,37 @@ static void shuffle(size_t *order, const struct split *s, uint64_t seed,
         }
 }
 
-static void fill_batch(const struct image_cache *c, const size_t *items,
-                       int count, enum augment_mode mode,
-                       const struct colour_pca *pca, uint64_t seed, int epoch,
-                       const struct model *m, const struct dataset *d, float *x,
-                       int *labels)
+/* The network inputs and labels of items; unreadable images are left
+ * out.  Returns how many samples were written.  threads: 1 from the
+ * feeder thread, 0 for all cores. */
+static int fill_batch(const struct image_cache *c, const size_t *items,
+                      int count, enum augment_mode mode,
+                      const struct colour_pca *pca, uint64_t seed, int epoch,
+                      float *x, int *labels, bool *ok, int threads)
 {
-        struct shape in = m->net.shapes[0];
-        size_t sample = shape_count(in);
-#pragma omp parallel for schedule(static)
+        size_t sample = shape_count(c->input);
+#pragma omp parallel for schedule(dynamic, 4)                                  \
+        num_threads(threads ? threads : omp_get_max_threads())
         for (int i = 0; i < count; i++) {
-                augment_sample(&c->images[items[i]], mode, pca, seed,
-                               (uint64_t)epoch, items[i], in, &m->pre,
-                               x + (size_t)i * sample);
-                labels[i] = d->labels[items[i]];
+                struct image tmp = {0, 0, NULL};
+                const struct image *img = cache_get(c, items[i], &tmp);
+                ok[i] = img != NULL;
+                if (img)
+                        augment_sample(img, mode, pca, seed, (uint64_t)epoch,
+                                       items[i], c->input, &c->pre,
+                                       x + (size_t)i * sample);
+                image_free(&tmp);
         }
+        int kept = 0;
+        for (int i = 0; i < count; i++) {
+                if (!ok[i])
+                        continue;
+                if (kept != i)
+                        memmove(x + (size_t)kept * sample,
+                                x + (size_t)i * sample, sample * sizeof *x);
+                labels[kept++] = c->d->labels[items[i]];
+        }
+        return kept;
 }
 
 /* ---- the model -------------------------------------------------------- */
@@ -507,18 +556,21 @@ struct eval_result {
 };
 
 static enum an_status evaluate(struct trainer *t, const struct image_cache *c,
-                               const struct split *s, const struct dataset *d,
-                               int batch, float *x, int *labels, float *probs,
+                               const struct split *s, int batch, float *x,
+                               int *labels, bool *ok, float *probs,
                                struct eval_result *r, struct an_error *err)
 {
         double loss = 0;
-        size_t top1 = 0, top5 = 0;
+        size_t top1 = 0, top5 = 0, seen = 0;
         int classes = (int)net_outputs(&t->model->net);
         for (size_t start = 0; start < s->n; start += batch) {
                 int count = s->n - start < (size_t)batch ? (int)(s->n - start)
                                                          : batch;
-                fill_batch(c, s->index + start, count, AUGMENT_NONE, NULL, 0, 0,
-                           t->model, d, x, labels);
+                count = fill_batch(c, s->index + start, count, AUGMENT_NONE,
+                                   NULL, 0, 0, x, labels, ok, 0);
+                if (!count)
+                        continue;
+                seen += count;
                 struct step_stats stats;
                 enum an_status st = trainer_evaluate(t, x, labels, count, probs,
                                                      &stats, err);
@@ -534,9 +586,9 @@ static enum an_status evaluate(struct trainer *t, const struct image_cache *c,
                         top5 += higher < 5;
                 }
         }
-        r->loss = s->n ? loss / s->n : 0;
-        r->top1 = s->n ? (double)top1 / s->n : 0;
-        r->top5 = s->n ? (double)top5 / s->n : 0;
+        r->loss = seen ? loss / seen : 0;
+        r->top1 = seen ? (double)top1 / seen : 0;
+        r->top5 = seen ? (double)top5 / seen : 0;
         return AN_OK;
 }
 
@@ -555,7 +607,7 @@ struct run {
         const char *checkpoint;
         float *x, *probs;
         int *labels;
-        size_t *order;
+        bool *ok;
         double epoch_loss;
         size_t epoch_correct, epoch_seen;
         FILE *log;
@@ -606,29 +658,157 @@ static void progress(const struct run *r, int epoch, int step, int steps,
                         epoch + 1, r->o->epochs, step, steps, rate, loss);
 }
 
-/* One epoch from step r->s.step; returns false when interrupted. */
-static enum an_status run_epoch(struct run *r, int epoch, double *images_per_s,
-                                struct an_error *err)
+/* ---- the feeder: batches prepared in the background -------------------
+ *
+ * One thread decodes and augments the batch after the one being trained
+ * on (two slots circulate), in the order the steps will take them; the
+ * network's OpenMP threads keep the cores.  Batches depend only on the
+ * seed, the epoch and the step, so prefetching changes nothing. */
+
+struct slot {
+        int epoch, step, count;
+        float *x;
+        int *labels;
+        bool *ok;
+        bool ready;
+};
+
+struct feeder {
+        struct run *r;
+        struct slot slots[2];
+        size_t *order;
+        int first_epoch, first_step, taken;
+        bool stop;
+        pthread_mutex_t lock;
+        pthread_cond_t changed;
+        pthread_t thread;
+};
+
+static int steps_per_epoch(const struct run *r)
 {
-        int batch = r->o->batch;
-        int steps = (int)((r->train.n + batch - 1) / batch);
-        shuffle(r->order, &r->train, r->o->seed, epoch);
+        return (int)((r->train.n + r->o->batch - 1) / r->o->batch);
+}
+
+static void fill_slot(struct feeder *f, struct slot *sl, int epoch, int step)
+{
+        struct run *r = f->r;
+        size_t first = (size_t)step * r->o->batch;
+        int count = r->train.n - first < (size_t)r->o->batch
+                            ? (int)(r->train.n - first)
+                            : r->o->batch;
+        sl->epoch = epoch;
+        sl->step = step;
+        sl->count = fill_batch(r->train_cache, f->order + first, count,
+                               r->o->augment, &r->pca, r->o->seed, epoch, sl->x,
+                               sl->labels, sl->ok, 1);
+}
+
+static void *feeder_main(void *arg)
+{
+        struct feeder *f = arg;
+        int k = 0;
+        omp_set_num_threads(1); /* resizing must not start a team */
+        for (int epoch = f->first_epoch; epoch < f->r->o->epochs; epoch++) {
+                shuffle(f->order, &f->r->train, f->r->o->seed, epoch);
+                int step0 = epoch == f->first_epoch ? f->first_step : 0;
+                for (int step = step0; step < steps_per_epoch(f->r); step++) {
+                        struct slot *sl = &f->slots[k++ % 2];
+                        pthread_mutex_lock(&f->lock);
+                        while (sl->ready && !f->stop)
+                                pthread_cond_wait(&f->changed, &f->lock);
+                        bool stop = f->stop;
+                        pthread_mutex_unlock(&f->lock);
+                        if (stop)
+                                return NULL;
+                        fill_slot(f, sl, epoch, step);
+                        pthread_mutex_lock(&f->lock);
+                        sl->ready = true;
+                        pthread_cond_broadcast(&f->changed);
+                        pthread_mutex_unlock(&f->lock);
+                }
+        }
+        return NULL;
+}
+
+static bool feeder_start(struct feeder *f, struct run *r)
+{
+        size_t sample = shape_count(r->m->net.shapes[0]);
+        memset(f, 0, sizeof *f);
+        f->r = r;
+        f->first_epoch = r->s.epoch;
+        f->first_step = r->s.step;
+        f->order = malloc((r->train.n + 1) * sizeof *f->order);
+        bool ok = f->order != NULL;
+        for (int i = 0; i < 2; i++) {
+                struct slot *sl = &f->slots[i];
+                sl->x = malloc((size_t)r->o->batch * sample * sizeof *sl->x);
+                sl->labels = malloc((size_t)r->o->batch * sizeof *sl->labels);
+                sl->ok = malloc((size_t)r->o->batch * sizeof *sl->ok);
+                ok = ok && sl->x && sl->labels && sl->ok;
+        }
+        pthread_mutex_init(&f->lock, NULL);
+        pthread_cond_init(&f->changed, NULL);
+        if (ok && pthread_create(&f->thread, NULL, feeder_main, f) == 0)
+                return true;
+        f->thread = 0;
+        return false;
+}
+
+static void feeder_stop(struct feeder *f)
+{
+        pthread_mutex_lock(&f->lock);
+        f->stop = true;
+        pthread_cond_broadcast(&f->changed);
+        pthread_mutex_unlock(&f->lock);
+        if (f->thread)
+                pthread_join(f->thread, NULL);
+        for (int i = 0; i < 2; i++) {
+                free(f->slots[i].x);
+                free(f->slots[i].labels);
+                free(f->slots[i].ok);
+        }
+        free(f->order);
+        pthread_mutex_destroy(&f->lock);
+        pthread_cond_destroy(&f->changed);
+}
+
+static struct slot *feeder_take(struct feeder *f)
+{
+        struct slot *sl = &f->slots[f->taken % 2];
+        pthread_mutex_lock(&f->lock);
+        while (!sl->ready)
+                pthread_cond_wait(&f->changed, &f->lock);
+        pthread_mutex_unlock(&f->lock);
+        return sl;
+}
+
+static void feeder_release(struct feeder *f, struct slot *sl)
+{
+        pthread_mutex_lock(&f->lock);
+        sl->ready = false;
+        f->taken++;
+        pthread_cond_broadcast(&f->changed);
+        pthread_mutex_unlock(&f->lock);
+}
+
+/* One epoch from step r->s.step, batches from the feeder. */
+static enum an_status run_epoch(struct run *r, struct feeder *f, int epoch,
+                                double *images_per_s, struct an_error *err)
+{
+        int steps = steps_per_epoch(r);
         double start = now(), last_ckpt = now();
         size_t images = 0;
         for (int step = r->s.step; step < steps; step++) {
-                size_t first = (size_t)step * batch;
-                int count = r->train.n - first < (size_t)batch
-                                    ? (int)(r->train.n - first)
-                                    : batch;
-                fill_batch(r->train_cache, r->order + first, count,
-                           r->o->augment, &r->pca, r->o->seed, epoch, r->m,
-                           r->train_set, r->x, r->labels);
+                struct slot *sl = feeder_take(f);
                 double lr = scheduled_lr(r, epoch, step, steps);
-                struct step_stats stats;
+                struct step_stats stats = {0, 0};
+                enum an_status st = AN_OK;
                 r->t.step = r->s.global_step;
-                enum an_status st =
-                        trainer_step(&r->t, &r->cfg, r->x, r->labels, count, lr,
-                                     &stats, err);
+                if (sl->count)
+                        st = trainer_step(&r->t, &r->cfg, sl->x, sl->labels,
+                                          sl->count, lr, &stats, err);
+                int count = sl->count;
+                feeder_release(f, sl);
                 if (st != AN_OK)
                         return st;
                 r->epoch_loss += stats.loss * count;
@@ -697,21 +877,28 @@ static enum an_status train_loop(struct run *r, struct eval_result *final,
                                  struct an_error *err)
 {
         enum an_status st = AN_OK;
-        int steps = (int)((r->train.n + r->o->batch - 1) / r->o->batch);
+        int steps = steps_per_epoch(r);
+        struct feeder f;
         memset(final, 0, sizeof *final);
-        for (int epoch = r->s.epoch; epoch < r->o->epochs; epoch++) {
+        if (!feeder_start(&f, r)) {
+                feeder_stop(&f);
+                return an_error_set(err, AN_E_NOMEM,
+                                    "cannot start the data thread");
+        }
+        for (int epoch = r->s.epoch; st == AN_OK && epoch < r->o->epochs;
+             epoch++) {
                 double rate = 0, start = now();
                 double lr = scheduled_lr(r, epoch, r->s.step, steps);
-                st = run_epoch(r, epoch, &rate, err);
+                st = run_epoch(r, &f, epoch, &rate, err);
                 if (st != AN_OK || stop_signal)
-                        return st;
+                        break;
                 struct eval_result val = {0, 0, 0};
                 if (r->val.n)
-                        st = evaluate(&r->t, r->val_cache, &r->val, r->val_set,
-                                      r->o->batch, r->x, r->labels, r->probs,
-                                      &val, err);
+                        st = evaluate(&r->t, r->val_cache, &r->val, r->o->batch,
+                                      r->x, r->labels, r->ok, r->probs, &val,
+                                      err);
                 if (st != AN_OK)
-                        return st;
+                        break;
                 *final = val;
                 end_of_epoch_schedule(r, 1 - val.top1);
                 log_epoch(r, epoch, lr, &val, now() - start, rate);
@@ -720,10 +907,9 @@ static enum an_status train_loop(struct run *r, struct eval_result *final,
                 r->epoch_loss = 0;
                 r->epoch_correct = r->epoch_seen = 0;
                 st = write_checkpoint(r->m, &r->t, &r->s, r->checkpoint, err);
-                if (st != AN_OK)
-                        return st;
         }
-        return AN_OK;
+        feeder_stop(&f);
+        return st;
 }
 
 static void record_provenance(struct model *m, const struct train_options *o,
@@ -746,6 +932,26 @@ static void record_provenance(struct model *m, const struct train_options *o,
         json_object_set_new(p, "trained_at", json_string(when));
         json_object_set_new(p, "tool", json_string("alexnet " PACKAGE_VERSION));
         json_object_set_new(p, "seed", json_integer((json_int_t)o->seed));
+}
+
+/* PCA of the training pixels: over a spread sample of up to 1000 training
+ * images (borrowed from the cache, or decoded for the purpose). */
+static void fit_pca(const struct image_cache *c, const struct split *train,
+                    struct colour_pca *pca)
+{
+        size_t n = train->n < 1000 ? train->n : 1000, have = 0;
+        struct image *sample = calloc(n + 1, sizeof *sample);
+        for (size_t i = 0; sample && i < n; i++) {
+                struct image tmp = {0, 0, NULL};
+                const struct image *img =
+                        cache_get(c, train->index[i * train->n / n], &tmp);
+                if (img)
+                        sample[have++] = c->resident ? *img : tmp;
+        }
+        colour_pca_fit(sample, have, pca);
+        for (size_t i = 0; !c->resident && i < have; i++)
+                image_free(&sample[i]);
+        free(sample);
 }
 
 static enum an_status build_model(struct model *m,
@@ -790,8 +996,8 @@ static bool alloc_buffers(struct run *r)
         r->x = malloc((size_t)r->o->batch * sample * sizeof *r->x);
         r->probs = malloc((size_t)r->o->batch * classes * sizeof *r->probs);
         r->labels = malloc((size_t)r->o->batch * sizeof *r->labels);
-        r->order = malloc((r->train.n + 1) * sizeof *r->order);
-        return r->x && r->probs && r->labels && r->order;
+        r->ok = malloc((size_t)r->o->batch * sizeof *r->ok);
+        return r->x && r->probs && r->labels && r->ok;
 }
 
 static void free_run(struct run *r)
@@ -800,7 +1006,7 @@ static void free_run(struct run *r)
         free(r->x);
         free(r->probs);
         free(r->labels);
-        free(r->order);
+        free(r->ok);
         free(r->train.index);
         free(r->val.index);
         if (r->log)
@@ -885,9 +1091,8 @@ static int run_train(int argc, char **argv)
                 return EXIT_FATAL;
         }
         set_labels(&m, &train, &err);
-        cache_load(&train_cache, &train, &m.pre, m.net.shapes[0]);
-        if (o.val_dir)
-                cache_load(&val_cache, &val, &m.pre, m.net.shapes[0]);
+        bool cached = cache_init(&train_cache, &train, &m, o.cache) &&
+                      (!o.val_dir || cache_init(&val_cache, &val, &m, o.cache));
         r.train_set = &train;
         r.val_set = o.val_dir ? &val : &train;
         r.train_cache = &train_cache;
@@ -898,12 +1103,13 @@ static int run_train(int argc, char **argv)
         r.cfg = (struct train_config){o.momentum, o.weight_decay, true, o.seed,
                                       frozen_layers(&m, o.freeze)};
         r.s = (struct run_state){0, 0, 0, o.lr, 1.0, 0, 0};
-        if (o.augment == AUGMENT_PAPER)
-                colour_pca_fit(&train_cache.images[0], train_cache.n, &r.pca);
-        enum an_status st = r.train.n ? AN_OK
-                                      : an_error_set(&err, AN_E_INVALID,
-                                                     "no readable training "
-                                                     "images");
+        enum an_status st = !cached     ? an_error_set(&err, AN_E_NOMEM, "oom")
+                            : r.train.n ? AN_OK
+                                        : an_error_set(&err, AN_E_INVALID,
+                                                       "no readable training "
+                                                       "images");
+        if (st == AN_OK && o.augment == AUGMENT_PAPER)
+                fit_pca(&train_cache, &r.train, &r.pca);
         if (st == AN_OK && !alloc_buffers(&r))
                 st = an_error_set(&err, AN_E_NOMEM, "out of memory");
         if (st == AN_OK)

@@ -39,6 +39,14 @@ expect 2 "$ALEXNET" predict -m "$tmp/a.safetensors" --eval "$data" "$I/rgb8.png"
 expect 0 "$ALEXNET" train $args -j 1 -o "$tmp/b.safetensors" "$data"
 "$same" "$tmp/a.safetensors" "$tmp/b.safetensors" || fail "runs differ"
 
+# decoded once and kept (--cache) or streamed: the same weights
+mkdir -p "$tmp/clean"
+cp -r "$data"/* "$tmp/clean/"
+rm "$tmp/clean/apple/broken.jpg"
+expect 0 "$ALEXNET" train $args --epochs 2 -o "$tmp/s.safetensors" "$tmp/clean"
+expect 0 "$ALEXNET" train $args --epochs 2 --cache -o "$tmp/m.safetensors" "$tmp/clean"
+"$same" "$tmp/s.safetensors" "$tmp/m.safetensors" || fail "--cache changes the weights"
+
 # interrupted at arbitrary moments, then resumed: still the same weights
 ckpt=$tmp/c.ckpt
 for signal in INT KILL INT KILL; do
