@@ -45,10 +45,15 @@ static const char *get(const struct section *s, const char *key)
         return NULL;
 }
 
+/* An integer option, clamped to +-2^20 (anything that large is then refused
+ * by the architecture's checks); text that is not a number reads as 0. */
 static int get_int(const struct section *s, const char *key, int fallback)
 {
         const char *v = get(s, key);
-        return v ? atoi(v) : fallback;
+        if (!v)
+                return fallback;
+        long n = strtol(v, NULL, 10);
+        return n > (1 << 20) ? 1 << 20 : n < -(1 << 20) ? -(1 << 20) : (int)n;
 }
 
 static char *trim(char *s)

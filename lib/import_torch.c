@@ -329,12 +329,13 @@ static enum an_status materialise(struct torch_file *tf, const char *name,
         if (!s)
                 return an_error_set(err, AN_E_FORMAT,
                                     "tensor %s: storage missing", name);
-        /* the largest element index the view touches */
-        uint64_t last = (uint64_t)t->offset;
+        /* the largest element index the view touches; 128-bit so that no
+         * crafted size, stride or offset can wrap around */
+        unsigned __int128 last = (unsigned __int128)t->offset;
         bool empty = false;
-        if (t->offset < 0)
+        if (t->offset < 0 || t->offset > ((int64_t)1 << 40))
                 return an_error_set(err, AN_E_FORMAT,
-                                    "tensor %s: negative offset", name);
+                                    "tensor %s: invalid storage offset", name);
         for (int d = 0; d < t->rank; d++) {
                 if (t->size[d] < 0 || t->stride[d] < 0 ||
                     t->size[d] > (1 << 30) || t->stride[d] > ((int64_t)1 << 40))
@@ -344,13 +345,17 @@ static enum an_status materialise(struct torch_file *tf, const char *name,
                                             name);
                 empty |= t->size[d] == 0;
                 if (t->size[d])
-                        last += (uint64_t)(t->size[d] - 1) * t->stride[d];
+                        last += (unsigned __int128)(t->size[d] - 1) *
+                                (uint64_t)t->stride[d];
         }
         if (!empty && last >= numel)
                 return an_error_set(err, AN_E_FORMAT,
                                     "tensor %s: needs element %llu of a "
                                     "%llu-element storage (truncated?)",
-                                    name, (unsigned long long)last,
+                                    name,
+                                    (unsigned long long)(last > UINT64_MAX
+                                                                 ? UINT64_MAX
+                                                                 : last),
                                     (unsigned long long)numel);
         struct named_tensor *out =
                 tensor_set_add(ts, name, t->rank, t->size, err);
