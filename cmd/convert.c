@@ -11,6 +11,7 @@
 #include "export_onnx.h"
 #include "import.h"
 #include "model.h"
+#include "model_meta.h"
 
 static const char convert_help[] =
         "usage: alexnet convert [--from FORMAT] [--preprocess STYLE]\n"
@@ -132,9 +133,7 @@ static enum an_status read_labels(struct model *m, const char *path,
                                   "%s: %s labels, the model has %zu classes",
                                   path, n > count ? "more" : "fewer", count);
         if (st != AN_OK) {
-                for (size_t i = 0; labels && labels[i]; i++)
-                        free(labels[i]);
-                free(labels);
+                labels_free(labels);
                 return st;
         }
         m->labels = labels;
@@ -245,12 +244,8 @@ static enum an_status set_labels(struct model *m, const char *labels,
 {
         size_t classes = net_outputs(&m->net);
         if (labels) {
-                if (m->labels) {
-                        for (size_t i = 0; m->labels[i]; i++)
-                                free(m->labels[i]);
-                        free(m->labels);
-                        m->labels = NULL;
-                }
+                labels_free(m->labels);
+                m->labels = NULL;
                 return read_labels(m, labels, classes, err);
         }
         const char *bundled = data_file_path("imagenet_classes.txt");

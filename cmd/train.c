@@ -17,6 +17,7 @@
 #include "config.h"
 #include "dataset.h"
 #include "model.h"
+#include "model_meta.h"
 #include "rng.h"
 #include "train.h"
 
@@ -436,9 +437,7 @@ static int fill_batch(const struct image_cache *c, const size_t *items,
 static enum an_status set_labels(struct model *m, const struct dataset *d,
                                  struct an_error *err)
 {
-        for (size_t i = 0; m->labels && m->labels[i]; i++)
-                free(m->labels[i]);
-        free(m->labels);
+        labels_free(m->labels);
         m->labels = calloc(d->n_classes + 1, sizeof *m->labels);
         for (int c = 0; m->labels && c < d->n_classes; c++)
                 if (!(m->labels[c] = strdup(d->class_names[c])))
