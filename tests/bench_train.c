@@ -45,10 +45,17 @@ static double peak(void)
                 return 0;
         long iters = 20 * 1000 * 1000;
         volatile float sink = 0;
-        double t0 = now();
+        double best = 0;
+        for (int rep = 0; rep < 3;
+             rep++) { /* best of three, as bench_forward */
+                double t0 = now();
 #pragma omp parallel reduction(+ : sink)
-        sink += fma_avx512(iters);
-        return 2.0 * 16 * 12 * iters * omp_get_max_threads() / (now() - t0);
+                sink += fma_avx512(iters);
+                double rate = 2.0 * 16 * 12 * iters * omp_get_max_threads() /
+                              (now() - t0);
+                best = rate > best ? rate : best;
+        }
+        return best;
 }
 
 static int bench(const char *preset, int batch, double machine_peak)
