@@ -110,8 +110,9 @@ enum an_status net_reserve(struct net *net, int batch, struct an_error *err)
 
 /* Runs layer i from x into y (which may equal x for element-wise layers);
  * relu asks a conv or linear layer to apply the ReLU that follows it. */
-static enum an_status run_layer(struct net *net, int i, int batch,
-                                const float *x, float *y, bool relu)
+enum an_status net_layer_forward(const struct net *net, int i, int batch,
+                                 const float *x, float *y, bool relu,
+                                 float *workspace)
 {
         const struct layer *l = &net->arch.layers[i];
         struct shape in = net->shapes[i];
@@ -120,12 +121,12 @@ static enum an_status run_layer(struct net *net, int i, int batch,
         case LAYER_CONV: {
                 struct conv_params p = conv_params_of(l, in);
                 return conv_forward(&p, batch, in, x, net->weights[i],
-                                    net->biases[i], relu, y, net->workspace);
+                                    net->biases[i], relu, y, workspace);
         }
         case LAYER_LINEAR:
                 return linear_forward((int)shape_count(in), l->out, batch, x,
                                       net->weights[i], net->biases[i], relu, y,
-                                      net->workspace);
+                                      workspace);
         case LAYER_RELU: relu_forward(count, x, y); break;
         case LAYER_MAXPOOL: maxpool_forward(&l->win, batch, in, x, y); break;
         case LAYER_LRN: lrn_forward(&l->lrn, batch, in, x, y); break;
@@ -179,7 +180,8 @@ enum an_status net_forward(struct net *net, const float *input, int batch,
                                                      : net->activations[next];
                 bool fused = relu_follows(net, i);
                 double start = net->profile ? omp_get_wtime() : 0;
-                st = run_layer(net, i, batch, x, y, fused);
+                st = net_layer_forward(net, i, batch, x, y, fused,
+                                       net->workspace);
                 if (net->profile)
                         net->profile[i] += omp_get_wtime() - start;
                 if (st != AN_OK)

@@ -13,6 +13,8 @@
 #ifndef ALEXNET_NET_H
 #define ALEXNET_NET_H
 
+#include <stdbool.h>
+
 #include "arch.h"
 #include "errors.h"
 
@@ -46,6 +48,14 @@ enum an_status net_reserve(struct net *net, int batch, struct an_error *err);
  * its parameters set. */
 enum an_status net_forward(struct net *net, const float *input, int batch,
                            const float **output, struct an_error *err);
+
+/* Layer i alone, from x into y (y may equal x for element-wise layers):
+ * relu applies a following ReLU in the same pass (conv and linear only);
+ * dropout is the identity.  workspace holds the layer's scratch (the arena's
+ * for net_forward, the trainer's when training). */
+enum an_status net_layer_forward(const struct net *net, int i, int batch,
+                                 const float *x, float *y, bool relu,
+                                 float *workspace);
 
 /* Values per sample of the last layer's output. */
 size_t net_outputs(const struct net *net);

@@ -124,42 +124,23 @@ static void dropout_forward(const struct layer *l, int layer, size_t count,
         }
 }
 
-/* Layer i forward from acts[i] to acts[i+1], all outputs kept. */
+/* Layer i forward from acts[i] to acts[i+1], all outputs kept (no ReLU
+ * fused: backward needs each layer's own output); dropout draws its mask
+ * when training. */
 static enum an_status forward_layer(struct trainer *t, int i, int batch,
                                     bool train, const struct train_config *cfg)
 {
         struct net *net = &t->model->net;
         const struct layer *l = &net->arch.layers[i];
-        struct shape in = net->shapes[i];
-        const float *x = t->acts[i];
-        float *y = t->acts[i + 1];
-        size_t count = shape_count(in) * batch;
-        struct conv_params p;
-        switch (l->type) {
-        case LAYER_CONV:
-                p = conv_of(l, in);
-                return conv_forward(&p, batch, in, x, net->weights[i],
-                                    net->biases[i], false, y, t->workspace);
-        case LAYER_LINEAR:
-                return linear_forward((int)shape_count(in), l->out, batch, x,
-                                      net->weights[i], net->biases[i], false, y,
-                                      t->workspace);
-        case LAYER_RELU: relu_forward(count, x, y); break;
-        case LAYER_MAXPOOL: maxpool_forward(&l->win, batch, in, x, y); break;
-        case LAYER_LRN: lrn_forward(&l->lrn, batch, in, x, y); break;
-        case LAYER_ADAPTIVE_AVGPOOL:
-                adaptive_avgpool_forward(l->out_h, l->out_w, batch, in, x, y);
-                break;
-        case LAYER_DROPOUT:
-                if (train && cfg->dropout && l->drop_p > 0)
-                        dropout_forward(l, i, count, x, y, t->masks[i],
-                                        cfg->seed, t->step);
-                else
-                        memcpy(y, x, count * sizeof *y);
-                break;
-        case LAYER_SOFTMAX: softmax_forward(batch, in.c, x, y); break;
+        if (l->type == LAYER_DROPOUT && train && cfg->dropout &&
+            l->drop_p > 0) {
+                dropout_forward(l, i, shape_count(net->shapes[i]) * batch,
+                                t->acts[i], t->acts[i + 1], t->masks[i],
+                                cfg->seed, t->step);
+                return AN_OK;
         }
-        return AN_OK;
+        return net_layer_forward(net, i, batch, t->acts[i], t->acts[i + 1],
+                                 false, t->workspace);
 }
 
 static enum an_status forward_all(struct trainer *t, const float *x, int batch,
