@@ -9,7 +9,6 @@
  * (AVX-512, else AVX2+FMA, else scalar), then times net_forward on random
  * weights and inputs and reports ms per batch, images/s, GFLOP/s and the
  * share of the measured peak (2 FLOP per multiply-add). */
-#include <immintrin.h>
 #include <omp.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_peak.h"
 #include "model.h"
 
 static double now(void)
@@ -24,70 +24,6 @@ static double now(void)
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-enum { ACCUMULATORS = 12 };
-
-__attribute__((target("avx512f"))) static float fma_avx512(long iters)
-{
-        __m512 acc[ACCUMULATORS];
-        __m512 m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
-        for (int j = 0; j < ACCUMULATORS; j++)
-                acc[j] = _mm512_set1_ps((float)j);
-        for (long i = 0; i < iters; i++)
-#pragma GCC unroll 12
-                for (int j = 0; j < ACCUMULATORS; j++)
-                        acc[j] = _mm512_fmadd_ps(acc[j], m, a);
-        __m512 s = acc[0];
-        for (int j = 1; j < ACCUMULATORS; j++)
-                s = _mm512_add_ps(s, acc[j]);
-        return _mm512_reduce_add_ps(s);
-}
-
-__attribute__((target("avx2,fma"))) static float fma_avx2(long iters)
-{
-        __m256 acc[ACCUMULATORS];
-        __m256 m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-7f);
-        for (int j = 0; j < ACCUMULATORS; j++)
-                acc[j] = _mm256_set1_ps((float)j);
-        for (long i = 0; i < iters; i++)
-#pragma GCC unroll 12
-                for (int j = 0; j < ACCUMULATORS; j++)
-                        acc[j] = _mm256_fmadd_ps(acc[j], m, a);
-        float out[8], sum = 0;
-        for (int j = 1; j < ACCUMULATORS; j++)
-                acc[0] = _mm256_add_ps(acc[0], acc[j]);
-        _mm256_storeu_ps(out, acc[0]);
-        for (int j = 0; j < 8; j++)
-                sum += out[j];
-        return sum;
-}
-
-/* FP32 FLOP/s of FMAs on every OpenMP thread at once. */
-static double measure_peak(const char **isa)
-{
-        int lanes = __builtin_cpu_supports("avx512f") ? 16
-                    : __builtin_cpu_supports("avx2") &&
-                                    __builtin_cpu_supports("fma")
-                            ? 8
-                            : 0;
-        *isa = lanes == 16 ? "AVX-512" : lanes == 8 ? "AVX2+FMA" : "none";
-        if (!lanes)
-                return 0;
-        long iters = 20 * 1000 * 1000;
-        volatile float sink = 0;
-        double best = 0;
-        for (int rep = 0; rep < 3; rep++) {
-                double t0 = now();
-#pragma omp parallel reduction(+ : sink)
-                sink += lanes == 16 ? fma_avx512(iters) : fma_avx2(iters);
-                double t = now() - t0;
-                double flops = 2.0 * lanes * ACCUMULATORS * (double)iters *
-                               omp_get_max_threads();
-                if (flops / t > best)
-                        best = flops / t;
-        }
-        return best;
 }
 
 static uint64_t macs_per_image(const struct net *net)

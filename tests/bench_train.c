@@ -7,13 +7,13 @@
  * counting a step as three forward passes of multiply-adds (forward, input
  * gradients, weight gradients), and the share of the machine's peak as
  * bench_forward measures it (an FMA loop on every thread). */
-#include <immintrin.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "bench_peak.h"
 #include "model.h"
 #include "train.h"
 
@@ -22,40 +22,6 @@ static double now(void)
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-__attribute__((target("avx512f"))) static float fma_avx512(long iters)
-{
-        __m512 acc[12];
-        __m512 m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
-        for (int j = 0; j < 12; j++)
-                acc[j] = _mm512_set1_ps((float)j);
-        for (long i = 0; i < iters; i++)
-#pragma GCC unroll 12
-                for (int j = 0; j < 12; j++)
-                        acc[j] = _mm512_fmadd_ps(acc[j], m, a);
-        for (int j = 1; j < 12; j++)
-                acc[0] = _mm512_add_ps(acc[0], acc[j]);
-        return _mm512_reduce_add_ps(acc[0]);
-}
-
-static double peak(void)
-{
-        if (!__builtin_cpu_supports("avx512f"))
-                return 0;
-        long iters = 20 * 1000 * 1000;
-        volatile float sink = 0;
-        double best = 0;
-        for (int rep = 0; rep < 3;
-             rep++) { /* best of three, as bench_forward */
-                double t0 = now();
-#pragma omp parallel reduction(+ : sink)
-                sink += fma_avx512(iters);
-                double rate = 2.0 * 16 * 12 * iters * omp_get_max_threads() /
-                              (now() - t0);
-                best = rate > best ? rate : best;
-        }
-        return best;
 }
 
 static int bench(const char *preset, int batch, double machine_peak)
@@ -107,7 +73,8 @@ int main(int argc, char **argv)
         static char *defaults[] = {"alexnet-owt:64", "alexnet-small:128"};
         char **specs = argc > 1 ? argv + 1 : defaults;
         int n = argc > 1 ? argc - 1 : 2, status = 0;
-        double p = peak();
+        const char *isa;
+        double p = measure_peak(&isa);
         printf("threads %d, measured FP32 peak %.1f GFLOP/s\n\n",
                omp_get_max_threads(), p / 1e9);
         printf("%-14s %6s %10s %10s %9s %9s\n", "preset", "batch", "ms/step",
