@@ -26,8 +26,8 @@ static const char train_help[] =
         "       [--epochs N] [-b BATCH] [--lr RATE] [--momentum M]\n"
         "       [--weight-decay D] [--schedule paper|step|cosine] [--lr-step "
         "N]\n"
-        "       [--init paper|he] [--dropout P] [--augment "
-        "none|flip-crop|paper]\n"
+        "       [--init paper|he] [--dropout P]\n"
+        "       [--augment none|flip|flip-crop|paper]\n"
         "       [--val DIR | --val-split F] [--seed N] [-j THREADS]\n"
         "       [--checkpoint FILE] [--checkpoint-every MINUTES] [--resume "
         "FILE]\n"
@@ -60,8 +60,9 @@ static const char train_help[] =
         "      --dropout P             dropout probability of the dropout "
         "layers\n"
         "                              (default: as the network says, 0.5)\n"
-        "      --augment MODE          none, flip-crop, or paper (default: "
-        "crops,\n"
+        "      --augment MODE          none, flip (centre crop, random "
+        "flips),\n"
+        "                              flip-crop, or paper (default: crops,\n"
         "                              flips and PCA colour noise)\n"
         "      --val DIR               validation images (same class folders)\n"
         "      --val-split F           hold out fraction F of DATADIR instead\n"
@@ -254,6 +255,8 @@ static int parse_options(int argc, char **argv, struct train_options *o)
                 case OPT_AUGMENT:
                         if (!strcmp(optarg, "none"))
                                 o->augment = AUGMENT_NONE;
+                        else if (!strcmp(optarg, "flip"))
+                                o->augment = AUGMENT_FLIP;
                         else if (!strcmp(optarg, "flip-crop"))
                                 o->augment = AUGMENT_FLIP_CROP;
                         else if (!strcmp(optarg, "paper"))

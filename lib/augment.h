@@ -15,7 +15,12 @@
 #include "image.h"
 #include "transform.h"
 
-enum augment_mode { AUGMENT_NONE, AUGMENT_FLIP_CROP, AUGMENT_PAPER };
+enum augment_mode {
+        AUGMENT_NONE,
+        AUGMENT_FLIP,
+        AUGMENT_FLIP_CROP,
+        AUGMENT_PAPER
+};
 
 struct colour_pca {
         float eigenvalues[3];
