@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -527,10 +528,10 @@ static enum an_status read_state(const struct model *m, const char *path,
         return st;
 }
 
-static enum an_status write_checkpoint(const struct model *m,
-                                       const struct trainer *t,
-                                       const struct run_state *s,
-                                       const char *path, struct an_error *err)
+static enum an_status save_checkpoint(const struct model *m,
+                                      const struct trainer *t,
+                                      const struct run_state *s,
+                                      const char *path, struct an_error *err)
 {
         struct st_write_tensor v = {"train.velocity",
                                     ST_F32,
@@ -607,6 +608,7 @@ struct run {
         struct colour_pca pca;
         struct run_state s;
         const char *checkpoint;
+        const char *failed_file; /* the file an I/O error was about */
         float *x, *probs;
         int *labels;
         bool *ok;
@@ -615,6 +617,15 @@ struct run {
         FILE *log;
         bool tty;
 };
+
+static enum an_status write_checkpoint(struct run *r, struct an_error *err)
+{
+        enum an_status st =
+                save_checkpoint(r->m, &r->t, &r->s, r->checkpoint, err);
+        if (st != AN_OK)
+                r->failed_file = r->checkpoint;
+        return st;
+}
 
 static double now(void)
 {
@@ -827,8 +838,7 @@ static enum an_status run_epoch(struct run *r, struct feeder *f, int epoch,
                 if (stop_signal || due) {
                         r->s.seconds += now() - start;
                         start = now();
-                        st = write_checkpoint(r->m, &r->t, &r->s, r->checkpoint,
-                                              err);
+                        st = write_checkpoint(r, err);
                         last_ckpt = now();
                         if (st != AN_OK || stop_signal)
                                 return st;
@@ -851,10 +861,14 @@ static void end_of_epoch_schedule(struct run *r, double val_error)
         }
 }
 
-static void log_epoch(struct run *r, int epoch, double lr,
-                      const struct eval_result *val, double seconds,
-                      double rate)
+/* Prints the epoch's line and appends it to the CSV log; a log that
+ * cannot be written (a full disk) is an error, reported after the
+ * epoch's checkpoint is safe. */
+static enum an_status log_epoch(struct run *r, int epoch, double lr,
+                                const struct eval_result *val, double seconds,
+                                double rate, struct an_error *err)
 {
+        enum an_status st = AN_OK;
         double loss = r->epoch_seen ? r->epoch_loss / r->epoch_seen : 0;
         double top1 =
                 r->epoch_seen ? (double)r->epoch_correct / r->epoch_seen : 0;
@@ -862,7 +876,11 @@ static void log_epoch(struct run *r, int epoch, double lr,
                 fprintf(r->log, "%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%.1f,%.1f\n",
                         epoch + 1, lr, loss, top1, val->loss, val->top1,
                         val->top5, seconds, rate);
-                fflush(r->log);
+                if (fflush(r->log) != 0 || ferror(r->log)) {
+                        r->failed_file = r->o->log;
+                        st = an_error_set(err, AN_E_IO, "write failed: %s",
+                                          strerror(errno));
+                }
         }
         if (!r->o->quiet)
                 fprintf(stderr,
@@ -873,6 +891,7 @@ static void log_epoch(struct run *r, int epoch, double lr,
                         r->tty ? "\n" : "", epoch + 1, r->o->epochs, lr, loss,
                         100 * top1, val->loss, 100 * val->top1, 100 * val->top5,
                         rate);
+        return st;
 }
 
 static enum an_status train_loop(struct run *r, struct eval_result *final,
@@ -903,12 +922,15 @@ static enum an_status train_loop(struct run *r, struct eval_result *final,
                         break;
                 *final = val;
                 end_of_epoch_schedule(r, 1 - val.top1);
-                log_epoch(r, epoch, lr, &val, now() - start, rate);
+                enum an_status log_st =
+                        log_epoch(r, epoch, lr, &val, now() - start, rate, err);
                 r->s.epoch = epoch + 1;
                 r->s.step = 0;
                 r->epoch_loss = 0;
                 r->epoch_correct = r->epoch_seen = 0;
-                st = write_checkpoint(r->m, &r->t, &r->s, r->checkpoint, err);
+                st = write_checkpoint(r, err);
+                if (st == AN_OK)
+                        st = log_st;
         }
         feeder_stop(&f);
         return st;
@@ -1045,6 +1067,20 @@ static int load_data(struct run *r, const char *datadir, struct dataset *train,
         return -1;
 }
 
+/* MODEL.ckpt beside the model; when MODEL is a device or pipe
+ * (/dev/stdout), NAME.ckpt in the current directory instead, never a new
+ * file in /dev. */
+static void default_checkpoint(const char *output, char *buf, size_t size)
+{
+        struct stat st;
+        if (stat(output, &st) == 0 && !S_ISREG(st.st_mode)) {
+                const char *slash = strrchr(output, '/');
+                snprintf(buf, size, "%s.ckpt", slash ? slash + 1 : output);
+        } else {
+                snprintf(buf, size, "%s.ckpt", output);
+        }
+}
+
 static int run_train(int argc, char **argv)
 {
         struct train_options o = {.output = "model.safetensors",
@@ -1067,7 +1103,7 @@ static int run_train(int argc, char **argv)
                 omp_set_num_threads(o.threads);
         const char *datadir = argv[optind];
         char checkpoint[4096];
-        snprintf(checkpoint, sizeof checkpoint, "%s.ckpt", o.output);
+        default_checkpoint(o.output, checkpoint, sizeof checkpoint);
 
         struct dataset train = {0}, val = {0};
         struct image_cache train_cache = {0}, val_cache = {0};
@@ -1145,7 +1181,8 @@ static int run_train(int argc, char **argv)
                 if (st != AN_OK)
                         report(o.output, "%s", err.message);
         } else {
-                report("train", "%s", err.message);
+                report(r.failed_file ? r.failed_file : "train", "%s",
+                       err.message);
                 status = EXIT_FATAL;
         }
         free_run(&r);

@@ -18,10 +18,33 @@ static void release(struct atomic_file *f)
         f->fd = -1;
 }
 
+/* A destination that is a character device or a pipe (/dev/stdout,
+ * /dev/full, a FIFO) is written in place: renaming a file over it would
+ * replace the device node itself.  Anything else that is not a regular
+ * file (a directory, a socket) is refused before any work is done. */
+static enum an_status open_special(struct atomic_file *f, const char *path,
+                                   const struct stat *st, struct an_error *err)
+{
+        if (!S_ISCHR(st->st_mode) && !S_ISFIFO(st->st_mode))
+                return an_error_set(err, AN_E_IO, "%s",
+                                    S_ISDIR(st->st_mode)
+                                            ? "is a directory"
+                                            : "not a regular file");
+        f->fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (f->fd < 0)
+                return an_error_set(err, AN_E_IO, "cannot open: %s",
+                                    strerror(errno));
+        return AN_OK;
+}
+
 enum an_status atomic_file_create(struct atomic_file *f, const char *path,
                                   struct an_error *err)
 {
         f->fd = -1;
+        f->path = f->temp_path = NULL;
+        struct stat st;
+        if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+                return open_special(f, path, &st, err);
         f->path = strdup(path);
         size_t len = strlen(path) + sizeof ".tmp.XXXXXX";
         f->temp_path = malloc(len);
@@ -81,6 +104,14 @@ static void sync_directory(const char *path)
 enum an_status atomic_file_commit(struct atomic_file *f, struct an_error *err)
 {
         int e = 0;
+        if (!f->temp_path) { /* a device or pipe, written in place */
+                if (close(f->fd) != 0)
+                        e = errno;
+                f->fd = -1;
+                return e ? an_error_set(err, AN_E_IO, "cannot write: %s",
+                                        strerror(e))
+                         : AN_OK;
+        }
         if (fsync(f->fd) != 0)
                 e = errno;
         if (close(f->fd) != 0 && !e)

@@ -4,7 +4,9 @@
  * disk (fsync), renames it over the destination and syncs the directory, so a
  * crash, a full disk or a kill at any moment leaves either the old file or the
  * new one under the final name, never a truncated one.  abort removes the
- * temporary file. */
+ * temporary file.  A destination that is a device or a pipe (/dev/stdout)
+ * is written in place, since there is no file to replace; a directory or
+ * socket is refused. */
 #ifndef ALEXNET_ATOMIC_FILE_H
 #define ALEXNET_ATOMIC_FILE_H
 
@@ -15,7 +17,8 @@
 struct atomic_file {
         int fd;
         char *path;      /* the destination */
-        char *temp_path; /* where the data goes until commit */
+        char *temp_path; /* where the data goes until commit; NULL when
+                          * writing a device or pipe in place */
 };
 
 enum an_status atomic_file_create(struct atomic_file *f, const char *path,

@@ -268,7 +268,7 @@ static enum an_status read_header(struct reader *r, struct an_error *err)
                                     "header");
         int32_t v[3];
         memcpy(v, r->data, sizeof v);
-        if (v[0] > 1000 || v[1] > 1000)
+        if (v[0] < 0 || v[1] < 0 || v[0] > 1000 || v[1] > 1000)
                 return an_error_set(err, AN_E_UNSUPPORTED,
                                     "unsupported weights header (version "
                                     "%d.%d): not a darknet .weights file, or "

@@ -1,0 +1,26 @@
+/* JPEG and PNG decoding (libjpeg-turbo, libpng, our EXIF reader), then the
+ * resize and crop into a tensor that predict would do. */
+#include <stdlib.h>
+
+#include "fuzz.h"
+#include "image.h"
+#include "model.h"
+#include "transform.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        struct image_options opt = image_defaults();
+        opt.max_pixels = 1 << 22;           /* keep each input fast */
+        opt.min_side = (size & 1) ? 40 : 0; /* both JPEG scaling paths */
+        struct image img;
+        if (image_decode(&img, data, size, &opt, NULL) != AN_OK)
+                return 0;
+        struct preprocess pre = preprocess_torchvision(40);
+        struct shape input = {3, 32, 32};
+        float *out = malloc(sizeof(float) * 3 * 32 * 32);
+        if (out)
+                preprocess_image(&img, &pre, input, 1, out, NULL);
+        free(out);
+        image_free(&img);
+        return 0;
+}
