@@ -24,8 +24,12 @@ if [ -w /dev/full ]; then
         one_line_error /dev/full
         grep -q "No space left on device" "$err" || fail "convert: ENOSPC"
         [ -c /dev/full ] || fail "/dev/full is no longer a device"
-        expect 2 "$ALEXNET" train $train_args --epochs 1 -o /dev/full "$data"
+        # (its checkpoint goes to ./full.ckpt: run it in $tmp)
+        expect 2 sh -c 'cd "$0" && shift && exec "$@"' "$tmp" \
+                "$(cd "$(dirname "$ALEXNET")" && pwd)/$(basename "$ALEXNET")" \
+                train $train_args --epochs 1 -o /dev/full "$data"
         one_line_error /dev/full
+        [ -e "$tmp/full.ckpt" ] || fail "no checkpoint beside the run"
         expect 2 "$ALEXNET" train $train_args --epochs 1 --log /dev/full \
                 -o "$tmp/log-full.safetensors" "$data"
         one_line_error /dev/full
