@@ -25,7 +25,7 @@ if [ -w /dev/full ]; then
         grep -q "No space left on device" "$err" || fail "convert: ENOSPC"
         [ -c /dev/full ] || fail "/dev/full is no longer a device"
         # (its checkpoint goes to ./full.ckpt: run it in $tmp)
-        expect 2 sh -c 'cd "$0" && shift && exec "$@"' "$tmp" \
+        expect 2 sh -c 'cd "$0" && exec "$@"' "$tmp" \
                 "$(cd "$(dirname "$ALEXNET")" && pwd)/$(basename "$ALEXNET")" \
                 train $train_args --epochs 1 -o /dev/full "$data"
         one_line_error /dev/full
