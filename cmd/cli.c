@@ -2,11 +2,14 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "atomic_file.h"
 
 void report(const char *what, const char *fmt, ...)
 {
@@ -100,4 +103,18 @@ int report_no_model(void)
                "(%s), see 'man alexnet-predict'",
                DEFAULT_MODEL);
         return EXIT_FATAL;
+}
+
+static void remove_partial_and_die(int sig)
+{
+        atomic_file_remove_partial();
+        signal(sig, SIG_DFL);
+        raise(sig);
+}
+
+void remove_partial_output_on_signals(void)
+{
+        static const int signals[] = {SIGINT, SIGTERM, SIGHUP};
+        for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+                signal(signals[i], remove_partial_and_die);
 }

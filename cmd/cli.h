@@ -52,6 +52,11 @@ int report_no_model(void);
  * value, anything else for an unknown option); returns EXIT_FATAL. */
 int option_error(const struct command *cmd, int c, char **argv);
 
+/* From now on SIGINT, SIGTERM and SIGHUP remove the temporary file of an
+ * output being written before they end the process, so an interrupted
+ * command leaves neither a partial file nor litter beside it. */
+void remove_partial_output_on_signals(void);
+
 /* Prints cmd's help to stdout; returns EXIT_ALL_DONE. */
 int print_help(const struct command *cmd);
 

@@ -268,6 +268,7 @@ static int run_convert(int argc, char **argv)
         const char *weights = operands == 3 ? argv[optind + 1] : NULL;
         const char *out = argv[argc - 1];
         enum source_format from = o.from ? o.from : detect(in);
+        remove_partial_output_on_signals();
 
         struct model m;
         struct an_error err;

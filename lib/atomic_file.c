@@ -10,8 +10,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The temporary file being written, so that a signal handler can remove
+ * it (atomic_file_remove_partial).  One at a time: the tool writes its
+ * outputs one after another. */
+static char *volatile in_progress;
+
+void atomic_file_remove_partial(void)
+{
+        char *path = in_progress;
+        if (path)
+                unlink(path); /* async-signal-safe */
+}
+
 static void release(struct atomic_file *f)
 {
+        if (in_progress == f->temp_path)
+                in_progress = NULL;
         free(f->path);
         free(f->temp_path);
         f->path = f->temp_path = NULL;
@@ -62,6 +76,7 @@ enum an_status atomic_file_create(struct atomic_file *f, const char *path,
                                     "it: %s",
                                     strerror(e));
         }
+        in_progress = f->temp_path;
         /* mkstemp makes the file private (0600); a model is an ordinary
          * file, so give it the permissions open(2) would. */
         mode_t mask = umask(0);

@@ -28,5 +28,9 @@ enum an_status atomic_file_write(struct atomic_file *f, const void *buf,
 enum an_status atomic_file_commit(struct atomic_file *f, struct an_error *err);
 /* Discards the temporary file; safe after a failed write or commit. */
 void atomic_file_abort(struct atomic_file *f);
+/* Removes the temporary file of the write in progress, if any.  Only
+ * async-signal-safe calls: meant for a SIGINT/SIGTERM handler that then
+ * ends the process. */
+void atomic_file_remove_partial(void);
 
 #endif

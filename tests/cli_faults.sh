@@ -40,21 +40,26 @@ expect 2 "$ALEXNET" convert "$small_pth" "$tmp"
 one_line_error "$tmp"
 grep -q "is a directory" "$err" || fail "convert to a directory"
 
-# ---- SIGKILL during a conversion: the old file or the new, never half -----
+# ---- SIGKILL or SIGINT during a conversion: the old file or the new, ------
+# ---- never half; after SIGINT not even a temporary file -------------------
 expect 0 "$ALEXNET" train --preset alexnet-half --epochs 1 -b 2 -q \
         -o "$tmp/half.safetensors" "$data"
 expect 0 "$ALEXNET" convert --dtype f16 "$tmp/half.safetensors" "$tmp/ref16.safetensors"
-for delay in 0.01 0.05 0.1 0.2 0.3; do
-        rm -f "$tmp/out16.safetensors"
+for try in KILL:0.01 INT:0.02 KILL:0.05 INT:0.08 KILL:0.1 INT:0.15 KILL:0.2 INT:0.3; do
+        signal=${try%:*} delay=${try#*:}
+        rm -f "$tmp"/out16.safetensors*  # (SIGKILL leaves its temporary file)
         "$ALEXNET" convert --dtype f16 "$tmp/half.safetensors" \
                 "$tmp/out16.safetensors" 2>/dev/null &
         pid=$!
         sleep "$delay"
-        kill -KILL "$pid" 2>/dev/null
+        kill -"$signal" "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
         if [ -e "$tmp/out16.safetensors" ]; then
                 cmp -s "$tmp/out16.safetensors" "$tmp/ref16.safetensors" ||
-                        fail "killed after $delay s: a different file under the final name"
+                        fail "SIG$signal after $delay s: a different file under the final name"
+        fi
+        if [ "$signal" = INT ] && ls "$tmp" | grep -q 'out16.safetensors.tmp'; then
+                fail "SIGINT after $delay s left a temporary file"
         fi
 done
 rm -f "$tmp"/out16.safetensors.tmp.* "$tmp"/half.safetensors*
