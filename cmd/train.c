@@ -32,7 +32,9 @@ static const char train_help[] =
         "       [--val DIR | --val-split F] [--seed N] [-j THREADS]\n"
         "       [--checkpoint FILE] [--checkpoint-every MINUTES] [--resume "
         "FILE]\n"
-        "       [--freeze features] [--cache] [--log FILE] [--quiet] DATADIR\n"
+        "       [--freeze features] [--resize N] [--cache] [--log FILE] "
+        "[--quiet]\n"
+        "       DATADIR\n"
         "\n"
         "Train on DATADIR/CLASS/IMAGE (JPEG or PNG, one folder per class).\n"
         "\n"
@@ -75,6 +77,9 @@ static const char train_help[] =
         "      --resume FILE           continue the run saved in checkpoint "
         "FILE\n"
         "      --freeze features       train only the fully connected layers\n"
+        "      --resize N              shorter image side before the centre "
+        "or\n"
+        "                              random crop (default: the model's)\n"
         "      --cache                 keep the decoded images in memory\n"
         "      --log FILE              append one CSV line per epoch\n"
         "  -q, --quiet                 no progress on standard error\n"
@@ -86,6 +91,7 @@ struct train_options {
         const char *output, *preset, *from, *val_dir, *checkpoint, *resume,
                 *log;
         int epochs, batch, lr_step, threads;
+        int resize; /* 0: the model's own */
         double lr, momentum, weight_decay, dropout, val_split,
                 checkpoint_minutes;
         enum schedule schedule;
@@ -147,7 +153,8 @@ static int parse_options(int argc, char **argv, struct train_options *o)
                 OPT_RESUME,
                 OPT_FREEZE,
                 OPT_LOG,
-                OPT_CACHE
+                OPT_CACHE,
+                OPT_RESIZE
         };
         static const struct option options[] = {
                 {"output", required_argument, NULL, 'o'},
@@ -173,6 +180,7 @@ static int parse_options(int argc, char **argv, struct train_options *o)
                 {"freeze", required_argument, NULL, OPT_FREEZE},
                 {"log", required_argument, NULL, OPT_LOG},
                 {"cache", no_argument, NULL, OPT_CACHE},
+                {"resize", required_argument, NULL, OPT_RESIZE},
                 {"quiet", no_argument, NULL, 'q'},
                 {"help", no_argument, NULL, 'h'},
                 {NULL, 0, NULL, 0},
@@ -197,15 +205,17 @@ static int parse_options(int argc, char **argv, struct train_options *o)
                 case 'b':
                 case OPT_LR_STEP:
                 case 'j':
+                case OPT_RESIZE:
                         if (!number(optarg, 1, 1 << 20, &v) || v != floor(v))
                                 return usage_error(cmd,
                                                    "'%s' needs a positive "
                                                    "whole number",
                                                    argv[optind - 1]);
-                        *(c == OPT_EPOCHS ? &o->epochs
-                          : c == 'b'      ? &o->batch
-                          : c == 'j'      ? &o->threads
-                                          : &o->lr_step) = (int)v;
+                        *(c == OPT_EPOCHS   ? &o->epochs
+                          : c == 'b'        ? &o->batch
+                          : c == 'j'        ? &o->threads
+                          : c == OPT_RESIZE ? &o->resize
+                                            : &o->lr_step) = (int)v;
                         break;
                 case OPT_SEED:
                         if (!number(optarg, 0, 9007199254740992.0, &v))
@@ -978,6 +988,21 @@ static void fit_pca(const struct image_cache *c, const struct split *train,
         free(sample);
 }
 
+/* --resize: the shorter side images are resized to before the crop (the
+ * model file records it, so predict does the same). */
+static enum an_status set_resize(struct model *m, int resize,
+                                 struct an_error *err)
+{
+        struct shape in = m->net.arch.input;
+        if (resize < in.h || resize < in.w)
+                return an_error_set(err, AN_E_INVALID,
+                                    "--resize %d is smaller than the %dx%d "
+                                    "input",
+                                    resize, in.h, in.w);
+        m->pre.resize = resize;
+        return AN_OK;
+}
+
 static enum an_status build_model(struct model *m,
                                   const struct train_options *o, int classes,
                                   struct an_error *err)
@@ -998,6 +1023,8 @@ static enum an_status build_model(struct model *m,
                 st = an_error_set(err, AN_E_INVALID,
                                   "the model has %zu outputs for %d classes",
                                   net_outputs(&m->net), classes);
+        if (st == AN_OK && o->resize)
+                st = set_resize(m, o->resize, err);
         for (int i = 0;
              st == AN_OK && o->dropout >= 0 && i < m->net.arch.n_layers; i++)
                 if (m->net.arch.layers[i].type == LAYER_DROPOUT)
