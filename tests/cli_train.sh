@@ -87,7 +87,16 @@ expect 0 "$ALEXNET" train --from "$tmp/a.safetensors" --freeze features --epochs
 expect 0 "$ALEXNET" inspect "$tmp/ft.safetensors"
 grep -q "labels: *2: x, y" "$out" || fail "fine-tuned labels"
 
+# --resize is recorded for predict; --augment flip runs
+expect 0 "$ALEXNET" train --preset alexnet-small --epochs 1 -b 2 -q --resize 40 \
+        --augment flip -o "$tmp/r.safetensors" "$tmp/two"
+expect 0 "$ALEXNET" inspect "$tmp/r.safetensors"
+grep -q "resize 40, centre crop 32x32" "$out" || fail "--resize not recorded"
+
 # bad use
+expect 2 "$ALEXNET" train --preset alexnet-small --resize 31 -q "$tmp/two"
+one_line_error alexnet-small
+expect 2 "$ALEXNET" train --augment mirror "$data"
 expect 2 "$ALEXNET" train -q -o "$tmp/x.safetensors" "$tmp/nonexistent"
 expect 2 "$ALEXNET" train --val-split 0.2 --val "$data" "$data"
 expect 2 "$ALEXNET" train --schedule linear "$data"
