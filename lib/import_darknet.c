@@ -135,7 +135,7 @@ static enum an_status activation(struct arch *a, const struct section *s,
 
 static bool read_floats(struct reader *r, float *out, size_t n)
 {
-        if (n > (r->size - r->pos) / 4)
+        if (r->pos > r->size || n > (r->size - r->pos) / 4)
                 return false;
         memcpy(out, r->data + r->pos, n * 4);
         r->pos += n * 4;
@@ -276,6 +276,10 @@ static enum an_status read_header(struct reader *r, struct an_error *err)
                                     v[0], v[1]);
         /* The images-seen counter grew to 64 bits in format 0.2. */
         r->pos = 12 + (v[0] * 10 + v[1] >= 2 ? 8 : 4);
+        if (r->pos > r->size) /* a 64-bit counter needs 20 bytes */
+                return an_error_set(err, AN_E_FORMAT,
+                                    "weights file is too short for its "
+                                    "header");
         return AN_OK;
 }
 
