@@ -38,8 +38,11 @@ find "$dir" -name '*.jpg' | sort |
 pid=$!
 # the predict process is the last of the pipeline: sample its RSS
 : >"$work/rss"
+hwm=0
 while kill -0 "$pid" 2>/dev/null; do
         awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null >>"$work/rss"
+        now=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+        [ -n "$now" ] && hwm=$now
         sleep 1
 done
 wait "$pid"
@@ -71,7 +74,7 @@ last=$(tail -n +"$((half + 1))" "$work/rss" | sort -n | tail -1)
 echo "soak: $results results, $errors errors, exit 1, ${seconds} s" \
         "($((good + bad)) images, $(((good + bad) / (seconds > 0 ? seconds : 1))) images/s)"
 echo "soak: RSS over $samples samples: max ${first:-0} kB in the first half," \
-        "max ${last:-0} kB in the second"
+        "max ${last:-0} kB in the second; peak (VmHWM) $hwm kB"
 if [ "$samples" -ge 4 ] && [ "$last" -gt $((first + slack)) ]; then
         fail "RSS grew from $first kB to $last kB"
 fi
