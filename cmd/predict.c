@@ -209,6 +209,26 @@ static int classify_all(struct model *m, struct pipeline *p,
         return status;
 }
 
+/* Makes the batch smaller when its activations would exceed the arena
+ * limit (a model with very large inputs); false, reported, when not even
+ * one image fits. */
+static bool fit_batch(const struct model *m, const char *path,
+                      struct predict_options *o)
+{
+        int fit = net_max_batch(&m->net, o->batch * o->crops) / o->crops;
+        if (fit < 1) {
+                report(path,
+                       "one image needs %.1f GiB of activations, more than "
+                       "the %.0f GiB limit",
+                       net_arena_bytes(&m->net, o->crops) / 1073741824.0,
+                       NET_ARENA_LIMIT / 1073741824.0);
+                return false;
+        }
+        if (fit < o->batch)
+                o->batch = fit;
+        return true;
+}
+
 static int run_predict(int argc, char **argv)
 {
         struct predict_options o = {NULL, 5, 16,    0,     1,   FORMAT_TEXT,
@@ -226,6 +246,10 @@ static int run_predict(int argc, char **argv)
                 return report_no_model();
         if (model_open(&m, path, &err) != AN_OK) {
                 report_error(path, &err);
+                return EXIT_FATAL;
+        }
+        if (!fit_batch(&m, path, &o)) {
+                model_close(&m);
                 return EXIT_FATAL;
         }
         struct dataset d = {0};

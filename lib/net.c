@@ -75,24 +75,54 @@ static size_t layer_workspace(const struct net *net, int i, int batch)
         return 0;
 }
 
+/* Floats of the largest activation of one sample and of the largest
+ * layer workspace for a batch. */
+static void arena_floats(const struct net *net, int batch, size_t *act,
+                         size_t *work)
+{
+        *act = *work = 0;
+        for (int i = 0; i <= net->arch.n_layers; i++) {
+                size_t count = shape_count(net->shapes[i]);
+                if (count > *act)
+                        *act = count;
+                if (i < net->arch.n_layers) {
+                        size_t w = layer_workspace(net, i, batch);
+                        if (w > *work)
+                                *work = w;
+                }
+        }
+}
+
+size_t net_arena_bytes(const struct net *net, int batch)
+{
+        size_t act, work;
+        arena_floats(net, batch, &act, &work);
+        /* sizes are bounded by arch validation (2^30 floats a sample) */
+        double bytes = ((double)act * 2 * batch + (double)work) * sizeof(float);
+        return bytes > (double)SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)bytes;
+}
+
+int net_max_batch(const struct net *net, int want)
+{
+        int batch = want;
+        while (batch > 0 && net_arena_bytes(net, batch) > NET_ARENA_LIMIT)
+                batch = batch > 8 ? batch / 2 : batch - 1;
+        return batch;
+}
+
 enum an_status net_reserve(struct net *net, int batch, struct an_error *err)
 {
         if (batch <= net->capacity)
                 return AN_OK;
-        size_t act = 0, work = 0;
-        for (int i = 0; i <= net->arch.n_layers; i++) {
-                size_t count = shape_count(net->shapes[i]);
-                if (count > act)
-                        act = count;
-                if (i < net->arch.n_layers) {
-                        size_t w = layer_workspace(net, i, batch);
-                        if (w > work)
-                                work = w;
-                }
-        }
-        if (act > SIZE_MAX / sizeof(float) / (size_t)batch)
-                return an_error_set(err, AN_E_NOMEM, "batch of %d is too large",
-                                    batch);
+        size_t act, work, bytes = net_arena_bytes(net, batch);
+        if (bytes > NET_ARENA_LIMIT)
+                return an_error_set(err, AN_E_NOMEM,
+                                    "a batch of %d would need %.1f GiB of "
+                                    "activations, more than the %.0f GiB "
+                                    "limit",
+                                    batch, bytes / 1073741824.0,
+                                    NET_ARENA_LIMIT / 1073741824.0);
+        arena_floats(net, batch, &act, &work);
         for (int b = 0; b < 2; b++) {
                 free(net->activations[b]);
                 net->activations[b] = malloc(act * batch * sizeof(float));

@@ -39,7 +39,20 @@ void net_free(struct net *net);
 void net_set_params(struct net *net, int layer, const float *weight,
                     const float *bias);
 
-/* Sizes the arena for batches up to `batch` (net_forward calls it too). */
+/* The most memory an arena may take (activations and workspace): a model
+ * file, not the user, decides how much one image needs, so a hostile or
+ * absurd one must not be able to take the machine's memory. */
+#define NET_ARENA_LIMIT ((size_t)2 << 30)
+
+/* Bytes the arena needs for a batch of `batch`. */
+size_t net_arena_bytes(const struct net *net, int batch);
+
+/* The largest batch <= want whose arena fits NET_ARENA_LIMIT; 0 when not
+ * even one image fits. */
+int net_max_batch(const struct net *net, int want);
+
+/* Sizes the arena for batches up to `batch` (net_forward calls it too);
+ * refuses (AN_E_NOMEM) an arena above NET_ARENA_LIMIT. */
 enum an_status net_reserve(struct net *net, int batch, struct an_error *err);
 
 /* Runs input[batch][C][H][W] through every layer (dropout is the identity:

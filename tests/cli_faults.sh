@@ -103,6 +103,27 @@ if command -v python3 >/dev/null; then
         [ "$many" -le $((few + 2048)) ] || fail "RSS grew: $few kB -> $many kB"
 fi
 
+# ---- a model whose activations would take the machine's memory ----------
+# (the fixture's architecture with a 3x8000x8000 input: ~22 GiB a batch of
+# one) is refused at once, before any image is decoded
+if command -v python3 >/dev/null; then
+        python3 - "$FIXTURES/train/init.safetensors" "$tmp/huge.safetensors" <<'PY'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+header = json.loads(raw[8:8 + n])
+arch = json.loads(header["__metadata__"]["architecture"])
+arch["input"] = [3, 8000, 8000]
+header["__metadata__"]["architecture"] = json.dumps(arch)
+text = json.dumps(header).encode()
+text += b" " * (-len(text) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(text)) + text + raw[8 + n:])
+PY
+        expect 2 "$ALEXNET" predict -m "$tmp/huge.safetensors" "$I/rgb8.png"
+        one_line_error "$tmp/huge.safetensors"
+        grep -q "GiB limit" "$err" || fail "huge activations: message"
+fi
+
 # ---- a small file system filled up (needs permission to mount tmpfs) ------
 mnt=$tmp/mnt
 mkdir -p "$mnt"
