@@ -4,9 +4,9 @@
  *
  * N JPEGs of mixed sizes (24x24 to 800x600) named DIR/good-NNNNNNN.jpg,
  * except that every BAD_EVERY-th (default 100) is broken in one of four
- * ways and named DIR/bad-NNNNNNN.jpg: cut short, bytes overwritten in the
- * middle of the entropy-coded data, an empty file, or text.  Prints the
- * counts of good and bad files. */
+ * ways and named DIR/bad-NNNNNNN.jpg: cut short, the scan overwritten in
+ * the middle and ended by an end-of-image marker, an empty file, or text.
+ * Prints the counts of good and bad files. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,13 +27,17 @@ static int spoil(const char *path, int kind)
                 return -1;
         switch (kind) {
         case 0: /* cut short */ return truncate(path, st.st_size / 2);
-        case 1: { /* garbage in the middle of the scan */
+        case 1: { /* garbage, then an end-of-image marker, mid-scan */
+                /* (garbage alone is not always detectable: entropy-coded
+                 * data can resynchronise and decode to wrong pixels) */
                 FILE *f = fopen(path, "r+b");
                 if (!f)
                         return -1;
                 fseek(f, st.st_size / 2, SEEK_SET);
-                for (int i = 0; i < 64; i++)
-                        fputc(0xFF, f);
+                for (int i = 0; i < 62; i++)
+                        fputc(0x5A, f);
+                fputc(0xFF, f);
+                fputc(0xD9, f);
                 return fclose(f);
         }
         case 2: /* empty */ return truncate(path, 0);
