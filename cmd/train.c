@@ -1003,6 +1003,7 @@ static enum an_status set_resize(struct model *m, int resize,
         return AN_OK;
 }
 
+/* Opens or makes the model to train; on failure nothing stays open. */
 static enum an_status build_model(struct model *m,
                                   const struct train_options *o, int classes,
                                   struct an_error *err)
@@ -1017,7 +1018,9 @@ static enum an_status build_model(struct model *m,
                 if (st == AN_OK)
                         init_weights(m, o->init, o->seed, 0);
         }
-        if (st == AN_OK && !m->owned_params)
+        if (st != AN_OK)
+                return st; /* nothing opened */
+        if (!m->owned_params)
                 st = model_own_params(m, err);
         if (st == AN_OK && (int)net_outputs(&m->net) != classes)
                 st = an_error_set(err, AN_E_INVALID,
@@ -1029,6 +1032,8 @@ static enum an_status build_model(struct model *m,
              st == AN_OK && o->dropout >= 0 && i < m->net.arch.n_layers; i++)
                 if (m->net.arch.layers[i].type == LAYER_DROPOUT)
                         m->net.arch.layers[i].drop_p = o->dropout;
+        if (st != AN_OK)
+                model_close(m);
         return st;
 }
 
