@@ -111,14 +111,10 @@ int evaluate_folder(struct model *m, struct pipeline *p,
         float *probs = malloc((size_t)o->batch * t.classes * sizeof *probs);
         int status = t.confusion && probs ? EXIT_ALL_DONE : EXIT_FATAL;
         size_t position = 0;
-        struct an_error err;
         for (bool last = false; status != EXIT_FATAL && !last;) {
                 struct batch *b = pipeline_next(p);
                 last = b->last;
-                if (b->decoded &&
-                    classify_batch(&m->net, b->input, b->decoded, o->crops,
-                                   probs, &err) != AN_OK) {
-                        report("predict", "%s", err.message);
+                if (!classify_pipeline_batch(m, b, o->crops, probs)) {
                         status = EXIT_FATAL;
                 } else {
                         count_batch(&t, b, probs, d->labels + position);

@@ -147,6 +147,17 @@ static int parse_options(int argc, char **argv, struct predict_options *o)
         return EXIT_ALL_DONE;
 }
 
+bool classify_pipeline_batch(struct model *m, const struct batch *b, int crops,
+                             float *probs)
+{
+        struct an_error err;
+        if (!b->decoded || classify_batch(&m->net, b->input, b->decoded, crops,
+                                          probs, &err) == AN_OK)
+                return true;
+        report("predict", "%s", err.message);
+        return false;
+}
+
 /* Writes the records of one batch; returns how many inputs failed. */
 static int report_batch(const struct batch *b, const float *probs, int classes,
                         const struct predict_options *o, char *const *labels,
@@ -177,7 +188,6 @@ static int classify_all(struct model *m, struct pipeline *p,
         float *probs = malloc((size_t)o->batch * classes * sizeof *probs);
         struct prediction *top = malloc((size_t)o->top * sizeof *top);
         int status = EXIT_ALL_DONE;
-        struct an_error err;
         if (!probs || !top) {
                 report("predict", "out of memory");
                 status = EXIT_FATAL;
@@ -187,12 +197,9 @@ static int classify_all(struct model *m, struct pipeline *p,
         for (bool last = false; status != EXIT_FATAL && !last;) {
                 struct batch *b = pipeline_next(p);
                 last = b->last;
-                if (b->decoded &&
-                    classify_batch(&m->net, b->input, b->decoded, o->crops,
-                                   probs, &err) != AN_OK) {
-                        report("predict", "%s", err.message);
+                if (!classify_pipeline_batch(m, b, o->crops, probs))
                         status = EXIT_FATAL;
-                } else if (report_batch(b, probs, classes, o, m->labels, top)) {
+                else if (report_batch(b, probs, classes, o, m->labels, top)) {
                         status = EXIT_SOME_FAILED;
                 }
                 if (b->read_errno) {

@@ -19,6 +19,11 @@ struct predict_options {
         const char *eval; /* --eval DATADIR */
 };
 
+/* Runs the decoded images of b through the model into probs; reports a
+ * failure and returns false. */
+bool classify_pipeline_batch(struct model *m, const struct batch *b, int crops,
+                             float *probs);
+
 /* --eval: classifies every image of the labelled folder d (fed to p in
  * d's order) and prints accuracy, per-class accuracy and the confusion
  * matrix.  Returns the exit status. */

@@ -93,13 +93,19 @@ static void arena_floats(const struct net *net, int batch, size_t *act,
         }
 }
 
+/* Two activation buffers for the batch and one workspace, in bytes
+ * (saturating: sizes are bounded by arch validation, batches are not). */
+static size_t arena_bytes(size_t act, size_t work, int batch)
+{
+        double bytes = ((double)act * 2 * batch + (double)work) * sizeof(float);
+        return bytes > (double)SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)bytes;
+}
+
 size_t net_arena_bytes(const struct net *net, int batch)
 {
         size_t act, work;
         arena_floats(net, batch, &act, &work);
-        /* sizes are bounded by arch validation (2^30 floats a sample) */
-        double bytes = ((double)act * 2 * batch + (double)work) * sizeof(float);
-        return bytes > (double)SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)bytes;
+        return arena_bytes(act, work, batch);
 }
 
 int net_max_batch(const struct net *net, int want)
@@ -114,7 +120,9 @@ enum an_status net_reserve(struct net *net, int batch, struct an_error *err)
 {
         if (batch <= net->capacity)
                 return AN_OK;
-        size_t act, work, bytes = net_arena_bytes(net, batch);
+        size_t act, work;
+        arena_floats(net, batch, &act, &work);
+        size_t bytes = arena_bytes(act, work, batch);
         if (bytes > NET_ARENA_LIMIT)
                 return an_error_set(err, AN_E_NOMEM,
                                     "a batch of %d would need %.1f GiB of "
@@ -122,7 +130,6 @@ enum an_status net_reserve(struct net *net, int batch, struct an_error *err)
                                     "limit",
                                     batch, bytes / 1073741824.0,
                                     NET_ARENA_LIMIT / 1073741824.0);
-        arena_floats(net, batch, &act, &work);
         for (int b = 0; b < 2; b++) {
                 free(net->activations[b]);
                 net->activations[b] = malloc(act * batch * sizeof(float));
