@@ -17,6 +17,7 @@ struct predict_options {
         bool nul, header;
         double max_megapixels;
         const char *eval; /* --eval DATADIR */
+        enum gemm_precision precision;
 };
 
 /* Runs the decoded images of b through the model into probs; reports a

@@ -106,10 +106,22 @@ static void scatter(const float *result, int rows, int images, size_t plane,
                                plane * sizeof *y);
 }
 
+/* One group's output rows = its weights (out_per_group x k) times the
+ * unfolded input (k x columns). */
+static enum an_status group_gemm(const float *weight, int g, int out_per_group,
+                                 size_t k, size_t columns, const float *col,
+                                 float *c, const struct gemm_epilogue *ep)
+{
+        const float *wg = weight + (size_t)g * out_per_group * k;
+        return sgemm_fused(false, false, out_per_group, columns, k, 1.0f, wg, k,
+                           col, columns, 0.0f, c, columns, ep);
+}
+
 enum an_status conv_forward(const struct conv_params *p, int batch,
                             struct shape in, const float *x,
                             const float *weight, const float *bias, bool relu,
-                            float *y, float *workspace)
+                            float *y, float *workspace,
+                            const struct packed_matrix *packed)
 {
         struct shape out = conv_out_shape(p, in);
         int in_per_group = p->in_c / p->groups;
@@ -131,10 +143,12 @@ enum an_status conv_forward(const struct conv_params *p, int batch,
                         float *yg = y + (size_t)n0 * shape_count(out) +
                                     (size_t)g * out_per_group * plane;
                         float *c = images > 1 ? result : yg;
-                        enum an_status st = sgemm_fused(
-                                false, false, out_per_group, columns, k, 1.0f,
-                                weight + (size_t)g * out_per_group * k, k, col,
-                                columns, 0.0f, c, columns, &ep);
+                        enum an_status st =
+                                packed ? sgemm_prepacked(&packed[g], false,
+                                                         columns, col, columns,
+                                                         c, columns, &ep)
+                                       : group_gemm(weight, g, out_per_group, k,
+                                                    columns, col, c, &ep);
                         if (st != AN_OK)
                                 return st;
                         if (images > 1)

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "errors.h"
+#include "gemm.h"
 #include "shape.h"
 
 struct conv_params {
@@ -26,10 +27,14 @@ size_t conv_workspace_floats(const struct conv_params *p, struct shape in,
                              int batch);
 
 /* y[n][out_c][out_h][out_w] = relu?(conv(x[n][in_c][in.h][in.w]) + bias).
- * bias may be NULL.  workspace holds conv_workspace_floats() floats. */
+ * bias may be NULL.  workspace holds conv_workspace_floats() floats.
+ * packed, when not NULL, holds each group's weights prepacked (sgemm_pack
+ * of its out_c/groups x in_c/groups*kh*kw rows) and is used instead of
+ * weight. */
 enum an_status conv_forward(const struct conv_params *p, int batch,
                             struct shape in, const float *x,
                             const float *weight, const float *bias, bool relu,
-                            float *y, float *workspace);
+                            float *y, float *workspace,
+                            const struct packed_matrix *packed);
 
 #endif

@@ -17,23 +17,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_internal.h"
 #include "gemm_kernels.h"
-
-enum {
-        KC = 512,
-        MC = 192,  /* a multiple of every kernel's MR (4, 6, 12) */
-        NC = 4096, /* a multiple of every kernel's NR (16, 32) */
-        MAX_TILE = 12 * 32,
-        SMALL_N = 4 /* at most this many columns: the GEMV path */
-};
 
 static const struct gemm_kernel *kernel;
 
-const char *sgemm_kernel_name(void)
+const struct gemm_kernel *gemm_kernel(void)
 {
         if (!kernel)
                 kernel = gemm_kernel_select();
-        return kernel->name;
+        return kernel;
+}
+
+const char *sgemm_kernel_name(void)
+{
+        return gemm_kernel()->name;
 }
 
 bool sgemm_use_kernel(const char *name)
@@ -195,12 +193,44 @@ static void multiply_block(const float *pa, const float *pb, size_t kc,
                 }
 }
 
-static void packed_gemm(bool trans_a, bool trans_b, size_t m, size_t n,
-                        size_t k, float alpha, const float *a, size_t lda,
-                        const float *b, size_t ldb, float beta, float *c,
-                        size_t ldc, const struct gemm_epilogue *ep)
+/* bfloat16 panels widened to float32 (the kernel multiplies float32). */
+static void widen_panels(const uint16_t *src, size_t count, float *dst)
 {
-        int mr = kernel->mr, nr = kernel->nr;
+        enum { CHUNK = 4096 };
+#pragma omp for schedule(static)
+        for (size_t at = 0; at < count; at += CHUNK) {
+                size_t end = count - at < CHUNK ? count : at + CHUNK;
+                for (size_t i = at; i < end; i++)
+                        dst[i] = bf16_widen(src[i]);
+        }
+}
+
+/* The packed MR-high panels of A[ic:ic+mc, pc:pc+kc]: packed into buffer
+ * now, found in a prepacked float32 matrix, or widened from a bfloat16 one.
+ * Called by every thread of the team. */
+static const float *a_block(const struct a_operand *a, size_t m, size_t ic,
+                            size_t mc, size_t pc, size_t kc, float *buffer)
+{
+        int mr = kernel->mr;
+        if (!a->packed) {
+                pack_a(a->trans, a->a, a->lda, a->alpha, ic, mc, pc, kc, mr,
+                       buffer);
+                return buffer;
+        }
+        size_t at = packed_offset(packed_rows(m, mr), pc, ic, kc);
+        if (a->packed->precision == GEMM_FP32)
+                return (const float *)a->packed->data + at;
+        widen_panels((const uint16_t *)a->packed->data + at,
+                     packed_rows(mc, mr) * kc, buffer);
+        return buffer;
+}
+
+static void packed_gemm(const struct a_operand *a, bool trans_b, size_t m,
+                        size_t n, size_t k, const float *b, size_t ldb,
+                        float beta, float *c, size_t ldc,
+                        const struct gemm_epilogue *ep)
+{
+        int nr = kernel->nr;
         /* The calling thread's buffers, shared by the team. */
         float *packed_a = buffers.a, *packed_b = buffers.b;
 #pragma omp parallel
@@ -212,13 +242,29 @@ static void packed_gemm(bool trans_a, bool trans_b, size_t m, size_t n,
                         pack_b(trans_b, b, ldb, pc, kc, jc, nc, nr, packed_b);
                         for (size_t ic = 0; ic < m; ic += MC) {
                                 size_t mc = m - ic < MC ? m - ic : MC;
-                                pack_a(trans_a, a, lda, alpha, ic, mc, pc, kc,
-                                       mr, packed_a);
-                                multiply_block(packed_a, packed_b, kc, ic, mc,
-                                               jc, nc, c, ldc, &mg);
+                                const float *pa =
+                                        a_block(a, m, ic, mc, pc, kc, packed_a);
+                                multiply_block(pa, packed_b, kc, ic, mc, jc, nc,
+                                               c, ldc, &mg);
                         }
                 }
         }
+}
+
+enum an_status gemm_blocked(const struct a_operand *a, bool trans_b, size_t m,
+                            size_t n, size_t k, const float *b, size_t ldb,
+                            float beta, float *c, size_t ldc,
+                            const struct gemm_epilogue *ep)
+{
+        gemm_kernel();
+        size_t nc = n < NC ? n : NC, kc = k < KC ? k : KC;
+        size_t b_panel = (nc + kernel->nr - 1) / kernel->nr * kernel->nr * kc;
+        size_t a_panel = (size_t)(MC + kernel->mr) * kc;
+        if (!reserve(&buffers.b, &buffers.b_size, b_panel) ||
+            !reserve(&buffers.a, &buffers.a_size, a_panel))
+                return AN_E_NOMEM;
+        packed_gemm(a, trans_b, m, n, k, b, ldb, beta, c, ldc, ep);
+        return AN_OK;
 }
 
 /* C = epilogue(alpha A B + beta C) for N <= SMALL_N: one pass over A, rows
@@ -279,7 +325,7 @@ enum an_status sgemm_fused(bool trans_a, bool trans_b, size_t m, size_t n,
                            const float *b, size_t ldb, float beta, float *c,
                            size_t ldc, const struct gemm_epilogue *ep)
 {
-        sgemm_kernel_name(); /* selects the kernel on first use */
+        gemm_kernel(); /* selects the kernel on first use */
         if (m == 0 || n == 0)
                 return AN_OK;
         if (k == 0 || alpha == 0.0f) {
@@ -304,15 +350,8 @@ enum an_status sgemm_fused(bool trans_a, bool trans_b, size_t m, size_t n,
                 }
                 return AN_OK;
         }
-        size_t nc = n < NC ? n : NC, kc = k < KC ? k : KC;
-        size_t b_panel = (nc + kernel->nr - 1) / kernel->nr * kernel->nr * kc;
-        size_t a_panel = (size_t)(MC + kernel->mr) * kc;
-        if (!reserve(&buffers.b, &buffers.b_size, b_panel) ||
-            !reserve(&buffers.a, &buffers.a_size, a_panel))
-                return AN_E_NOMEM;
-        packed_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
-                    ldc, ep);
-        return AN_OK;
+        struct a_operand op = {trans_a, a, lda, alpha, NULL};
+        return gemm_blocked(&op, trans_b, m, n, k, b, ldb, beta, c, ldc, ep);
 }
 
 enum an_status sgemm(bool trans_a, bool trans_b, size_t m, size_t n, size_t k,

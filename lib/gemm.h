@@ -38,6 +38,43 @@ enum an_status sgemm_fused(bool trans_a, bool trans_b, size_t m, size_t n,
                            const float *b, size_t ldb, float beta, float *c,
                            size_t ldc, const struct gemm_epilogue *epilogue);
 
+/* Up to this many columns (N), products take a GEMV path that streams A
+ * once as it is stored; beyond, A is packed into panels as it is used,
+ * unless it was prepacked. */
+#define SGEMM_GEMV_MAX_N 4
+
+/* Storage of a prepacked matrix: float32, or bfloat16 (half the memory and
+ * memory traffic; widened to float32 as it is used, so products and sums
+ * stay float32). */
+enum gemm_precision { GEMM_FP32, GEMM_BF16 };
+
+/* A matrix used again and again as the A operand (a layer's weights),
+ * packed once into the micro-kernel's panels so that no call packs it: the
+ * M x K matrix in KC-deep slices, each a column of MR-high panels
+ * (a[p * MR + i] within a panel), zero-padded to whole panels. */
+struct packed_matrix {
+        size_t m, k;
+        enum gemm_precision precision;
+        const void *kernel; /* the micro-kernel it was packed for */
+        void *data;
+};
+
+/* Packs row-major A (M x K, row stride lda) for the current micro-kernel.
+ * Fails only with AN_E_NOMEM. */
+enum an_status sgemm_pack(const float *a, size_t m, size_t k, size_t lda,
+                          enum gemm_precision precision,
+                          struct packed_matrix *out);
+void packed_matrix_free(struct packed_matrix *p);
+size_t packed_matrix_bytes(const struct packed_matrix *p);
+
+/* C = epilogue(A op(B)) with A prepacked (M x K), op(B) K x N: what
+ * sgemm_fused with alpha 1 and beta 0 computes on the unpacked A (for N >
+ * 4 bit for bit in FP32; for N <= 4 the sums are taken in another order).
+ * AN_E_INVALID if the micro-kernel was switched since packing. */
+enum an_status sgemm_prepacked(const struct packed_matrix *a, bool trans_b,
+                               size_t n, const float *b, size_t ldb, float *c,
+                               size_t ldc, const struct gemm_epilogue *ep);
+
 /* The micro-kernel in use: "avx512", "avx2" or "portable". */
 const char *sgemm_kernel_name(void);
 /* Switches to the named kernel if this CPU can run it (for tests and

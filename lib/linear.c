@@ -14,12 +14,16 @@ size_t linear_workspace_floats(int in_features, int out_features, int batch)
 enum an_status linear_forward(int in_features, int out_features, int batch,
                               const float *x, const float *weight,
                               const float *bias, bool relu, float *y,
-                              float *workspace)
+                              float *workspace,
+                              const struct packed_matrix *packed)
 {
         struct gemm_epilogue ep = {bias, relu};
-        enum an_status st = sgemm_fused(
-                false, true, out_features, batch, in_features, 1.0f, weight,
-                in_features, x, in_features, 0.0f, workspace, batch, &ep);
+        enum an_status st =
+                packed ? sgemm_prepacked(packed, true, batch, x, in_features,
+                                         workspace, batch, &ep)
+                       : sgemm_fused(false, true, out_features, batch,
+                                     in_features, 1.0f, weight, in_features, x,
+                                     in_features, 0.0f, workspace, batch, &ep);
         if (st != AN_OK)
                 return st;
 #pragma omp parallel for schedule(static)

@@ -7,14 +7,17 @@
 #include <stddef.h>
 
 #include "errors.h"
+#include "gemm.h"
 
 /* Floats of scratch linear_forward needs. */
 size_t linear_workspace_floats(int in_features, int out_features, int batch);
 
-/* bias may be NULL; relu applies max(0, .) to the result. */
+/* bias may be NULL; relu applies max(0, .) to the result.  packed, when
+ * not NULL, is the weight prepacked (sgemm_pack) and is used instead. */
 enum an_status linear_forward(int in_features, int out_features, int batch,
                               const float *x, const float *weight,
                               const float *bias, bool relu, float *y,
-                              float *workspace);
+                              float *workspace,
+                              const struct packed_matrix *packed);
 
 #endif

@@ -21,7 +21,8 @@ enum an_status net_init(struct net *net, const struct arch *a,
         net->shapes = calloc(n + 1, sizeof *net->shapes);
         net->weights = calloc(n, sizeof *net->weights);
         net->biases = calloc(n, sizeof *net->biases);
-        if (!net->shapes || !net->weights || !net->biases) {
+        net->packed = calloc(n, sizeof *net->packed);
+        if (!net->shapes || !net->weights || !net->biases || !net->packed) {
                 net_free(net);
                 return an_error_set(err, AN_E_NOMEM, "out of memory");
         }
@@ -31,8 +32,37 @@ enum an_status net_init(struct net *net, const struct arch *a,
         return st;
 }
 
+/* Weight matrices of a layer as the GEMM sees them: one per group of a
+ * conv layer (out/groups x in_c/groups*kh*kw), one for a linear layer. */
+static int weight_groups(const struct layer *l)
+{
+        return l->type == LAYER_CONV ? l->groups : 1;
+}
+
+static size_t weight_columns(const struct layer *l, struct shape in)
+{
+        if (l->type == LAYER_CONV)
+                return (size_t)(in.c / l->groups) * l->win.kernel_h *
+                       l->win.kernel_w;
+        return shape_count(in);
+}
+
+/* Drops layer i's packed weights. */
+static void unpack_layer(struct net *net, int i)
+{
+        if (!net->packed || !net->packed[i])
+                return;
+        for (int g = 0; g < weight_groups(&net->arch.layers[i]); g++)
+                packed_matrix_free(&net->packed[i][g]);
+        free(net->packed[i]);
+        net->packed[i] = NULL;
+}
+
 void net_free(struct net *net)
 {
+        for (int i = 0; net->packed && i < net->arch.n_layers; i++)
+                unpack_layer(net, i);
+        free(net->packed);
         arch_free(&net->arch);
         free(net->shapes);
         free(net->weights);
@@ -48,6 +78,63 @@ void net_set_params(struct net *net, int layer, const float *weight,
 {
         net->weights[layer] = weight;
         net->biases[layer] = bias;
+        unpack_layer(net, layer);
+}
+
+/* Packs layer i's weights: one M x K matrix per group (a linear layer has
+ * one group of out x in). */
+static enum an_status pack_layer(struct net *net, int i, struct an_error *err)
+{
+        const struct layer *l = &net->arch.layers[i];
+        int groups = weight_groups(l);
+        size_t rows = (size_t)l->out / groups;
+        size_t k = weight_columns(l, net->shapes[i]);
+        net->packed[i] = calloc(groups, sizeof *net->packed[i]);
+        if (!net->packed[i])
+                return an_error_set(err, AN_E_NOMEM, "out of memory");
+        for (int g = 0; g < groups; g++)
+                if (sgemm_pack(net->weights[i] + g * rows * k, rows, k, k,
+                               net->precision, &net->packed[i][g]) != AN_OK) {
+                        unpack_layer(net, i);
+                        return an_error_set(err, AN_E_NOMEM,
+                                            "out of memory packing the "
+                                            "weights of layer %s",
+                                            l->name);
+                }
+        return AN_OK;
+}
+
+/* Whether layer i, run on a batch, multiplies by packed weights. */
+static bool wants_packed(const struct net *net, int i, int batch)
+{
+        enum layer_type t = net->arch.layers[i].type;
+        if (!net->prepack || !net->weights[i] ||
+            (t != LAYER_CONV && t != LAYER_LINEAR))
+                return false;
+        return net->precision == GEMM_BF16 || t == LAYER_CONV ||
+               batch > SGEMM_GEMV_MAX_N;
+}
+
+static enum an_status pack_for_batch(struct net *net, int batch,
+                                     struct an_error *err)
+{
+        for (int i = 0; i < net->arch.n_layers; i++)
+                if (!net->packed[i] && wants_packed(net, i, batch)) {
+                        enum an_status st = pack_layer(net, i, err);
+                        if (st != AN_OK)
+                                return st;
+                }
+        return AN_OK;
+}
+
+enum an_status net_prepack(struct net *net, enum gemm_precision precision,
+                           struct an_error *err)
+{
+        for (int i = 0; i < net->arch.n_layers; i++)
+                unpack_layer(net, i);
+        net->prepack = true;
+        net->precision = precision;
+        return pack_for_batch(net, 1, err);
 }
 
 size_t net_outputs(const struct net *net)
@@ -158,12 +245,14 @@ enum an_status net_layer_forward(const struct net *net, int i, int batch,
         case LAYER_CONV: {
                 struct conv_params p = conv_params_of(l, in);
                 return conv_forward(&p, batch, in, x, net->weights[i],
-                                    net->biases[i], relu, y, workspace);
+                                    net->biases[i], relu, y, workspace,
+                                    net->packed[i]);
         }
         case LAYER_LINEAR:
-                return linear_forward((int)shape_count(in), l->out, batch, x,
-                                      net->weights[i], net->biases[i], relu, y,
-                                      workspace);
+                return linear_forward(
+                        (int)shape_count(in), l->out, batch, x, net->weights[i],
+                        net->biases[i], relu, y, workspace,
+                        wants_packed(net, i, batch) ? net->packed[i] : NULL);
         case LAYER_RELU: relu_forward(count, x, y); break;
         case LAYER_MAXPOOL: maxpool_forward(&l->win, batch, in, x, y); break;
         case LAYER_LRN: lrn_forward(&l->lrn, batch, in, x, y); break;
@@ -209,6 +298,9 @@ enum an_status net_forward(struct net *net, const float *input, int batch,
                         return an_error_set(err, AN_E_INVALID,
                                             "layer %s has no weights",
                                             net->arch.layers[i].name);
+        st = pack_for_batch(net, batch, err);
+        if (st != AN_OK)
+                return st;
         const float *x = input;
         int next = 0; /* the ping-pong buffer the next output goes to */
         for (int i = 0; i < net->arch.n_layers; i++) {

@@ -17,6 +17,7 @@
 
 #include "arch.h"
 #include "errors.h"
+#include "gemm.h"
 
 struct net {
         struct arch arch;
@@ -26,6 +27,11 @@ struct net {
         int capacity;          /* batch size the arena holds */
         float *activations[2]; /* ping-pong buffers */
         float *workspace;      /* im2col and GEMM scratch */
+        /* Set by net_prepack: per layer, one packed weight matrix per
+         * group, used instead of weights[] (NULL until packed). */
+        struct packed_matrix **packed;
+        bool prepack;
+        enum gemm_precision precision;
         /* When not NULL, net_forward adds each layer's wall time in seconds
          * to profile[layer] (a ReLU fused into the layer before it counts
          * there).  For benchmarks. */
@@ -38,6 +44,17 @@ void net_free(struct net *net);
 
 void net_set_params(struct net *net, int layer, const float *weight,
                     const float *bias);
+
+/* From now on net_forward multiplies by weights packed once for the GEMM
+ * micro-kernel and stored in `precision`: GEMM_FP32 (the same results,
+ * no packing per call) or GEMM_BF16 (weights rounded to bfloat16: half the
+ * memory traffic).  Conv weights and, in BF16, all weights are packed now;
+ * FP32 fully connected weights when a batch first needs them packed (at
+ * batch <= SGEMM_GEMV_MAX_N they stream as stored).  The weights must not
+ * change afterwards except through net_set_params.  For inference; the
+ * trainer does not use it. */
+enum an_status net_prepack(struct net *net, enum gemm_precision precision,
+                           struct an_error *err);
 
 /* The most memory an arena may take (activations and workspace): a model
  * file, not the user, decides how much one image needs, so a hostile or

@@ -1,6 +1,7 @@
 #include "train.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,7 +154,10 @@ static enum an_status forward_all(struct trainer *t, const float *x, int batch,
                                     t->capacity);
         t->acts[0] = (float *)x; /* read only */
         for (int i = 0; i < t->loss_layer; i++) {
+                double start = t->profile ? omp_get_wtime() : 0;
                 enum an_status st = forward_layer(t, i, batch, train, cfg);
+                if (t->profile)
+                        t->profile[i] += omp_get_wtime() - start;
                 if (st != AN_OK)
                         return an_error_set(err, st, "layer %s: %s",
                                             t->model->net.arch.layers[i].name,
@@ -264,7 +268,11 @@ enum an_status trainer_step(struct trainer *t, const struct train_config *cfg,
                                       labels, g, &stats->correct);
         for (int i = t->loss_layer - 1; i >= cfg->frozen_layers; i--) {
                 float *dx = i > cfg->frozen_layers ? other : NULL;
+                double start = t->profile ? omp_get_wtime() : 0;
                 st = backward_layer(t, i, batch, cfg, g, dx);
+                if (t->profile)
+                        t->profile[t->model->net.arch.n_layers + i] +=
+                                omp_get_wtime() - start;
                 if (st != AN_OK)
                         return an_error_set(err, st, "layer %s: %s",
                                             t->model->net.arch.layers[i].name,

@@ -53,6 +53,10 @@ struct trainer {
         uint64_t step;  /* steps taken, keys the dropout masks */
         int loss_layer; /* layers from here on are skipped (a final
                          * softmax: the loss includes it) */
+        /* When not NULL, trainer_step adds each layer's wall time in
+         * seconds: forward to profile[i], backward to profile[n_layers +
+         * i].  For benchmarks. */
+        double *profile;
 };
 
 enum an_status trainer_init(struct trainer *t, struct model *m, int capacity,

@@ -1,7 +1,9 @@
 /* Forward-pass benchmark: `make bench`, never part of `make check`.
  *
  *   bench_forward [PRESET...]        default: alexnet-owt alexnet alexnet-half
- *   BENCH_BATCHES="1 8 32"           batch sizes to measure
+ *   BENCH_BATCHES="1 8 32 64"        batch sizes to measure
+ *   BENCH_PRECISIONS="fp32 bf16"     weight precisions (net_prepack, as
+ *                                    predict --precision uses them)
  *   BENCH_SECONDS=2                  minimum time per measurement
  *   BENCH_LAYERS=0                   leave out the per-layer rows
  *
@@ -73,8 +75,23 @@ static void print_layers(struct model *m, const float *x, int batch, int reps,
         free(t);
 }
 
-static int bench_preset(const char *preset, const int *batches, int n_batches,
-                        double min_seconds, double peak, bool layers)
+struct settings {
+        int batches[16], n_batches;
+        enum gemm_precision precisions[2];
+        int n_precisions;
+        double min_seconds, peak;
+        bool layers;
+};
+
+static const char *precision_name(enum gemm_precision p)
+{
+        return p == GEMM_BF16 ? "bf16" : "fp32";
+}
+
+static int bench_precision(struct model *m, enum gemm_precision precision,
+                           const struct settings *s);
+
+static int bench_preset(const char *preset, const struct settings *s)
 {
         struct model m;
         struct an_error err;
@@ -83,72 +100,99 @@ static int bench_preset(const char *preset, const int *batches, int n_batches,
                 return 1;
         }
         fill(m.owned_params, model_param_count(&m), 1);
-        double flop = 2.0 * macs_per_image(&m.net);
-        size_t in = shape_count(m.net.shapes[0]);
-        for (int b = 0; b < n_batches; b++) {
-                int batch = batches[b];
+        int status = 0;
+        for (int p = 0; p < s->n_precisions && !status; p++) {
+                if (net_prepack(&m.net, s->precisions[p], &err) != AN_OK) {
+                        fprintf(stderr, "bench: %s\n", err.message);
+                        status = 1;
+                        break;
+                }
+                status = bench_precision(&m, s->precisions[p], s);
+        }
+        model_close(&m);
+        return status;
+}
+
+static int bench_precision(struct model *m, enum gemm_precision precision,
+                           const struct settings *s)
+{
+        struct an_error err;
+        double flop = 2.0 * macs_per_image(&m->net);
+        size_t in = shape_count(m->net.shapes[0]);
+        for (int b = 0; b < s->n_batches; b++) {
+                int batch = s->batches[b];
                 float *x = malloc(in * batch * sizeof *x);
-                fill(x, in * batch, 2);
                 const float *out;
-                if (!x || net_forward(&m.net, x, batch, &out, &err) != AN_OK) {
+                if (x)
+                        fill(x, in * batch, 2);
+                if (!x || net_forward(&m->net, x, batch, &out, &err) != AN_OK) {
                         fprintf(stderr, "bench: %s\n", x ? err.message : "oom");
                         free(x);
-                        model_close(&m);
                         return 1;
                 }
                 int reps = 0;
                 double t0 = now(), t;
                 do {
-                        net_forward(&m.net, x, batch, &out, &err);
+                        net_forward(&m->net, x, batch, &out, &err);
                         reps++;
                         t = now() - t0;
-                } while (t < min_seconds);
+                } while (t < s->min_seconds);
                 double per_batch = t / reps;
                 double gflops = flop * batch / per_batch / 1e9;
-                printf("%-13s %6d %11.2f %10.1f %9.1f %8.1f%%\n", preset, batch,
+                printf("%-13s %-5s %6d %11.2f %10.1f %9.1f %8.1f%%\n",
+                       m->net.arch.name, precision_name(precision), batch,
                        per_batch * 1e3, batch / per_batch, gflops,
-                       peak > 0 ? 100 * gflops * 1e9 / peak : 0.0);
-                if (layers)
-                        print_layers(&m, x, batch, reps, peak);
+                       s->peak > 0 ? 100 * gflops * 1e9 / s->peak : 0.0);
+                if (s->layers)
+                        print_layers(m, x, batch, reps < 5 ? reps : 5, s->peak);
                 fflush(stdout);
                 free(x);
         }
-        model_close(&m);
         return 0;
+}
+
+/* "1 8 32" into batches; "fp32 bf16" into precisions. */
+static void parse_settings(struct settings *s)
+{
+        const char *spec = getenv("BENCH_BATCHES");
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", spec ? spec : "1 8 32 64");
+        s->n_batches = 0;
+        for (char *tok = strtok(buf, " ,"); tok && s->n_batches < 16;
+             tok = strtok(NULL, " ,"))
+                if (atoi(tok) > 0)
+                        s->batches[s->n_batches++] = atoi(tok);
+        spec = getenv("BENCH_PRECISIONS");
+        snprintf(buf, sizeof buf, "%s", spec ? spec : "fp32 bf16");
+        s->n_precisions = 0;
+        for (char *tok = strtok(buf, " ,"); tok && s->n_precisions < 2;
+             tok = strtok(NULL, " ,"))
+                if (!strcmp(tok, "fp32") || !strcmp(tok, "bf16"))
+                        s->precisions[s->n_precisions++] =
+                                strcmp(tok, "fp32") ? GEMM_BF16 : GEMM_FP32;
+        const char *secs = getenv("BENCH_SECONDS");
+        s->min_seconds = secs ? atof(secs) : 2.0;
+        const char *layers = getenv("BENCH_LAYERS");
+        s->layers = !layers || strcmp(layers, "0");
 }
 
 int main(int argc, char **argv)
 {
         static const char *const default_presets[] = {"alexnet-owt", "alexnet",
                                                       "alexnet-half"};
-        int batches[16], n_batches = 0;
-        const char *spec = getenv("BENCH_BATCHES");
-        char buf[256];
-        snprintf(buf, sizeof buf, "%s", spec ? spec : "1 8 32");
-        for (char *tok = strtok(buf, " ,"); tok && n_batches < 16;
-             tok = strtok(NULL, " ,"))
-                if (atoi(tok) > 0)
-                        batches[n_batches++] = atoi(tok);
-        const char *secs = getenv("BENCH_SECONDS");
-        double min_seconds = secs ? atof(secs) : 2.0;
-        const char *layers_env = getenv("BENCH_LAYERS");
-        bool layers = !layers_env || strcmp(layers_env, "0");
-
+        struct settings s;
+        parse_settings(&s);
         const char *isa;
-        double peak = measure_peak(&isa);
-        printf("threads %d, measured FP32 peak %.1f GFLOP/s (%s FMA loop)\n\n",
-               omp_get_max_threads(), peak / 1e9, isa);
-        printf("%-13s %6s %11s %10s %9s %9s\n", "preset", "batch", "ms/batch",
-               "images/s", "GFLOP/s", "of peak");
+        s.peak = measure_peak(&isa);
+        printf("threads %d, measured FP32 peak %.1f GFLOP/s (%s FMA loop), "
+               "GEMM kernel %s\n\n",
+               omp_get_max_threads(), s.peak / 1e9, isa, sgemm_kernel_name());
+        printf("%-13s %-5s %6s %11s %10s %9s %9s\n", "preset", "prec", "batch",
+               "ms/batch", "images/s", "GFLOP/s", "of peak");
         int status = 0;
-        if (argc > 1)
-                for (int i = 1; i < argc; i++)
-                        status |= bench_preset(argv[i], batches, n_batches,
-                                               min_seconds, peak, layers);
-        else
-                for (int i = 0; i < 3; i++)
-                        status |= bench_preset(default_presets[i], batches,
-                                               n_batches, min_seconds, peak,
-                                               layers);
+        for (int i = 1; i < argc; i++)
+                status |= bench_preset(argv[i], &s);
+        for (int i = 0; argc == 1 && i < 3; i++)
+                status |= bench_preset(default_presets[i], &s);
         return status;
 }

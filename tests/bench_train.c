@@ -1,6 +1,9 @@
 /* Training-step benchmark: `make bench-train`, never part of `make check`.
  *
- *   bench_train [PRESET:BATCH ...]   default: alexnet-owt:64 alexnet-small:128
+ *   bench_train [PRESET:BATCH ...]   default: alexnet-owt:64 alexnet:64
+ *                                    alexnet-small:128
+ *   BENCH_SECONDS=5                  minimum time per measurement
+ *   BENCH_LAYERS=0                   leave out the per-layer rows
  *
  * Times trainer_step (forward with every activation kept, loss, backward,
  * SGD update, dropout on) on random data and reports images/s and GFLOP/s,
@@ -8,6 +11,7 @@
  * gradients, weight gradients), and the share of the machine's peak as
  * bench_forward measures it (an FMA loop on every thread). */
 #include <omp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +28,33 @@ static double now(void)
         return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int bench(const char *preset, int batch, double machine_peak)
+/* Per-layer forward and backward times of `steps` steps: one row per
+ * layer that took time; GFLOP/s for conv and linear layers (backward: the
+ * input- and weight-gradient products, two forward passes' worth). */
+static void print_layers(const struct net *net, const double *t, int steps,
+                         int batch, double peak)
+{
+        int n = net->arch.n_layers;
+        for (int i = 0; i < n; i++) {
+                if (t[i] + t[n + i] == 0)
+                        continue;
+                double fwd = t[i] / steps * 1e3, bwd = t[n + i] / steps * 1e3;
+                double flop = 2.0 * batch *
+                              layer_macs(&net->arch.layers[i], net->shapes[i],
+                                         net->shapes[i + 1]);
+                printf("  %-14s %-10s fwd %8.2f ms", net->arch.layers[i].name,
+                       layer_type_name(net->arch.layers[i].type), fwd);
+                if (flop > 0)
+                        printf(" %6.1f%%", 100 * flop / fwd / 1e-3 / peak);
+                printf("  bwd %8.2f ms", bwd);
+                if (flop > 0 && bwd > 0)
+                        printf(" %6.1f%%", 100 * 2 * flop / bwd / 1e-3 / peak);
+                putchar('\n');
+        }
+}
+
+static int bench(const char *preset, int batch, double machine_peak,
+                 double min_seconds, bool layers)
 {
         struct model m;
         struct trainer t;
@@ -51,7 +81,7 @@ static int bench(const char *preset, int batch, double machine_peak)
                 trainer_step(&t, &cfg, x, labels, batch, 1e-4, &stats, &err);
                 steps++;
                 elapsed = now() - t0;
-        } while (elapsed < 5.0);
+        } while (elapsed < min_seconds);
         uint64_t macs = 0;
         for (int i = 0; i < m.net.arch.n_layers; i++)
                 macs += layer_macs(&m.net.arch.layers[i], m.net.shapes[i],
@@ -61,6 +91,19 @@ static int bench(const char *preset, int batch, double machine_peak)
         printf("%-14s %6d %10.1f %10.1f %9.1f %8.1f%%\n", preset, batch,
                elapsed / steps * 1e3, images, gflops,
                machine_peak > 0 ? 100 * gflops * 1e9 / machine_peak : 0.0);
+        if (layers) {
+                double *profile =
+                        calloc(2 * m.net.arch.n_layers, sizeof *profile);
+                int reps = steps < 3 ? steps : 3;
+                t.profile = profile;
+                for (int r = 0; r < reps; r++)
+                        trainer_step(&t, &cfg, x, labels, batch, 1e-4, &stats,
+                                     &err);
+                t.profile = NULL;
+                print_layers(&m.net, profile, reps, batch, machine_peak);
+                free(profile);
+        }
+        fflush(stdout);
         free(x);
         free(labels);
         trainer_free(&t);
@@ -70,9 +113,14 @@ static int bench(const char *preset, int batch, double machine_peak)
 
 int main(int argc, char **argv)
 {
-        static char *defaults[] = {"alexnet-owt:64", "alexnet-small:128"};
+        static char *defaults[] = {"alexnet-owt:64", "alexnet:64",
+                                   "alexnet-small:128"};
         char **specs = argc > 1 ? argv + 1 : defaults;
-        int n = argc > 1 ? argc - 1 : 2, status = 0;
+        int n = argc > 1 ? argc - 1 : 3, status = 0;
+        const char *secs = getenv("BENCH_SECONDS");
+        double min_seconds = secs ? atof(secs) : 5.0;
+        const char *layers_env = getenv("BENCH_LAYERS");
+        bool layers = !layers_env || strcmp(layers_env, "0");
         const char *isa;
         double p = measure_peak(&isa);
         printf("threads %d, measured FP32 peak %.1f GFLOP/s\n\n",
@@ -88,7 +136,8 @@ int main(int argc, char **argv)
                         *colon = 0;
                         batch = atoi(colon + 1);
                 }
-                status |= bench(name, batch > 0 ? batch : 64, p);
+                status |= bench(name, batch > 0 ? batch : 64, p, min_seconds,
+                                layers);
         }
         return status;
 }

@@ -83,7 +83,7 @@ static void conv_fwd(const struct problem *pr, const float *x, const float *w,
 {
         float *ws = malloc(conv_workspace_floats(&conv_p, pr->in, pr->batch) *
                            sizeof *ws);
-        conv_forward(&conv_p, pr->batch, pr->in, x, w, b, false, y, ws);
+        conv_forward(&conv_p, pr->batch, pr->in, x, w, b, false, y, ws, NULL);
         free(ws);
 }
 
@@ -139,7 +139,7 @@ static void linear_fwd(const struct problem *pr, const float *x, const float *w,
 {
         float *ws = malloc((size_t)lin_out * pr->batch * sizeof *ws);
         linear_forward((int)shape_count(pr->in), lin_out, pr->batch, x, w, b,
-                       false, y, ws);
+                       false, y, ws, NULL);
         free(ws);
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "half.h"
 #include "testutil.h"
 
 static float *random_matrix(size_t count, uint64_t seed)
@@ -98,6 +99,109 @@ START_TEST(matches_reference)
 }
 END_TEST
 
+/* A prepacked A (row-major M x K, packed once) times op(B), against the
+ * float64 reference on A itself or, for bfloat16 storage, on A rounded to
+ * bfloat16 by the file converter (half.c). */
+static void check_prepacked(enum gemm_precision precision, bool tb, size_t m,
+                            size_t n, size_t k, const struct gemm_epilogue *ep)
+{
+        size_t ldb = tb ? k + 1 : n + 2;
+        float *a = random_matrix(m * k, 7),
+              *b = random_matrix((tb ? n : k) * ldb, 8);
+        float *c = malloc((m * n + 1) * sizeof *c);
+        float *want = malloc((m * n + 1) * sizeof *want);
+        float *rounded = random_matrix(m * k, 0);
+        for (size_t i = 0; i < m * k; i++)
+                rounded[i] = precision == GEMM_BF16
+                                     ? bf16_to_f32(f32_to_bf16(a[i]))
+                                     : a[i];
+        for (size_t i = 0; i < m * n; i++)
+                c[i] = NAN; /* beta is 0: C must not be read */
+        reference(false, tb, m, n, k, 1.0f, rounded, k, b, ldb, 0.0f, want, n,
+                  ep);
+        struct packed_matrix packed;
+        ck_assert_int_eq(sgemm_pack(a, m, k, k, precision, &packed), AN_OK);
+        ck_assert_uint_ge(packed_matrix_bytes(&packed),
+                          m * k * (precision == GEMM_BF16 ? 2 : 4));
+        ck_assert_int_eq(sgemm_prepacked(&packed, tb, n, b, ldb, c, n, ep),
+                         AN_OK);
+        char what[128];
+        snprintf(what, sizeof what, "prepacked %s [%s] N%c m=%zu n=%zu k=%zu%s",
+                 precision == GEMM_BF16 ? "bf16" : "fp32", sgemm_kernel_name(),
+                 tb ? 'T' : 'N', m, n, k, ep ? " +bias+relu" : "");
+        double tol = 1e-6 * (double)(k + 1);
+        for (size_t i = 0; i < m; i++)
+                assert_close(c + i * n, want + i * n, n, tol, what);
+        packed_matrix_free(&packed);
+        ck_assert_ptr_null(packed.data);
+        free(a);
+        free(b);
+        free(c);
+        free(want);
+        free(rounded);
+}
+
+/* Shapes with ragged panels, several K slices (one partial), and N on both
+ * sides of the GEMV path. */
+static const size_t packed_sizes[][3] = {
+        {1, 1, 1},    {7, 3, 5},     {13, 4, 1030}, {13, 5, 1030},
+        {50, 1, 600}, {37, 33, 700}, {200, 17, 70}, {6, 2, 0},
+};
+enum { N_PACKED = sizeof packed_sizes / sizeof packed_sizes[0] };
+
+START_TEST(prepacked_matches_reference)
+{
+        const size_t *s = packed_sizes[_i / 3];
+        if (!sgemm_use_kernel(kernels[_i % 3]))
+                return;
+        float *bias = random_matrix(s[0], 9);
+        struct gemm_epilogue ep = {bias, true};
+        for (int t = 0; t < 4; t++)
+                check_prepacked(t & 1 ? GEMM_BF16 : GEMM_FP32, t & 2, s[0],
+                                s[1], s[2], t == 3 ? &ep : NULL);
+        free(bias);
+}
+END_TEST
+
+/* N > SGEMM_GEMV_MAX_N: the same blocked path as an unpacked A, so the
+ * same bits. */
+START_TEST(prepacked_fp32_same_bits_as_unpacked)
+{
+        size_t m = 77, n = 40, k = 1100;
+        float *a = random_matrix(m * k, 10), *b = random_matrix(k * n, 11);
+        float *c1 = calloc(m * n, sizeof *c1), *c2 = calloc(m * n, sizeof *c2);
+        struct packed_matrix packed;
+        ck_assert_int_eq(sgemm_pack(a, m, k, k, GEMM_FP32, &packed), AN_OK);
+        sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c1, n);
+        ck_assert_int_eq(sgemm_prepacked(&packed, false, n, b, n, c2, n, NULL),
+                         AN_OK);
+        ck_assert_int_eq(memcmp(c1, c2, m * n * sizeof *c1), 0);
+        packed_matrix_free(&packed);
+        free(a);
+        free(b);
+        free(c1);
+        free(c2);
+}
+END_TEST
+
+START_TEST(prepacked_refuses_another_kernel)
+{
+        float a[6] = {1, 2, 3, 4, 5, 6}, b[3] = {1, 1, 1}, c[2];
+        struct packed_matrix packed;
+        ck_assert(sgemm_use_kernel("portable"));
+        ck_assert_int_eq(sgemm_pack(a, 2, 3, 3, GEMM_FP32, &packed), AN_OK);
+        ck_assert_int_eq(sgemm_prepacked(&packed, false, 1, b, 1, c, 1, NULL),
+                         AN_OK);
+        ck_assert_float_eq(c[0], 6.0f);
+        ck_assert_float_eq(c[1], 15.0f);
+        if (sgemm_use_kernel("avx2") || sgemm_use_kernel("avx512"))
+                ck_assert_int_eq(
+                        sgemm_prepacked(&packed, false, 1, b, 1, c, 1, NULL),
+                        AN_E_INVALID);
+        packed_matrix_free(&packed);
+}
+END_TEST
+
 START_TEST(portable_kernel_is_always_available)
 {
         ck_assert(sgemm_use_kernel("portable"));
@@ -131,6 +235,9 @@ int main(void)
         TCase *tc = tcase_create("gemm");
         tcase_set_timeout(tc, 120);
         tcase_add_loop_test(tc, matches_reference, 0, 3 * N_SIZES);
+        tcase_add_loop_test(tc, prepacked_matches_reference, 0, 3 * N_PACKED);
+        tcase_add_test(tc, prepacked_fp32_same_bits_as_unpacked);
+        tcase_add_test(tc, prepacked_refuses_another_kernel);
         tcase_add_test(tc, portable_kernel_is_always_available);
         tcase_add_test(tc, same_bits_for_any_thread_count);
         suite_add_tcase(s, tc);

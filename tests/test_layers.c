@@ -82,7 +82,7 @@ static void run_case(const char *name)
                 work = malloc(conv_workspace_floats(&p, c.in, c.batch) *
                               sizeof *work);
                 ck_assert_int_eq(conv_forward(&p, c.batch, c.in, c.x, w, b,
-                                              false, c.y, work),
+                                              false, c.y, work, NULL),
                                  AN_OK);
                 break;
         }
@@ -91,7 +91,7 @@ static void run_case(const char *name)
                 work = malloc(linear_workspace_floats(in, l->out, c.batch) *
                               sizeof *work);
                 ck_assert_int_eq(linear_forward(in, l->out, c.batch, c.x, w, b,
-                                                false, c.y, work),
+                                                false, c.y, work, NULL),
                                  AN_OK);
                 break;
         }

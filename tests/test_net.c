@@ -47,6 +47,47 @@ START_TEST(small_net_matches_pytorch)
 }
 END_TEST
 
+/* With weights prepacked (as predict uses them): FP32 must still match
+ * PyTorch's logits, BF16 must match PyTorch's logits for the weights
+ * rounded to bfloat16 (nets/NAME.bf16.safetensors, generate_bf16.py), at
+ * the batch's size and one image at a time (the GEMV path). */
+START_TEST(prepacked_net_matches_pytorch)
+{
+        const char *name = small_nets[_i / 2];
+        enum gemm_precision precision = _i % 2 ? GEMM_BF16 : GEMM_FP32;
+        char rel[128];
+        struct model m;
+        struct st_file expected, reference;
+        struct an_error err;
+        snprintf(rel, sizeof rel, "nets/%s.safetensors", name);
+        ck_assert_int_eq(model_open(&m, fixture_path(rel), &err), AN_OK);
+        ck_assert_int_eq(net_prepack(&m.net, precision, &err), AN_OK);
+        snprintf(rel, sizeof rel, "nets/%s.expected.safetensors", name);
+        fixture_open(&expected, rel);
+        snprintf(rel, sizeof rel, "nets/%s.%s.safetensors", name,
+                 precision == GEMM_BF16 ? "bf16" : "expected");
+        fixture_open(&reference, rel);
+        size_t n_x, n_logits;
+        float *x = fixture_tensor(&expected, "x", &n_x);
+        float *want = fixture_tensor(&reference, "logits", &n_logits);
+        size_t in = shape_count(m.net.shapes[0]), out = net_outputs(&m.net);
+        int batch = (int)(n_x / in);
+        const float *got;
+        ck_assert_int_eq(net_forward(&m.net, x, batch, &got, &err), AN_OK);
+        assert_close(got, want, n_logits, NET_TOL, name);
+        for (int b = 0; b < batch; b++) {
+                ck_assert_int_eq(net_forward(&m.net, x + b * in, 1, &got, &err),
+                                 AN_OK);
+                assert_close(got, want + b * out, out, NET_TOL, "batch of 1");
+        }
+        free(x);
+        free(want);
+        st_close(&expected);
+        st_close(&reference);
+        model_close(&m);
+}
+END_TEST
+
 /* Fills every parameter of m, in layer order, from the seeded stream. */
 static void seed_params(struct model *m, uint64_t seed)
 {
@@ -130,6 +171,7 @@ int main(void)
         /* The full-size passes run unoptimised under the sanitizers too. */
         tcase_set_timeout(tc, 600);
         tcase_add_loop_test(tc, small_net_matches_pytorch, 0, 3);
+        tcase_add_loop_test(tc, prepacked_net_matches_pytorch, 0, 6);
         tcase_add_loop_test(tc, full_size_preset_matches_pytorch, 0, 2);
         tcase_add_test(tc, missing_weights_are_an_error);
         suite_add_tcase(s, tc);

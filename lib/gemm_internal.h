@@ -1,0 +1,66 @@
+/* What gemm.c (the blocked driver) and gemm_prepacked.c (matrices packed
+ * once) share: the blocking, the kernel in use, and where a prepacked
+ * matrix keeps each block. */
+#ifndef ALEXNET_GEMM_INTERNAL_H
+#define ALEXNET_GEMM_INTERNAL_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "gemm.h"
+#include "gemm_kernels.h"
+
+enum {
+        KC = 512,
+        MC = 192,  /* a multiple of every kernel's MR (4, 6, 12) */
+        NC = 4096, /* a multiple of every kernel's NR (16, 32) */
+        MAX_TILE = 12 * 32,
+        SMALL_N = SGEMM_GEMV_MAX_N,
+        /* Floats a prepacked matrix keeps after its end, so that vector
+         * loads of a whole row of a panel never leave the allocation. */
+        PACKED_SLACK = 16
+};
+
+/* The micro-kernel in use (selected on first call). */
+const struct gemm_kernel *gemm_kernel(void);
+
+/* Rows of a prepacked matrix: M rounded up to whole MR-high panels. */
+static inline size_t packed_rows(size_t m, int mr)
+{
+        return (m + mr - 1) / mr * mr;
+}
+
+/* Elements before the panels of rows ic.. in the K slice starting at pc
+ * (kc deep): slices before it are KC deep and hold all panel rows; ic is a
+ * multiple of MR, and each panel of the slice holds kc * MR elements. */
+static inline size_t packed_offset(size_t rows, size_t pc, size_t ic, size_t kc)
+{
+        return pc * rows + ic * kc;
+}
+
+static inline float bf16_widen(uint16_t h)
+{
+        uint32_t u = (uint32_t)h << 16;
+        float f;
+        memcpy(&f, &u, sizeof f);
+        return f;
+}
+
+/* The A operand of the blocked driver: a row-major (or transposed) matrix
+ * packed as it is used, or a prepacked one. */
+struct a_operand {
+        bool trans;
+        const float *a;
+        size_t lda;
+        float alpha;
+        const struct packed_matrix *packed; /* when set, the rest is unused */
+};
+
+/* C = epilogue(alpha op(A) op(B) + beta C) by the packed, blocked path;
+ * fails only with AN_E_NOMEM. */
+enum an_status gemm_blocked(const struct a_operand *a, bool trans_b, size_t m,
+                            size_t n, size_t k, const float *b, size_t ldb,
+                            float beta, float *c, size_t ldc,
+                            const struct gemm_epilogue *ep);
+
+#endif
