@@ -15,10 +15,7 @@ enum {
         MC = 192,  /* a multiple of every kernel's MR (4, 6, 12) */
         NC = 4096, /* a multiple of every kernel's NR (16, 32) */
         MAX_TILE = 12 * 32,
-        SMALL_N = SGEMM_GEMV_MAX_N,
-        /* Floats a prepacked matrix keeps after its end, so that vector
-         * loads of a whole row of a panel never leave the allocation. */
-        PACKED_SLACK = 16
+        SMALL_N = SGEMM_GEMV_MAX_N
 };
 
 /* The micro-kernel in use (selected on first call). */

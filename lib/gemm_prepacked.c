@@ -12,12 +12,12 @@
 #include "gemm_internal.h"
 #include "half.h"
 
-/* Sixteen floats, whatever the vector registers (GCC and Clang split or
- * map them onto what each target_clones variant has). */
-typedef float v16f __attribute__((vector_size(64), aligned(4)));
-typedef uint16_t v16h __attribute__((vector_size(32), aligned(2)));
-typedef uint32_t v16u __attribute__((vector_size(64)));
-enum { LANES = 16, UNROLL = 4 };
+/* Eight floats: one AVX2 register, two SSE ones (GCC and Clang map them
+ * onto what each target_clones variant has). */
+typedef float v8f __attribute__((vector_size(32), aligned(4)));
+typedef uint16_t v8h __attribute__((vector_size(16), aligned(2)));
+typedef uint32_t v8u __attribute__((vector_size(32)));
+enum { LANES = 8 };
 
 static size_t element_size(enum gemm_precision p)
 {
@@ -26,7 +26,7 @@ static size_t element_size(enum gemm_precision p)
 
 static size_t packed_elements(size_t m, size_t k, int mr)
 {
-        return packed_rows(m, mr) * k + PACKED_SLACK;
+        return packed_rows(m, mr) * k + 1; /* never 0 bytes */
 }
 
 size_t packed_matrix_bytes(const struct packed_matrix *p)
@@ -80,79 +80,100 @@ enum an_status sgemm_pack(const float *a, size_t m, size_t k, size_t lda,
         return AN_OK;
 }
 
-/* LANES partial dot products of one kc-deep panel slice with column b:
- * sum[r] += sum over p of panel[p * mr + r] * b[p].  Lanes r >= mr read the
- * next rows of the panel (or the slack after it) and are ignored; UNROLL
- * independent sums hide the FMA latency. */
+/* The GEMV streams each panel slice as the flat array it is (element
+ * e = p * MR + r holds A[row0 + r][pc + p]) against B's column expanded to
+ * match (bx[e] = b[pc + e / MR]), so that every lane of every vector does
+ * useful work: one load of A, one of bx and one multiply-add per element.
+ * Lane l of the PERIOD partial sums collects the elements e with
+ * e % PERIOD == l, which all belong to row l % MR (MR divides PERIOD). */
+enum { PERIOD = 48 };
+
+/* Six named accumulators of eight lanes, one period: GCC keeps named
+ * vector variables in registers but arrays of them, or vectors wider than
+ * the registers, in memory. */
+#define SLICE_DOT(LOAD_A)                                                      \
+        v8f s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0}, s4 = {0}, s5 = {0};        \
+        size_t e = 0;                                                          \
+        for (; e + PERIOD <= count; e += PERIOD) {                             \
+                const float *x = bx + e;                                       \
+                s0 += LOAD_A(e) * *(const v8f *)x;                             \
+                s1 += LOAD_A(e + 8) * *(const v8f *)(x + 8);                   \
+                s2 += LOAD_A(e + 16) * *(const v8f *)(x + 16);                 \
+                s3 += LOAD_A(e + 24) * *(const v8f *)(x + 24);                 \
+                s4 += LOAD_A(e + 32) * *(const v8f *)(x + 32);                 \
+                s5 += LOAD_A(e + 40) * *(const v8f *)(x + 40);                 \
+        }                                                                      \
+        for (int l = 0; l < LANES; l++) {                                      \
+                lanes[l] += s0[l];                                             \
+                lanes[8 + l] += s1[l];                                         \
+                lanes[16 + l] += s2[l];                                        \
+                lanes[24 + l] += s3[l];                                        \
+                lanes[32 + l] += s4[l];                                        \
+                lanes[40 + l] += s5[l];                                        \
+        }
+
+#define LOAD_F32(at) (*(const v8f *)(a + (at)))
+
 __attribute__((target_clones("avx512f", "avx2", "default"))) static void
-panel_dot_f32(const float *panel, size_t kc, size_t mr, const float *b,
-              v16f *sum)
+slice_dot_f32(const float *a, const float *bx, size_t count, float *lanes)
 {
-        v16f part[UNROLL] = {0};
-        size_t p = 0;
-        for (; p + UNROLL <= kc; p += UNROLL)
-                for (int u = 0; u < UNROLL; u++)
-                        part[u] += *(const v16f *)(panel + (p + u) * mr) *
-                                   b[p + u];
-        for (; p < kc; p++)
-                part[0] += *(const v16f *)(panel + p * mr) * b[p];
-        *sum += (part[0] + part[1]) + (part[2] + part[3]);
+        SLICE_DOT(LOAD_F32)
+        for (; e < count; e++)
+                lanes[e % PERIOD] += a[e] * bx[e];
 }
 
-/* Sixteen bfloat16 as float32: the same bits in the upper half. */
-#define WIDEN16(h)                                                             \
-        ((v16f)(__builtin_convertvector(*(const v16h *)(h), v16u) << 16))
+/* Eight bfloat16 as float32: the same bits in the upper half. */
+#define LOAD_BF16(at)                                                          \
+        ((v8f)(__builtin_convertvector(*(const v8h *)(a + (at)), v8u) << 16))
 
 __attribute__((target_clones("avx512f", "avx2", "default"))) static void
-panel_dot_bf16(const uint16_t *panel, size_t kc, size_t mr, const float *b,
-               v16f *sum)
+slice_dot_bf16(const uint16_t *a, const float *bx, size_t count, float *lanes)
 {
-        v16f part[UNROLL] = {0};
-        size_t p = 0;
-        for (; p + UNROLL <= kc; p += UNROLL)
-                for (int u = 0; u < UNROLL; u++)
-                        part[u] += WIDEN16(panel + (p + u) * mr) * b[p + u];
-        for (; p < kc; p++)
-                part[0] += WIDEN16(panel + p * mr) * b[p];
-        *sum += (part[0] + part[1]) + (part[2] + part[3]);
+        SLICE_DOT(LOAD_BF16)
+        for (; e < count; e++)
+                lanes[e % PERIOD] += bf16_widen(a[e]) * bx[e];
 }
 
-/* Rows row0.. of one panel (mr of them, `rows` real) times column j of
- * op(B) (bt: the columns, each k contiguous floats), every K slice. */
+/* One panel (rows row0.., `rows` of them real) times one expanded column
+ * of B, every K slice, into out[rows]. */
 static void panel_column(const struct packed_matrix *a, size_t row0,
-                         size_t rows, int mr, const float *bj, float *out)
+                         size_t rows, size_t mr, const float *bx, float *out)
 {
-        size_t all_rows = packed_rows(a->m, mr);
-        v16f sum = {0};
+        size_t all_rows = packed_rows(a->m, (int)mr);
+        float lanes[PERIOD] = {0};
         for (size_t pc = 0; pc < a->k; pc += KC) {
                 size_t kc = a->k - pc < KC ? a->k - pc : KC;
                 size_t at = packed_offset(all_rows, pc, row0, kc);
                 if (a->precision == GEMM_BF16)
-                        panel_dot_bf16((const uint16_t *)a->data + at, kc, mr,
-                                       bj + pc, &sum);
+                        slice_dot_bf16((const uint16_t *)a->data + at,
+                                       bx + pc * mr, kc * mr, lanes);
                 else
-                        panel_dot_f32((const float *)a->data + at, kc, mr,
-                                      bj + pc, &sum);
+                        slice_dot_f32((const float *)a->data + at, bx + pc * mr,
+                                      kc * mr, lanes);
         }
-        for (size_t r = 0; r < rows; r++)
-                out[r] = sum[r];
+        for (size_t r = 0; r < rows; r++) {
+                out[r] = 0.0f;
+                for (size_t l = r; l < PERIOD; l += mr)
+                        out[r] += lanes[l];
+        }
 }
 
-/* C = epilogue(A B) for N <= SMALL_N, B's columns contiguous (bt). */
-static void panel_gemv(const struct packed_matrix *a, size_t n, const float *bt,
+/* C = epilogue(A B) for N <= SMALL_N from B's columns expanded (bx: n of
+ * them, k * MR floats each). */
+static void panel_gemv(const struct packed_matrix *a, size_t n, const float *bx,
                        float *c, size_t ldc, const struct gemm_epilogue *ep)
 {
         const struct gemm_kernel *kern = a->kernel;
-        int mr = kern->mr;
-        size_t panels = packed_rows(a->m, mr) / mr;
+        size_t mr = (size_t)kern->mr;
+        size_t panels = packed_rows(a->m, kern->mr) / mr;
 #pragma omp parallel for schedule(static)
         for (size_t q = 0; q < panels; q++) {
                 size_t row0 = q * mr;
-                size_t rows =
-                        a->m - row0 < (size_t)mr ? a->m - row0 : (size_t)mr;
+                size_t rows = a->m - row0 < mr ? a->m - row0 : mr;
                 for (size_t j = 0; j < n; j++) {
-                        float dot[LANES];
-                        panel_column(a, row0, rows, mr, bt + j * a->k, dot);
+                        float dot[PERIOD];
+                        panel_column(a, row0, rows, mr, bx + j * a->k * mr,
+                                     dot);
                         for (size_t r = 0; r < rows; r++) {
                                 float v = dot[r];
                                 if (ep && ep->bias)
@@ -165,42 +186,47 @@ static void panel_gemv(const struct packed_matrix *a, size_t n, const float *bt,
         }
 }
 
-/* Columns of op(B) made contiguous for the GEMV, in a buffer kept by the
- * calling thread. */
-static const float *columns_of(bool trans_b, size_t n, size_t k, const float *b,
-                               size_t ldb)
+/* op(B)'s columns, each value repeated MR times (bx[j][p * MR + r] =
+ * op(B)[p][j]), in a buffer kept by the calling thread. */
+static const float *expanded_columns(bool trans_b, size_t n, size_t k,
+                                     const float *b, size_t ldb, size_t mr)
 {
         static _Thread_local float *buffer;
         static _Thread_local size_t have;
-        if (trans_b && ldb == k)
-                return b;
-        if (have < n * k) {
+        size_t want = n * k * mr;
+        if (have < want) {
                 free(buffer);
-                buffer = malloc(n * k * sizeof *buffer);
-                have = buffer ? n * k : 0;
+                buffer = malloc(want * sizeof *buffer);
+                have = buffer ? want : 0;
                 if (!buffer)
                         return NULL;
         }
-        for (size_t j = 0; j < n; j++)
-                for (size_t p = 0; p < k; p++)
-                        buffer[j * k + p] =
-                                trans_b ? b[j * ldb + p] : b[p * ldb + j];
-        return buffer;
+        float *bx = buffer; /* the threads share this thread's buffer */
+#pragma omp parallel for schedule(static)
+        for (size_t p = 0; p < k; p++)
+                for (size_t j = 0; j < n; j++) {
+                        float v = trans_b ? b[j * ldb + p] : b[p * ldb + j];
+                        for (size_t r = 0; r < mr; r++)
+                                bx[(j * k + p) * mr + r] = v;
+                }
+        return bx;
 }
 
 enum an_status sgemm_prepacked(const struct packed_matrix *a, bool trans_b,
                                size_t n, const float *b, size_t ldb, float *c,
                                size_t ldc, const struct gemm_epilogue *ep)
 {
-        if (a->kernel != gemm_kernel())
+        const struct gemm_kernel *kern = gemm_kernel();
+        if (a->kernel != kern)
                 return AN_E_INVALID;
         if (n == 0 || a->m == 0)
                 return AN_OK;
         if (n <= SMALL_N && a->k > 0) {
-                const float *bt = columns_of(trans_b, n, a->k, b, ldb);
-                if (!bt)
+                const float *bx = expanded_columns(trans_b, n, a->k, b, ldb,
+                                                   (size_t)kern->mr);
+                if (!bx)
                         return AN_E_NOMEM;
-                panel_gemv(a, n, bt, c, ldc, ep);
+                panel_gemv(a, n, bx, c, ldc, ep);
                 return AN_OK;
         }
         if (a->k == 0)

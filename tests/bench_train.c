@@ -1,7 +1,8 @@
 /* Training-step benchmark: `make bench-train`, never part of `make check`.
  *
- *   bench_train [PRESET:BATCH ...]   default: alexnet-owt:64 alexnet:64
+ *   bench_train [PRESET[:BATCH] ...] default: alexnet-owt alexnet
  *                                    alexnet-small:128
+ *   BENCH_BATCHES="1 8 32 64"        batch sizes of a PRESET without one
  *   BENCH_SECONDS=5                  minimum time per measurement
  *   BENCH_LAYERS=0                   leave out the per-layer rows
  *
@@ -113,7 +114,7 @@ static int bench(const char *preset, int batch, double machine_peak,
 
 int main(int argc, char **argv)
 {
-        static char *defaults[] = {"alexnet-owt:64", "alexnet:64",
+        static char *defaults[] = {"alexnet-owt", "alexnet",
                                    "alexnet-small:128"};
         char **specs = argc > 1 ? argv + 1 : defaults;
         int n = argc > 1 ? argc - 1 : 3, status = 0;
@@ -121,6 +122,7 @@ int main(int argc, char **argv)
         double min_seconds = secs ? atof(secs) : 5.0;
         const char *layers_env = getenv("BENCH_LAYERS");
         bool layers = !layers_env || strcmp(layers_env, "0");
+        const char *batches_env = getenv("BENCH_BATCHES");
         const char *isa;
         double p = measure_peak(&isa);
         printf("threads %d, measured FP32 peak %.1f GFLOP/s\n\n",
@@ -128,16 +130,21 @@ int main(int argc, char **argv)
         printf("%-14s %6s %10s %10s %9s %9s\n", "preset", "batch", "ms/step",
                "images/s", "GFLOP/s", "of peak");
         for (int i = 0; i < n; i++) {
-                char name[64];
-                int batch = 64;
+                char name[64], batches[128];
                 snprintf(name, sizeof name, "%s", specs[i]);
                 char *colon = strchr(name, ':');
-                if (colon) {
+                if (colon)
                         *colon = 0;
-                        batch = atoi(colon + 1);
-                }
-                status |= bench(name, batch > 0 ? batch : 64, p, min_seconds,
-                                layers);
+                snprintf(batches, sizeof batches, "%s",
+                         colon         ? colon + 1
+                         : batches_env ? batches_env
+                                       : "1 8 32 64");
+                char *save;
+                for (char *tok = strtok_r(batches, " ,", &save); tok;
+                     tok = strtok_r(NULL, " ,", &save))
+                        if (atoi(tok) > 0)
+                                status |= bench(name, atoi(tok), p, min_seconds,
+                                                layers);
         }
         return status;
 }
