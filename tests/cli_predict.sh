@@ -117,4 +117,16 @@ expect 2 "$ALEXNET" predict -m "$model" -f xml "$P/wide.jpg"
 expect 2 "$ALEXNET" predict -m "$model" --shard 3/3 "$P/wide.jpg"
 expect 2 "$ALEXNET" predict -m "$model" -k 0 "$P/wide.jpg"
 expect 2 "$ALEXNET" predict -m "$model" --tta five "$P/wide.jpg"
+
+# --precision bf16: the same records (batched and one by one) with
+# probabilities within bfloat16 rounding of fp32's
+expect 0 "$ALEXNET" predict -m "$model" -f tsv -k 3 -b 4 $good
+mv "$out" "$tmp/fp32"
+for b in 4 1; do
+        expect 0 "$ALEXNET" predict -m "$model" -f tsv -k 3 -b $b --precision bf16 $good
+        paste "$tmp/fp32" "$out" | awk -F'\t' '$1 != $6 || $2 != $7 || $3 != $8 ||
+                ($4 - $9) > 0.02 || ($9 - $4) > 0.02 { exit 1 }' ||
+                fail "bf16 (batch $b) differs from fp32 beyond rounding"
+done
+expect 2 "$ALEXNET" predict -m "$model" --precision fp16 "$P/wide.jpg"
 pass
