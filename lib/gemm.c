@@ -6,9 +6,11 @@
  * tiles, each computed by the register-tiled micro-kernel of
  * gemm_kernels.c and merged into C (beta, bias, ReLU) by merge_tile.
  *
- * KC keeps one packed B panel (KC x NR floats, 24 KiB for the AVX-512
- * kernel) in a 32 KiB L1 while a packed A block (MC x KC, 144 KiB) sits in
- * L2.  Every tile of C is accumulated by one thread in a fixed order, so the
+ * The blocking (gemm_internal.h: KC 256, MC 144, BLIS's own choice for
+ * AMD Zen) keeps the B micro-panel that a thread reuses across a row
+ * block (KC x NR floats: 16 KiB for the AVX2 kernel, 32 KiB for AVX-512)
+ * in L1 while the packed A block (MC x KC, 144 KiB) streams from L2; with
+ * KC 512 the AVX2 panel alone filled a 32 KiB L1.  Every tile of C is accumulated by one thread in a fixed order, so the
  * result does not depend on the thread count. */
 #include "gemm.h"
 

@@ -11,8 +11,8 @@
 #include "gemm_kernels.h"
 
 enum {
-        KC = 512,
-        MC = 192,  /* a multiple of every kernel's MR (4, 6, 12) */
+        KC = 256,
+        MC = 144,  /* a multiple of every kernel's MR (4, 6, 12) */
         NC = 4096, /* a multiple of every kernel's NR (16, 32) */
         MAX_TILE = 12 * 32,
         SMALL_N = SGEMM_GEMV_MAX_N
