@@ -28,35 +28,21 @@ size_t conv_backward_workspace_floats(const struct conv_params *p,
         return (2 * k + (size_t)(p->out_c / p->groups)) * plane * chunk;
 }
 
-/* The im2col layout of conv.c, for the same chunk of images. */
-static void unfold(const float *x, size_t image_stride, int images, int c0,
-                   int channels, struct shape in, const struct window *win,
-                   int oh, int ow, float *col)
+/* dst[x0 + ox * stride] += src[ox] for the output columns ox whose input
+ * column lies inside the row (0 <= x0 + ox * stride < width). */
+static void add_row(const float *src, int out_w, int x0, int stride, int width,
+                    float *dst)
 {
-        int taps = win->kernel_h * win->kernel_w;
-        size_t plane = (size_t)oh * ow;
-#pragma omp parallel for collapse(2) schedule(static)
-        for (int row = 0; row < channels * taps; row++)
-                for (int n = 0; n < images; n++) {
-                        int c = row / taps, ky = row % taps / win->kernel_w,
-                            kx = row % win->kernel_w;
-                        const float *src = x + n * image_stride +
-                                           (size_t)(c0 + c) * in.h * in.w;
-                        float *dst = col + ((size_t)row * images + n) * plane;
-                        for (int oy = 0; oy < oh; oy++) {
-                                int iy = oy * win->stride_h - win->pad_top + ky;
-                                for (int ox = 0; ox < ow; ox++) {
-                                        int ix = ox * win->stride_w -
-                                                 win->pad_left + kx;
-                                        dst[oy * ow + ox] =
-                                                iy >= 0 && iy < in.h &&
-                                                                ix >= 0 &&
-                                                                ix < in.w
-                                                        ? src[iy * in.w + ix]
-                                                        : 0.0f;
-                                }
-                        }
-                }
+        int lo = x0 >= 0 ? 0 : (-x0 + stride - 1) / stride;
+        int hi = width - 1 - x0 < 0 ? 0 : (width - 1 - x0) / stride + 1;
+        if (hi > out_w)
+                hi = out_w;
+        if (stride == 1)
+                for (int ox = lo; ox < hi; ox++)
+                        dst[x0 + ox] += src[ox];
+        else
+                for (int ox = lo; ox < hi; ox++)
+                        dst[x0 + ox * stride] += src[ox];
 }
 
 /* Adds the columns back to the input positions they were read from
@@ -83,16 +69,12 @@ static void fold(const float *dcol, int images, int c0, int channels,
                                 for (int oy = 0; oy < oh; oy++) {
                                         int iy = oy * win->stride_h -
                                                  win->pad_top + ky;
-                                        if (iy < 0 || iy >= in.h)
-                                                continue;
-                                        for (int ox = 0; ox < ow; ox++) {
-                                                int ix = ox * win->stride_w -
-                                                         win->pad_left + kx;
-                                                if (ix >= 0 && ix < in.w)
-                                                        dst[iy * in.w + ix] +=
-                                                                src[oy * ow +
-                                                                    ox];
-                                        }
+                                        if (iy >= 0 && iy < in.h)
+                                                add_row(src + (size_t)oy * ow,
+                                                        ow, kx - win->pad_left,
+                                                        win->stride_w, in.w,
+                                                        dst + (size_t)iy *
+                                                                        in.w);
                                 }
                         }
                 }
@@ -131,8 +113,8 @@ enum an_status conv_backward(const struct conv_params *p, int batch,
                 for (int g = 0; g < p->groups; g++) {
                         gather_dy(dy + n0 * out_stride, out_stride, images,
                                   g * out_g, out_g, plane, dyg);
-                        unfold(x + n0 * in_stride, in_stride, images, g * in_g,
-                               in_g, in, &p->win, oh, ow, col);
+                        conv_unfold(x + n0 * in_stride, in_stride, images,
+                                    g * in_g, in_g, in, &p->win, oh, ow, col);
                         /* dW_g (+)= dY_g . col^T */
                         enum an_status st =
                                 sgemm(false, true, out_g, k, cols, 1.0f, dyg,

@@ -72,12 +72,9 @@ static void im2col_row(const float *plane, struct shape in,
         }
 }
 
-/* Unfolds `channels` planes (starting at channel c0) of `images` images
- * into one matrix with a row per (c, ky, kx) and, in each row, the output
- * positions of image 0, then image 1, ... (row stride images * plane). */
-static void im2col(const float *x, size_t image_stride, int images, int c0,
-                   int channels, struct shape in, const struct window *win,
-                   int out_h, int out_w, float *col)
+void conv_unfold(const float *x, size_t image_stride, int images, int c0,
+                 int channels, struct shape in, const struct window *win,
+                 int out_h, int out_w, float *col)
 {
         int taps = win->kernel_h * win->kernel_w;
         size_t plane = (size_t)out_h * out_w;
@@ -135,9 +132,10 @@ enum an_status conv_forward(const struct conv_params *p, int batch,
                 int images = batch - n0 < chunk ? batch - n0 : chunk;
                 size_t columns = plane * images;
                 for (int g = 0; g < p->groups; g++) {
-                        im2col(x + (size_t)n0 * shape_count(in),
-                               shape_count(in), images, g * in_per_group,
-                               in_per_group, in, &p->win, out.h, out.w, col);
+                        conv_unfold(x + (size_t)n0 * shape_count(in),
+                                    shape_count(in), images, g * in_per_group,
+                                    in_per_group, in, &p->win, out.h, out.w,
+                                    col);
                         struct gemm_epilogue ep = {
                                 bias ? bias + g * out_per_group : NULL, relu};
                         float *yg = y + (size_t)n0 * shape_count(out) +

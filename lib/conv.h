@@ -26,6 +26,14 @@ struct conv_params {
 size_t conv_workspace_floats(const struct conv_params *p, struct shape in,
                              int batch);
 
+/* Unfolds `channels` planes (starting at channel c0) of `images` images
+ * (image_stride floats apart) into one matrix with a row per (c, ky, kx)
+ * and, in each row, the output positions of image 0, then image 1, ...
+ * (row stride images * out_h * out_w); padding reads 0 (im2col). */
+void conv_unfold(const float *x, size_t image_stride, int images, int c0,
+                 int channels, struct shape in, const struct window *win,
+                 int out_h, int out_w, float *col);
+
 /* y[n][out_c][out_h][out_w] = relu?(conv(x[n][in_c][in.h][in.w]) + bias).
  * bias may be NULL.  workspace holds conv_workspace_floats() floats.
  * packed, when not NULL, holds each group's weights prepacked (sgemm_pack

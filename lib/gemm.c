@@ -10,8 +10,9 @@
  * AMD Zen) keeps the B micro-panel that a thread reuses across a row
  * block (KC x NR floats: 16 KiB for the AVX2 kernel, 32 KiB for AVX-512)
  * in L1 while the packed A block (MC x KC, 144 KiB) streams from L2; with
- * KC 512 the AVX2 panel alone filled a 32 KiB L1.  Every tile of C is accumulated by one thread in a fixed order, so the
- * result does not depend on the thread count. */
+ * KC 512 the AVX2 panel alone filled a 32 KiB L1.  Every tile of C is
+ * accumulated by one thread in a fixed order, so the result does not depend on
+ * the thread count. */
 #include "gemm.h"
 
 #include <omp.h>
@@ -108,6 +109,19 @@ static void pack_b(bool trans, const float *b, size_t ldb, size_t pc, size_t kc,
         }
 }
 
+/* MR contiguous floats: a copy of a size known here for each kernel's MR
+ * (no call to memcpy per few bytes). */
+static inline void copy_panel_column(float *out, const float *src, int mr)
+{
+        if (mr == 6)
+                memcpy(out, src, 6 * sizeof *out);
+        else if (mr == 12)
+                memcpy(out, src, 12 * sizeof *out);
+        else
+                for (int i = 0; i < mr; i++)
+                        out[i] = src[i];
+}
+
 /* alpha * A[ic:ic+mc, pc:pc+kc] into MR-high panels, zero-padded below. */
 static void pack_a(bool trans, const float *a, size_t lda, float alpha,
                    size_t ic, size_t mc, size_t pc, size_t kc, int mr,
@@ -120,6 +134,13 @@ static void pack_a(bool trans, const float *a, size_t lda, float alpha,
                 size_t i0 = ic + q * mr;
                 size_t rows =
                         mc - q * mr < (size_t)mr ? mc - q * mr : (size_t)mr;
+                if (trans && alpha == 1.0f && rows == (size_t)mr) {
+                        /* a panel column is a contiguous run of A's row */
+                        for (size_t p = 0; p < kc; p++, out += mr)
+                                copy_panel_column(out, a + (pc + p) * lda + i0,
+                                                  mr);
+                        continue;
+                }
                 for (size_t p = 0; p < kc; p++, out += mr) {
                         for (size_t i = 0; i < rows; i++)
                                 out[i] = alpha *
