@@ -2,6 +2,8 @@
 
 #include <immintrin.h>
 #include <omp.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <time.h>
 
 static double now(void)
@@ -74,5 +76,64 @@ double measure_peak(const char **isa)
                 if (flops / t > best)
                         best = flops / t;
         }
+        return best;
+}
+
+/* Eight independent sums so that the adds keep up with memory. */
+__attribute__((target("avx2"))) static float sum_avx2(const float *p, size_t n)
+{
+        __m256 s[8];
+        for (int j = 0; j < 8; j++)
+                s[j] = _mm256_setzero_ps();
+        for (size_t i = 0; i + 64 <= n; i += 64)
+                for (int j = 0; j < 8; j++)
+                        s[j] = _mm256_add_ps(s[j],
+                                             _mm256_loadu_ps(p + i + 8 * j));
+        float out[8], total = 0;
+        for (int j = 1; j < 8; j++)
+                s[0] = _mm256_add_ps(s[0], s[j]);
+        _mm256_storeu_ps(out, s[0]);
+        for (int j = 0; j < 8; j++)
+                total += out[j];
+        return total;
+}
+
+static float sum_plain(const float *p, size_t n)
+{
+        float s[8] = {0};
+        for (size_t i = 0; i + 8 <= n; i += 8)
+                for (int j = 0; j < 8; j++)
+                        s[j] += p[i + j];
+        return s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+}
+
+double measure_read_bandwidth(void)
+{
+        size_t n = (size_t)128 << 20; /* floats: 512 MiB, far beyond cache */
+        float *p = malloc(n * sizeof *p);
+        if (!p)
+                return 0;
+        bool avx2 = __builtin_cpu_supports("avx2");
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++)
+                p[i] = 1.0f;
+        int threads = omp_get_max_threads();
+        size_t per = n / threads / 64 * 64;
+        double bytes = (double)per * threads * sizeof *p;
+        volatile float sink = 0;
+        double best = 0;
+        for (int rep = 0; rep < 5; rep++) {
+                double t0 = now();
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+                {
+                        const float *mine = p + per * omp_get_thread_num();
+                        sink += avx2 ? sum_avx2(mine, per)
+                                     : sum_plain(mine, per);
+                }
+                double t = now() - t0;
+                if (bytes / t > best)
+                        best = bytes / t;
+        }
+        free(p);
         return best;
 }

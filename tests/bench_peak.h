@@ -1,9 +1,14 @@
-/* The machine's FP32 peak for the benchmarks: an FMA loop on every OpenMP
- * thread (AVX-512, else AVX2+FMA), best of three runs. */
+/* The machine's limits for the benchmarks: the FP32 peak (an FMA loop on
+ * every OpenMP thread, AVX-512, else AVX2+FMA, best of seven runs) and the
+ * memory read bandwidth (a sum over 512 MiB on every thread, best of five),
+ * which bounds the fully connected layers at small batches. */
 #ifndef ALEXNET_BENCH_PEAK_H
 #define ALEXNET_BENCH_PEAK_H
 
 /* FLOP/s; *isa names the instruction set used ("none": 0 returned). */
 double measure_peak(const char **isa);
+
+/* Bytes per second read from memory by all threads. */
+double measure_read_bandwidth(void);
 
 #endif
