@@ -81,12 +81,6 @@ static void print_layers(struct model *m, const float *x, int batch, int reps,
  * as much as a third, and the best trial is the one they disturbed least. */
 enum { TRIALS = 5 };
 
-static int compare_doubles(const void *a, const void *b)
-{
-        double x = *(const double *)a, y = *(const double *)b;
-        return (x > y) - (x < y);
-}
-
 static double best_of(double t[TRIALS])
 {
         qsort(t, TRIALS, sizeof *t, compare_doubles);

@@ -137,3 +137,9 @@ double measure_read_bandwidth(void)
         free(p);
         return best;
 }
+
+int compare_doubles(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+        return (x > y) - (x < y);
+}

@@ -11,4 +11,7 @@ double measure_peak(const char **isa);
 /* Bytes per second read from memory by all threads. */
 double measure_read_bandwidth(void);
 
+/* qsort's comparison of doubles, for the best and median of trials. */
+int compare_doubles(const void *a, const void *b);
+
 #endif

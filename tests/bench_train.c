@@ -55,12 +55,6 @@ static void print_layers(const struct net *net, const double *t, int steps,
         }
 }
 
-static int compare_doubles(const void *a, const void *b)
-{
-        double x = *(const double *)a, y = *(const double *)b;
-        return (x > y) - (x < y);
-}
-
 static int bench(const char *preset, int batch, double machine_peak,
                  double min_seconds, bool layers)
 {

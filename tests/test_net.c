@@ -13,68 +13,37 @@
 static const char *const small_nets[] = {"owt_small", "paper_small",
                                          "half_small"};
 
-START_TEST(small_net_matches_pytorch)
+/* Runs the small network `name` (weights prepacked in `precision` unless
+ * unpacked) on its fixture batch, then one image at a time, against the
+ * logits in nets/NAME.REFERENCE.safetensors. */
+static void check_small_net(const char *name, bool prepack,
+                            enum gemm_precision precision,
+                            const char *reference_name)
 {
-        char rel[128];
-        struct model m;
-        struct st_file expected;
-        struct an_error err;
-        snprintf(rel, sizeof rel, "nets/%s.safetensors", small_nets[_i]);
-        ck_assert_int_eq(model_open(&m, fixture_path(rel), &err), AN_OK);
-        snprintf(rel, sizeof rel, "nets/%s.expected.safetensors",
-                 small_nets[_i]);
-        fixture_open(&expected, rel);
-        size_t n_x, n_logits;
-        float *x = fixture_tensor(&expected, "x", &n_x);
-        float *want = fixture_tensor(&expected, "logits", &n_logits);
-        int batch = (int)(n_x / shape_count(m.net.shapes[0]));
-        ck_assert_uint_eq(n_logits, batch * net_outputs(&m.net));
-        const float *got;
-        ck_assert_int_eq(net_forward(&m.net, x, batch, &got, &err), AN_OK);
-        assert_close(got, want, n_logits, NET_TOL, small_nets[_i]);
-
-        /* One sample at a time gives the same answers as the batch. */
-        size_t in = shape_count(m.net.shapes[0]), out = net_outputs(&m.net);
-        for (int b = 0; b < batch; b++) {
-                ck_assert_int_eq(net_forward(&m.net, x + b * in, 1, &got, &err),
-                                 AN_OK);
-                assert_close(got, want + b * out, out, NET_TOL, "batch of 1");
-        }
-        free(x);
-        free(want);
-        st_close(&expected);
-        model_close(&m);
-}
-END_TEST
-
-/* With weights prepacked (as predict uses them): FP32 must still match
- * PyTorch's logits, BF16 must match PyTorch's logits for the weights
- * rounded to bfloat16 (nets/NAME.bf16.safetensors, generate_bf16.py), at
- * the batch's size and one image at a time (the GEMV path). */
-START_TEST(prepacked_net_matches_pytorch)
-{
-        const char *name = small_nets[_i / 2];
-        enum gemm_precision precision = _i % 2 ? GEMM_BF16 : GEMM_FP32;
         char rel[128];
         struct model m;
         struct st_file expected, reference;
         struct an_error err;
         snprintf(rel, sizeof rel, "nets/%s.safetensors", name);
         ck_assert_int_eq(model_open(&m, fixture_path(rel), &err), AN_OK);
-        ck_assert_int_eq(net_prepack(&m.net, precision, &err), AN_OK);
+        if (prepack)
+                ck_assert_int_eq(net_prepack(&m.net, precision, &err), AN_OK);
         snprintf(rel, sizeof rel, "nets/%s.expected.safetensors", name);
         fixture_open(&expected, rel);
         snprintf(rel, sizeof rel, "nets/%s.%s.safetensors", name,
-                 precision == GEMM_BF16 ? "bf16" : "expected");
+                 reference_name);
         fixture_open(&reference, rel);
         size_t n_x, n_logits;
         float *x = fixture_tensor(&expected, "x", &n_x);
         float *want = fixture_tensor(&reference, "logits", &n_logits);
         size_t in = shape_count(m.net.shapes[0]), out = net_outputs(&m.net);
         int batch = (int)(n_x / in);
+        ck_assert_uint_eq(n_logits, batch * out);
         const float *got;
         ck_assert_int_eq(net_forward(&m.net, x, batch, &got, &err), AN_OK);
         assert_close(got, want, n_logits, NET_TOL, name);
+
+        /* One sample at a time gives the same answers as the batch. */
         for (int b = 0; b < batch; b++) {
                 ck_assert_int_eq(net_forward(&m.net, x + b * in, 1, &got, &err),
                                  AN_OK);
@@ -85,6 +54,23 @@ START_TEST(prepacked_net_matches_pytorch)
         st_close(&expected);
         st_close(&reference);
         model_close(&m);
+}
+
+START_TEST(small_net_matches_pytorch)
+{
+        check_small_net(small_nets[_i], false, GEMM_FP32, "expected");
+}
+END_TEST
+
+/* With weights prepacked (as predict uses them): FP32 must still match
+ * PyTorch's logits, BF16 must match PyTorch's logits for the weights
+ * rounded to bfloat16 (nets/NAME.bf16.safetensors, generate_bf16.py), at
+ * the batch's size and one image at a time (the GEMV path). */
+START_TEST(prepacked_net_matches_pytorch)
+{
+        bool bf16 = _i % 2;
+        check_small_net(small_nets[_i / 2], true, bf16 ? GEMM_BF16 : GEMM_FP32,
+                        bf16 ? "bf16" : "expected");
 }
 END_TEST
 
