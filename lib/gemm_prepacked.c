@@ -134,55 +134,67 @@ slice_dot_bf16(const uint16_t *a, const float *bx, size_t count, float *lanes)
                 lanes[e % PERIOD] += bf16_widen(a[e]) * bx[e];
 }
 
-/* One panel (rows row0.., `rows` of them real) times one expanded column
- * of B, every K slice, into out[rows]. */
-static void panel_column(const struct packed_matrix *a, size_t row0,
-                         size_t rows, size_t mr, const float *bx, float *out)
+/* One K slice of one panel times one expanded column of B, added to the
+ * panel's PERIOD partial sums for that column. */
+static void slice_column(const struct packed_matrix *a, size_t at,
+                         const float *bx, size_t count, float *lanes)
 {
-        size_t all_rows = packed_rows(a->m, (int)mr);
-        float lanes[PERIOD] = {0};
-        for (size_t pc = 0; pc < a->k; pc += KC) {
-                size_t kc = a->k - pc < KC ? a->k - pc : KC;
-                size_t at = packed_offset(all_rows, pc, row0, kc);
-                if (a->precision == GEMM_BF16)
-                        slice_dot_bf16((const uint16_t *)a->data + at,
-                                       bx + pc * mr, kc * mr, lanes);
-                else
-                        slice_dot_f32((const float *)a->data + at, bx + pc * mr,
-                                      kc * mr, lanes);
-        }
-        for (size_t r = 0; r < rows; r++) {
-                out[r] = 0.0f;
-                for (size_t l = r; l < PERIOD; l += mr)
-                        out[r] += lanes[l];
-        }
+        if (a->precision == GEMM_BF16)
+                slice_dot_bf16((const uint16_t *)a->data + at, bx, count,
+                               lanes);
+        else
+                slice_dot_f32((const float *)a->data + at, bx, count, lanes);
+}
+
+/* Row r of a panel is the sum of its lanes r, r + MR, ... */
+static float row_sum(const float *lanes, size_t r, size_t mr)
+{
+        float sum = 0.0f;
+        for (size_t l = r; l < PERIOD; l += mr)
+                sum += lanes[l];
+        return sum;
 }
 
 /* C = epilogue(A B) for N <= SMALL_N from B's columns expanded (bx: n of
- * them, k * MR floats each). */
+ * them, k * MR floats each), with lanes[panels][n][PERIOD] (zeroed) for the
+ * partial sums.  K slices are the outer loop, so that the slice of bx in use
+ * (KC * MR floats) stays in L1 while the weights stream past; each thread
+ * keeps the same panels in every slice (static schedule over the same
+ * range), so the sums are added in one fixed order. */
 static void panel_gemv(const struct packed_matrix *a, size_t n, const float *bx,
-                       float *c, size_t ldc, const struct gemm_epilogue *ep)
+                       float *lanes, float *c, size_t ldc,
+                       const struct gemm_epilogue *ep)
 {
-        const struct gemm_kernel *kern = a->kernel;
-        size_t mr = (size_t)kern->mr;
-        size_t panels = packed_rows(a->m, kern->mr) / mr;
-#pragma omp parallel for schedule(static)
-        for (size_t q = 0; q < panels; q++) {
-                size_t row0 = q * mr;
-                size_t rows = a->m - row0 < mr ? a->m - row0 : mr;
-                for (size_t j = 0; j < n; j++) {
-                        float dot[PERIOD];
-                        panel_column(a, row0, rows, mr, bx + j * a->k * mr,
-                                     dot);
-                        for (size_t r = 0; r < rows; r++) {
-                                float v = dot[r];
+        size_t mr = (size_t)((const struct gemm_kernel *)a->kernel)->mr;
+        size_t rows = packed_rows(a->m, (int)mr), panels = rows / mr;
+#pragma omp parallel
+        {
+                for (size_t pc = 0; pc < a->k; pc += KC) {
+                        size_t kc = a->k - pc < KC ? a->k - pc : KC;
+#pragma omp for schedule(static) nowait
+                        for (size_t q = 0; q < panels; q++)
+                                for (size_t j = 0; j < n; j++)
+                                        slice_column(
+                                                a,
+                                                packed_offset(rows, pc, q * mr,
+                                                              kc),
+                                                bx + j * a->k * mr + pc * mr,
+                                                kc * mr,
+                                                lanes + (q * n + j) * PERIOD);
+                }
+#pragma omp barrier
+#pragma omp for schedule(static)
+                for (size_t i = 0; i < a->m; i++)
+                        for (size_t j = 0; j < n; j++) {
+                                size_t q = i / mr;
+                                float v = row_sum(lanes + (q * n + j) * PERIOD,
+                                                  i % mr, mr);
                                 if (ep && ep->bias)
-                                        v += ep->bias[row0 + r];
+                                        v += ep->bias[i];
                                 if (ep && ep->relu && v < 0.0f)
                                         v = 0.0f;
-                                c[(row0 + r) * ldc + j] = v;
+                                c[i * ldc + j] = v;
                         }
-                }
         }
 }
 
@@ -212,6 +224,22 @@ static const float *expanded_columns(bool trans_b, size_t n, size_t k,
         return bx;
 }
 
+/* `count` zeroed floats in a buffer kept by the calling thread. */
+static float *zeroed_lanes(size_t count)
+{
+        static _Thread_local float *buffer;
+        static _Thread_local size_t have;
+        if (have < count) {
+                free(buffer);
+                buffer = malloc(count * sizeof *buffer);
+                have = buffer ? count : 0;
+                if (!buffer)
+                        return NULL;
+        }
+        memset(buffer, 0, count * sizeof *buffer);
+        return buffer;
+}
+
 enum an_status sgemm_prepacked(const struct packed_matrix *a, bool trans_b,
                                size_t n, const float *b, size_t ldb, float *c,
                                size_t ldc, const struct gemm_epilogue *ep)
@@ -224,9 +252,11 @@ enum an_status sgemm_prepacked(const struct packed_matrix *a, bool trans_b,
         if (n <= SMALL_N && a->k > 0) {
                 const float *bx = expanded_columns(trans_b, n, a->k, b, ldb,
                                                    (size_t)kern->mr);
-                if (!bx)
+                size_t panels = packed_rows(a->m, kern->mr) / kern->mr;
+                float *lanes = zeroed_lanes(panels * n * PERIOD);
+                if (!bx || !lanes)
                         return AN_E_NOMEM;
-                panel_gemv(a, n, bx, c, ldc, ep);
+                panel_gemv(a, n, bx, lanes, c, ldc, ep);
                 return AN_OK;
         }
         if (a->k == 0)
