@@ -92,9 +92,11 @@ static enum an_status pack_layer(struct net *net, int i, struct an_error *err)
         net->packed[i] = calloc(groups, sizeof *net->packed[i]);
         if (!net->packed[i])
                 return an_error_set(err, AN_E_NOMEM, "out of memory");
+        enum gemm_precision precision =
+                l->type == LAYER_LINEAR ? net->precision : GEMM_FP32;
         for (int g = 0; g < groups; g++)
                 if (sgemm_pack(net->weights[i] + g * rows * k, rows, k, k,
-                               net->precision, &net->packed[i][g]) != AN_OK) {
+                               precision, &net->packed[i][g]) != AN_OK) {
                         unpack_layer(net, i);
                         return an_error_set(err, AN_E_NOMEM,
                                             "out of memory packing the "

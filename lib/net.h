@@ -46,11 +46,15 @@ void net_set_params(struct net *net, int layer, const float *weight,
                     const float *bias);
 
 /* From now on net_forward multiplies by weights packed once for the GEMM
- * micro-kernel and stored in `precision`: GEMM_FP32 (the same results,
- * no packing per call) or GEMM_BF16 (weights rounded to bfloat16: half the
- * memory traffic).  Conv weights and, in BF16, all weights are packed now;
- * FP32 fully connected weights when a batch first needs them packed (at
- * batch <= SGEMM_GEMV_MAX_N they stream as stored).  The weights must not
+ * micro-kernel, the fully connected ones stored in `precision`: GEMM_FP32
+ * (the same results, no packing per call) or GEMM_BF16 (rounded to
+ * bfloat16: half the memory traffic of the layers that traffic bounds).
+ * Conv weights stay FP32 either way: they are small and reused by every
+ * output position, so arithmetic bounds them, and widening bfloat16 for
+ * the FP32 micro-kernel would only cost time.  Conv weights and, in BF16,
+ * all weights are packed now; FP32 fully connected weights when a batch
+ * first needs them packed (at batch <= SGEMM_GEMV_MAX_N they stream as
+ * stored).  The weights must not
  * change afterwards except through net_set_params.  For inference; the
  * trainer does not use it. */
 enum an_status net_prepack(struct net *net, enum gemm_precision precision,
