@@ -43,13 +43,22 @@ void packed_matrix_free(struct packed_matrix *p)
         memset(p, 0, sizeof *p);
 }
 
-/* Element (i, p) of A (zero below the last row) into its slot. */
-static void store(void *data, enum gemm_precision precision, size_t at, float v)
+/* One kc-deep slice of the panel of rows i0..i0+rows-1 (rows <= mr; the
+ * padding rows stay zero), written in order. */
+static void pack_panel_f32(const float *a, size_t lda, size_t i0, size_t rows,
+                           size_t pc, size_t kc, size_t mr, float *dst)
 {
-        if (precision == GEMM_BF16)
-                ((uint16_t *)data)[at] = f32_to_bf16(v);
-        else
-                ((float *)data)[at] = v;
+        for (size_t p = 0; p < kc; p++, dst += mr)
+                for (size_t r = 0; r < rows; r++)
+                        dst[r] = a[(i0 + r) * lda + pc + p];
+}
+
+static void pack_panel_bf16(const float *a, size_t lda, size_t i0, size_t rows,
+                            size_t pc, size_t kc, size_t mr, uint16_t *dst)
+{
+        for (size_t p = 0; p < kc; p++, dst += mr)
+                for (size_t r = 0; r < rows; r++)
+                        dst[r] = f32_to_bf16(a[(i0 + r) * lda + pc + p]);
 }
 
 enum an_status sgemm_pack(const float *a, size_t m, size_t k, size_t lda,
@@ -67,15 +76,19 @@ enum an_status sgemm_pack(const float *a, size_t m, size_t k, size_t lda,
         out->k = k;
         out->precision = precision;
         out->kernel = kern;
+        /* panel by panel, each written in order by one thread */
 #pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < m; i++)
+        for (size_t i0 = 0; i0 < m; i0 += mr)
                 for (size_t pc = 0; pc < k; pc += KC) {
                         size_t kc = k - pc < KC ? k - pc : KC;
-                        size_t at = packed_offset(rows, pc, i / mr * mr, kc) +
-                                    i % mr;
-                        for (size_t p = 0; p < kc; p++)
-                                store(out->data, precision, at + p * mr,
-                                      a[i * lda + pc + p]);
+                        size_t n = m - i0 < mr ? m - i0 : mr;
+                        size_t at = packed_offset(rows, pc, i0, kc);
+                        if (precision == GEMM_BF16)
+                                pack_panel_bf16(a, lda, i0, n, pc, kc, mr,
+                                                (uint16_t *)out->data + at);
+                        else
+                                pack_panel_f32(a, lda, i0, n, pc, kc, mr,
+                                               (float *)out->data + at);
                 }
         return AN_OK;
 }

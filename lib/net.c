@@ -113,8 +113,7 @@ static bool wants_packed(const struct net *net, int i, int batch)
         if (!net->prepack || !net->weights[i] ||
             (t != LAYER_CONV && t != LAYER_LINEAR))
                 return false;
-        return net->precision == GEMM_BF16 || t == LAYER_CONV ||
-               batch > SGEMM_GEMV_MAX_N;
+        return net->precision == GEMM_BF16 || batch > SGEMM_GEMV_MAX_N;
 }
 
 static enum an_status pack_for_batch(struct net *net, int batch,
@@ -248,7 +247,8 @@ enum an_status net_layer_forward(const struct net *net, int i, int batch,
                 struct conv_params p = conv_params_of(l, in);
                 return conv_forward(&p, batch, in, x, net->weights[i],
                                     net->biases[i], relu, y, workspace,
-                                    net->packed[i]);
+                                    wants_packed(net, i, batch) ? net->packed[i]
+                                                                : NULL);
         }
         case LAYER_LINEAR:
                 return linear_forward(

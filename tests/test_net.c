@@ -43,6 +43,23 @@ static void check_small_net(const char *name, bool prepack,
         ck_assert_int_eq(net_forward(&m.net, x, batch, &got, &err), AN_OK);
         assert_close(got, want, n_logits, NET_TOL, name);
 
+        /* The fixture batch repeated past SGEMM_GEMV_MAX_N images: the
+         * batch size from which FP32 weights are packed too. */
+        int copies = SGEMM_GEMV_MAX_N / batch + 1;
+        float *xs = malloc(n_x * copies * sizeof *xs);
+        for (int r = 0; r < copies; r++)
+                memcpy(xs + r * n_x, x, n_x * sizeof *xs);
+        ck_assert_int_eq(net_forward(&m.net, xs, batch * copies, &got, &err),
+                         AN_OK);
+        for (int r = 0; r < copies; r++)
+                assert_close(got + r * n_logits, want, n_logits, NET_TOL,
+                             "repeated batch");
+        free(xs);
+        for (int i = 0; prepack && i < m.net.arch.n_layers; i++)
+                if (m.net.weights[i])
+                        ck_assert_msg(m.net.packed[i] != NULL,
+                                      "layer %d not packed", i);
+
         /* One sample at a time gives the same answers as the batch. */
         for (int b = 0; b < batch; b++) {
                 ck_assert_int_eq(net_forward(&m.net, x + b * in, 1, &got, &err),
