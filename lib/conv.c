@@ -116,6 +116,15 @@ static enum an_status group_gemm(const float *weight, int g, int out_per_group,
                            col, columns, 0.0f, c, columns, ep);
 }
 
+/* FP32 packed weights only where the packed product has the same bits as
+ * the unpacked one (the blocked path, N > SGEMM_GEMV_MAX_N), so that a
+ * result never depends on whether the layer was packed yet. */
+static bool use_packed(const struct packed_matrix *packed, size_t columns)
+{
+        return packed &&
+               (packed->precision != GEMM_FP32 || columns > SGEMM_GEMV_MAX_N);
+}
+
 enum an_status conv_forward(const struct conv_params *p, int batch,
                             struct shape in, const float *x,
                             const float *weight, const float *bias, bool relu,
@@ -144,11 +153,12 @@ enum an_status conv_forward(const struct conv_params *p, int batch,
                                     (size_t)g * out_per_group * plane;
                         float *c = images > 1 ? result : yg;
                         enum an_status st =
-                                packed ? sgemm_prepacked(&packed[g], false,
-                                                         columns, col, columns,
-                                                         c, columns, &ep)
-                                       : group_gemm(weight, g, out_per_group, k,
-                                                    columns, col, c, &ep);
+                                use_packed(packed, columns)
+                                        ? sgemm_prepacked(&packed[g], false,
+                                                          columns, col, columns,
+                                                          c, columns, &ep)
+                                        : group_gemm(weight, g, out_per_group,
+                                                     k, columns, col, c, &ep);
                         if (st != AN_OK)
                                 return st;
                         if (images > 1)

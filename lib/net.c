@@ -113,7 +113,13 @@ static bool wants_packed(const struct net *net, int i, int batch)
         if (!net->prepack || !net->weights[i] ||
             (t != LAYER_CONV && t != LAYER_LINEAR))
                 return false;
-        return net->precision == GEMM_BF16 || batch > SGEMM_GEMV_MAX_N;
+        if (net->precision == GEMM_BF16 || batch > SGEMM_GEMV_MAX_N)
+                return true;
+        /* Small FP32 batches: conv weights from the second forward pass
+         * on (a single image does not pay for packing weights it reads
+         * once); fully connected ones not at all, since at these batches
+         * they stream from memory as fast as stored. */
+        return t == LAYER_CONV && net->forwards > 0;
 }
 
 static enum an_status pack_for_batch(struct net *net, int batch,
@@ -303,6 +309,7 @@ enum an_status net_forward(struct net *net, const float *input, int batch,
         st = pack_for_batch(net, batch, err);
         if (st != AN_OK)
                 return st;
+        net->forwards++;
         const float *x = input;
         int next = 0; /* the ping-pong buffer the next output goes to */
         for (int i = 0; i < net->arch.n_layers; i++) {

@@ -32,6 +32,7 @@ struct net {
         struct packed_matrix **packed;
         bool prepack;
         enum gemm_precision precision;
+        unsigned long forwards; /* net_forward calls so far */
         /* When not NULL, net_forward adds each layer's wall time in seconds
          * to profile[layer] (a ReLU fused into the layer before it counts
          * there).  For benchmarks. */
@@ -52,10 +53,13 @@ void net_set_params(struct net *net, int layer, const float *weight,
  * Conv weights stay FP32 either way: they are small and reused by every
  * output position, so arithmetic bounds them, and widening bfloat16 for
  * the FP32 micro-kernel would only cost time.  In BF16 every layer is
- * packed now.  In FP32 the layers are packed when a batch of more than
- * SGEMM_GEMV_MAX_N first runs; smaller batches use the weights as stored,
- * so that classifying one image does not pay for packing weights it reads
- * once (measured: 7-17 ms more for one image with alexnet-owt).  The
+ * packed now.  In FP32 a layer is packed when a batch of more than
+ * SGEMM_GEMV_MAX_N first runs, and conv layers also from the second
+ * forward pass on, so that classifying one image does not pay for packing
+ * weights it reads once (measured: 7-17 ms more for one image with
+ * alexnet-owt); at small batches fully connected weights stream as stored,
+ * as fast as packed.  FP32 results do not depend on whether a layer was
+ * packed yet.  The
  * weights must not change afterwards except through net_set_params.  For
  * inference; the trainer does not use it. */
 enum an_status net_prepack(struct net *net, enum gemm_precision precision,

@@ -91,6 +91,46 @@ START_TEST(prepacked_net_matches_pytorch)
 }
 END_TEST
 
+/* FP32 packs lazily (from the second pass, or the first large batch): an
+ * image's logits must have the same bits before and after packing. */
+START_TEST(fp32_packing_does_not_change_bits)
+{
+        char rel[128];
+        struct model m;
+        struct st_file expected;
+        struct an_error err;
+        snprintf(rel, sizeof rel, "nets/%s.safetensors", small_nets[_i]);
+        ck_assert_int_eq(model_open(&m, fixture_path(rel), &err), AN_OK);
+        ck_assert_int_eq(net_prepack(&m.net, GEMM_FP32, &err), AN_OK);
+        snprintf(rel, sizeof rel, "nets/%s.expected.safetensors",
+                 small_nets[_i]);
+        fixture_open(&expected, rel);
+        size_t n_x, in = shape_count(m.net.shapes[0]);
+        size_t out = net_outputs(&m.net);
+        float *x = fixture_tensor(&expected, "x", &n_x);
+        float *xs = malloc(8 * in * sizeof *xs);
+        float *before = malloc(out * sizeof *before);
+        for (int r = 0; r < 8; r++)
+                memcpy(xs + r * in, x, in * sizeof *xs);
+        const float *got;
+        ck_assert_int_eq(net_forward(&m.net, x, 1, &got, &err), AN_OK);
+        memcpy(before, got, out * sizeof *got);
+        ck_assert_ptr_null(m.net.packed[0]); /* one pass: nothing packed */
+        /* a large batch packs every layer (its own sums, over another N,
+         * may differ from the single image's in the last bits: not
+         * compared) */
+        ck_assert_int_eq(net_forward(&m.net, xs, 8, &got, &err), AN_OK);
+        ck_assert_ptr_nonnull(m.net.packed[0]);
+        ck_assert_int_eq(net_forward(&m.net, x, 1, &got, &err), AN_OK);
+        ck_assert_int_eq(memcmp(got, before, out * sizeof *got), 0);
+        free(x);
+        free(xs);
+        free(before);
+        st_close(&expected);
+        model_close(&m);
+}
+END_TEST
+
 /* Fills every parameter of m, in layer order, from the seeded stream. */
 static void seed_params(struct model *m, uint64_t seed)
 {
@@ -175,6 +215,7 @@ int main(void)
         tcase_set_timeout(tc, 600);
         tcase_add_loop_test(tc, small_net_matches_pytorch, 0, 3);
         tcase_add_loop_test(tc, prepacked_net_matches_pytorch, 0, 6);
+        tcase_add_loop_test(tc, fp32_packing_does_not_change_bits, 0, 3);
         tcase_add_loop_test(tc, full_size_preset_matches_pytorch, 0, 2);
         tcase_add_test(tc, missing_weights_are_an_error);
         suite_add_tcase(s, tc);
