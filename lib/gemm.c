@@ -22,6 +22,7 @@
 
 #include "gemm_internal.h"
 #include "gemm_kernels.h"
+#include "half.h"
 
 static const struct gemm_kernel *kernel;
 
@@ -53,7 +54,7 @@ struct buffers {
 };
 static _Thread_local struct buffers buffers;
 
-static bool reserve(float **p, size_t *have, size_t want)
+bool gemm_reserve(float **p, size_t *have, size_t want)
 {
         if (*have >= want)
                 return true;
@@ -240,7 +241,7 @@ static void widen_panels(const uint16_t *src, size_t count, float *dst)
         for (size_t at = 0; at < count; at += CHUNK) {
                 size_t end = count - at < CHUNK ? count : at + CHUNK;
                 for (size_t i = at; i < end; i++)
-                        dst[i] = bf16_widen(src[i]);
+                        dst[i] = bf16_to_f32(src[i]);
         }
 }
 
@@ -299,8 +300,8 @@ enum an_status gemm_blocked(const struct a_operand *a, bool trans_b, size_t m,
         size_t nc = n < NC ? n : NC, kc = k < KC ? k : KC;
         size_t b_panel = (nc + kernel->nr - 1) / kernel->nr * kernel->nr * kc;
         size_t a_panel = (size_t)(MC + kernel->mr) * kc;
-        if (!reserve(&buffers.b, &buffers.b_size, b_panel) ||
-            !reserve(&buffers.a, &buffers.a_size, a_panel))
+        if (!gemm_reserve(&buffers.b, &buffers.b_size, b_panel) ||
+            !gemm_reserve(&buffers.a, &buffers.a_size, a_panel))
                 return AN_E_NOMEM;
         packed_gemm(a, trans_b, m, n, k, b, ldb, beta, c, ldc, ep);
         return AN_OK;
@@ -377,7 +378,7 @@ enum an_status sgemm_fused(bool trans_a, bool trans_b, size_t m, size_t n,
                         small_n_gemm(trans_a, m, n, k, alpha, a, lda, b, beta,
                                      c, ldc, ep);
                 else {
-                        if (!reserve(&buffers.b, &buffers.b_size, n * k))
+                        if (!gemm_reserve(&buffers.b, &buffers.b_size, n * k))
                                 return AN_E_NOMEM;
                         for (size_t j = 0; j < n; j++)
                                 for (size_t p = 0; p < k; p++)

@@ -52,10 +52,11 @@ enum gemm_precision { GEMM_FP32, GEMM_BF16 };
  * packed once into the micro-kernel's panels so that no call packs it: the
  * M x K matrix in KC-deep slices, each a column of MR-high panels
  * (a[p * MR + i] within a panel), zero-padded to whole panels. */
+struct gemm_kernel;
 struct packed_matrix {
         size_t m, k;
         enum gemm_precision precision;
-        const void *kernel; /* the micro-kernel it was packed for */
+        const struct gemm_kernel *kernel; /* the one it was packed for */
         void *data;
 };
 

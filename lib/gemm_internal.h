@@ -4,8 +4,8 @@
 #ifndef ALEXNET_GEMM_INTERNAL_H
 #define ALEXNET_GEMM_INTERNAL_H
 
-#include <stdint.h>
-#include <string.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "gemm.h"
 #include "gemm_kernels.h"
@@ -17,6 +17,10 @@ enum {
         MAX_TILE = 12 * 32,
         SMALL_N = SGEMM_GEMV_MAX_N
 };
+
+/* Grows *p (64-byte aligned, *have floats) to hold want floats; keeps it
+ * when it is large enough.  For the per-thread scratch buffers. */
+bool gemm_reserve(float **p, size_t *have, size_t want);
 
 /* The micro-kernel in use (selected on first call). */
 const struct gemm_kernel *gemm_kernel(void);
@@ -33,14 +37,6 @@ static inline size_t packed_rows(size_t m, int mr)
 static inline size_t packed_offset(size_t rows, size_t pc, size_t ic, size_t kc)
 {
         return pc * rows + ic * kc;
-}
-
-static inline float bf16_widen(uint16_t h)
-{
-        uint32_t u = (uint32_t)h << 16;
-        float f;
-        memcpy(&f, &u, sizeof f);
-        return f;
 }
 
 /* The A operand of the blocked driver: a row-major (or transposed) matrix

@@ -51,11 +51,6 @@ uint16_t f32_to_f16(float f)
         return sign | (uint16_t)((rounded - 0x38000000) >> 13);
 }
 
-float bf16_to_f32(uint16_t h)
-{
-        return float_of((uint32_t)h << 16);
-}
-
 uint16_t f32_to_bf16(float f)
 {
         uint32_t u = bits_of(f);

@@ -5,10 +5,19 @@
 #define ALEXNET_HALF_H
 
 #include <stdint.h>
+#include <string.h>
 
 uint16_t f32_to_f16(float f);
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_bf16(float f);
-float bf16_to_f32(uint16_t h);
+
+/* Inline: the GEMM widens bfloat16 weights in its inner loops. */
+static inline float bf16_to_f32(uint16_t h)
+{
+        uint32_t u = (uint32_t)h << 16;
+        float f;
+        memcpy(&f, &u, sizeof f);
+        return f;
+}
 
 #endif
