@@ -2,39 +2,12 @@
 
 #include <string.h>
 
-#include "gemm.h"
-
-/* Images folded into one GEMM are chosen so that N reaches at least this
- * many columns (or the whole batch). */
-enum { TARGET_COLUMNS = 1024 };
+#include "gemm_conv.h"
 
 static struct shape conv_out_shape(const struct conv_params *p, struct shape in)
 {
         return (struct shape){p->out_c, window_out_h(&p->win, in.h),
                               window_out_w(&p->win, in.w)};
-}
-
-static int images_per_gemm(const struct conv_params *p, struct shape in,
-                           int batch)
-{
-        struct shape out = conv_out_shape(p, in);
-        int plane = out.h * out.w;
-        int chunk = (TARGET_COLUMNS + plane - 1) / plane;
-        return chunk < batch ? chunk : batch;
-}
-
-size_t conv_workspace_floats(const struct conv_params *p, struct shape in,
-                             int batch)
-{
-        struct shape out = conv_out_shape(p, in);
-        size_t plane = (size_t)out.h * out.w;
-        size_t chunk = (size_t)images_per_gemm(p, in, batch);
-        size_t rows = (size_t)(p->in_c / p->groups) * p->win.kernel_h *
-                      p->win.kernel_w;
-        /* the unfolded input, and (with several images) the GEMM result
-         * before it is scattered to NCHW */
-        size_t result = chunk > 1 ? (size_t)(p->out_c / p->groups) : 0;
-        return (rows + result) * plane * chunk;
 }
 
 /* Row (c, ky, kx) of one image's unfolded matrix: the input pixel under
@@ -93,78 +66,35 @@ void conv_unfold(const float *x, size_t image_stride, int images, int c0,
                 }
 }
 
-/* Copies a [rows][images * plane] GEMM result to images' NCHW planes. */
-static void scatter(const float *result, int rows, int images, size_t plane,
-                    float *y, size_t image_stride)
-{
-#pragma omp parallel for collapse(2) schedule(static)
-        for (int r = 0; r < rows; r++)
-                for (int n = 0; n < images; n++)
-                        memcpy(y + n * image_stride + r * plane,
-                               result + ((size_t)r * images + n) * plane,
-                               plane * sizeof *y);
-}
-
-/* One group's output rows = its weights (out_per_group x k) times the
- * unfolded input (k x columns). */
-static enum an_status group_gemm(const float *weight, int g, int out_per_group,
-                                 size_t k, size_t columns, const float *col,
-                                 float *c, const struct gemm_epilogue *ep)
-{
-        const float *wg = weight + (size_t)g * out_per_group * k;
-        return sgemm_fused(false, false, out_per_group, columns, k, 1.0f, wg, k,
-                           col, columns, 0.0f, c, columns, ep);
-}
-
-/* FP32 packed weights only where the packed product has the same bits as
- * the unpacked one (the blocked path, N > SGEMM_GEMV_MAX_N), so that a
- * result never depends on whether the layer was packed yet. */
-static bool use_packed(const struct packed_matrix *packed, size_t columns)
-{
-        return packed &&
-               (packed->precision != GEMM_FP32 || columns > SGEMM_GEMV_MAX_N);
-}
-
 enum an_status conv_forward(const struct conv_params *p, int batch,
                             struct shape in, const float *x,
                             const float *weight, const float *bias, bool relu,
-                            float *y, float *workspace,
-                            const struct packed_matrix *packed)
+                            float *y, const struct packed_matrix *packed)
 {
         struct shape out = conv_out_shape(p, in);
         int in_per_group = p->in_c / p->groups;
-        int out_per_group = p->out_c / p->groups;
+        size_t out_per_group = (size_t)(p->out_c / p->groups);
         size_t k = (size_t)in_per_group * p->win.kernel_h * p->win.kernel_w;
         size_t plane = (size_t)out.h * out.w;
-        int chunk = images_per_gemm(p, in, batch);
-        float *col = workspace, *result = workspace + k * plane * chunk;
-
-        for (int n0 = 0; n0 < batch; n0 += chunk) {
-                int images = batch - n0 < chunk ? batch - n0 : chunk;
-                size_t columns = plane * images;
-                for (int g = 0; g < p->groups; g++) {
-                        conv_unfold(x + (size_t)n0 * shape_count(in),
-                                    shape_count(in), images, g * in_per_group,
-                                    in_per_group, in, &p->win, out.h, out.w,
-                                    col);
-                        struct gemm_epilogue ep = {
-                                bias ? bias + g * out_per_group : NULL, relu};
-                        float *yg = y + (size_t)n0 * shape_count(out) +
-                                    (size_t)g * out_per_group * plane;
-                        float *c = images > 1 ? result : yg;
-                        enum an_status st =
-                                use_packed(packed, columns)
-                                        ? sgemm_prepacked(&packed[g], false,
-                                                          columns, col, columns,
-                                                          c, columns, &ep)
-                                        : group_gemm(weight, g, out_per_group,
-                                                     k, columns, col, c, &ep);
-                        if (st != AN_OK)
-                                return st;
-                        if (images > 1)
-                                scatter(result, out_per_group, images, plane,
-                                        yg, shape_count(out));
-                }
+        for (int g = 0; g < p->groups; g++) {
+                struct conv_input b = {x + (size_t)g * in_per_group * in.h *
+                                                       in.w,
+                                       shape_count(in),
+                                       batch,
+                                       in_per_group,
+                                       in,
+                                       &p->win,
+                                       out.h,
+                                       out.w};
+                struct conv_output c = {y + g * out_per_group * plane,
+                                        shape_count(out)};
+                struct gemm_epilogue ep = {
+                        bias ? bias + g * out_per_group : NULL, relu};
+                enum an_status st = sgemm_conv(packed ? &packed[g] : NULL,
+                                               weight + g * out_per_group * k,
+                                               out_per_group, &b, &c, &ep);
+                if (st != AN_OK)
+                        return st;
         }
         return AN_OK;
 }

@@ -3,10 +3,10 @@
  * Weights are OIHW as in PyTorch: [out_c][in_c / groups][kernel_h][kernel_w].
  * Group g maps input channels [g*in_c/groups, (g+1)*in_c/groups) to output
  * channels [g*out_c/groups, (g+1)*out_c/groups).  Each group is one GEMM
- * over its own rows of the weights (no copies); when an output plane is
- * small (conv3-5: 13x13), several images are folded into the GEMM's N so
- * the kernel sees wide matrices; bias and an optional ReLU are applied as
- * the GEMM writes its result. */
+ * (gemm_conv.c) over its own rows of the weights, with every image of the
+ * batch in its N, whose unfolded input is packed straight from the images
+ * and never stored; bias and an optional ReLU are applied as the GEMM
+ * writes its result into the NCHW output. */
 #ifndef ALEXNET_CONV_H
 #define ALEXNET_CONV_H
 
@@ -22,10 +22,6 @@ struct conv_params {
         struct window win;
 };
 
-/* Floats of scratch conv_forward needs for a batch of the given input. */
-size_t conv_workspace_floats(const struct conv_params *p, struct shape in,
-                             int batch);
-
 /* Unfolds `channels` planes (starting at channel c0) of `images` images
  * (image_stride floats apart) into one matrix with a row per (c, ky, kx)
  * and, in each row, the output positions of image 0, then image 1, ...
@@ -35,14 +31,12 @@ void conv_unfold(const float *x, size_t image_stride, int images, int c0,
                  int out_h, int out_w, float *col);
 
 /* y[n][out_c][out_h][out_w] = relu?(conv(x[n][in_c][in.h][in.w]) + bias).
- * bias may be NULL.  workspace holds conv_workspace_floats() floats.
- * packed, when not NULL, holds each group's weights prepacked (sgemm_pack
- * of its out_c/groups x in_c/groups*kh*kw rows) and is used instead of
- * weight. */
+ * bias may be NULL.  packed, when not NULL, holds each group's weights
+ * prepacked in FP32 (sgemm_pack of its out_c/groups x in_c/groups*kh*kw
+ * rows) and is used instead of weight. */
 enum an_status conv_forward(const struct conv_params *p, int batch,
                             struct shape in, const float *x,
                             const float *weight, const float *bias, bool relu,
-                            float *y, float *workspace,
-                            const struct packed_matrix *packed);
+                            float *y, const struct packed_matrix *packed);
 
 #endif

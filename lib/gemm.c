@@ -152,14 +152,6 @@ static void pack_a(bool trans, const float *a, size_t lda, float alpha,
         }
 }
 
-/* How a tile's product joins C. */
-struct merge {
-        float beta; /* applied on the first K slice only */
-        bool first; /* first K slice: C is scaled by beta (or not read) */
-        bool last;  /* last K slice: the epilogue applies */
-        const struct gemm_epilogue *epilogue;
-};
-
 static void merge_tile(const float *tile, int nr, float *c, size_t ldc,
                        size_t row0, size_t rows, size_t cols,
                        const struct merge *m)
@@ -188,9 +180,9 @@ static void merge_tile(const float *tile, int nr, float *c, size_t ldc,
 /* One MR x NR tile: a full tile goes straight to C through the kernel
  * (which adds the bias and applies ReLU on the last K slice); an edge tile
  * is computed into a buffer and merged. */
-static void multiply_tile(const float *pa, const float *pb, size_t kc,
-                          size_t row0, size_t rows, size_t cols, float *c,
-                          size_t ldc, const struct merge *m)
+void multiply_tile(const float *pa, const float *pb, size_t kc, size_t row0,
+                   size_t rows, size_t cols, float *c, size_t ldc,
+                   const struct merge *m)
 {
         int mr = kernel->mr, nr = kernel->nr;
         const struct gemm_epilogue *ep = m->epilogue;

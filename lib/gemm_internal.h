@@ -39,6 +39,26 @@ static inline size_t packed_offset(size_t rows, size_t pc, size_t ic, size_t kc)
         return pc * rows + ic * kc;
 }
 
+/* Packs row-major A (m x k, row stride lda) into data, which holds
+ * packed_rows(m, mr) * k elements of the precision's size: the layout
+ * sgemm_pack makes, padding rows zeroed. */
+void pack_matrix(const float *a, size_t m, size_t k, size_t lda,
+                 enum gemm_precision precision, int mr, void *data);
+
+/* How a tile's product joins C. */
+struct merge {
+        float beta; /* applied on the first K slice only */
+        bool first; /* first K slice: C is scaled by beta (or not read) */
+        bool last;  /* last K slice: the epilogue applies */
+        const struct gemm_epilogue *epilogue;
+};
+
+/* One MR x NR tile of C (rows x cols of it inside C, rows row0.. of the
+ * epilogue's bias) from packed panels of A and B, kc deep. */
+void multiply_tile(const float *pa, const float *pb, size_t kc, size_t row0,
+                   size_t rows, size_t cols, float *c, size_t ldc,
+                   const struct merge *m);
+
 /* The A operand of the blocked driver: a row-major (or transposed) matrix
  * packed as it is used, or a prepacked one. */
 struct a_operand {

@@ -48,17 +48,43 @@ void packed_matrix_free(struct packed_matrix *p)
 static void pack_panel_f32(const float *a, size_t lda, size_t i0, size_t rows,
                            size_t pc, size_t kc, size_t mr, float *dst)
 {
-        for (size_t p = 0; p < kc; p++, dst += mr)
+        for (size_t p = 0; p < kc; p++, dst += mr) {
                 for (size_t r = 0; r < rows; r++)
                         dst[r] = a[(i0 + r) * lda + pc + p];
+                for (size_t r = rows; r < mr; r++)
+                        dst[r] = 0.0f;
+        }
 }
 
 static void pack_panel_bf16(const float *a, size_t lda, size_t i0, size_t rows,
                             size_t pc, size_t kc, size_t mr, uint16_t *dst)
 {
-        for (size_t p = 0; p < kc; p++, dst += mr)
+        for (size_t p = 0; p < kc; p++, dst += mr) {
                 for (size_t r = 0; r < rows; r++)
                         dst[r] = f32_to_bf16(a[(i0 + r) * lda + pc + p]);
+                for (size_t r = rows; r < mr; r++)
+                        dst[r] = 0;
+        }
+}
+
+void pack_matrix(const float *a, size_t m, size_t k, size_t lda,
+                 enum gemm_precision precision, int mr, void *data)
+{
+        size_t rows = packed_rows(m, mr);
+        /* panel by panel, each written in order by one thread */
+#pragma omp parallel for schedule(static)
+        for (size_t i0 = 0; i0 < m; i0 += (size_t)mr)
+                for (size_t pc = 0; pc < k; pc += KC) {
+                        size_t kc = k - pc < KC ? k - pc : KC;
+                        size_t n = m - i0 < (size_t)mr ? m - i0 : (size_t)mr;
+                        size_t at = packed_offset(rows, pc, i0, kc);
+                        if (precision == GEMM_BF16)
+                                pack_panel_bf16(a, lda, i0, n, pc, kc, mr,
+                                                (uint16_t *)data + at);
+                        else
+                                pack_panel_f32(a, lda, i0, n, pc, kc, mr,
+                                               (float *)data + at);
+                }
 }
 
 enum an_status sgemm_pack(const float *a, size_t m, size_t k, size_t lda,
@@ -66,7 +92,6 @@ enum an_status sgemm_pack(const float *a, size_t m, size_t k, size_t lda,
                           struct packed_matrix *out)
 {
         const struct gemm_kernel *kern = gemm_kernel();
-        size_t mr = (size_t)kern->mr, rows = packed_rows(m, kern->mr);
         memset(out, 0, sizeof *out);
         out->data = calloc(packed_elements(m, k, kern->mr),
                            element_size(precision));
@@ -76,20 +101,7 @@ enum an_status sgemm_pack(const float *a, size_t m, size_t k, size_t lda,
         out->k = k;
         out->precision = precision;
         out->kernel = kern;
-        /* panel by panel, each written in order by one thread */
-#pragma omp parallel for schedule(static)
-        for (size_t i0 = 0; i0 < m; i0 += mr)
-                for (size_t pc = 0; pc < k; pc += KC) {
-                        size_t kc = k - pc < KC ? k - pc : KC;
-                        size_t n = m - i0 < mr ? m - i0 : mr;
-                        size_t at = packed_offset(rows, pc, i0, kc);
-                        if (precision == GEMM_BF16)
-                                pack_panel_bf16(a, lda, i0, n, pc, kc, mr,
-                                                (uint16_t *)out->data + at);
-                        else
-                                pack_panel_f32(a, lda, i0, n, pc, kc, mr,
-                                               (float *)out->data + at);
-                }
+        pack_matrix(a, m, k, lda, precision, kern->mr, out->data);
         return AN_OK;
 }
 

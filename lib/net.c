@@ -159,10 +159,6 @@ static size_t layer_workspace(const struct net *net, int i, int batch)
 {
         const struct layer *l = &net->arch.layers[i];
         struct shape in = net->shapes[i];
-        if (l->type == LAYER_CONV) {
-                struct conv_params p = conv_params_of(l, in);
-                return conv_workspace_floats(&p, in, batch);
-        }
         if (l->type == LAYER_LINEAR)
                 return linear_workspace_floats((int)shape_count(in), l->out,
                                                batch);
@@ -251,10 +247,9 @@ enum an_status net_layer_forward(const struct net *net, int i, int batch,
         switch (l->type) {
         case LAYER_CONV: {
                 struct conv_params p = conv_params_of(l, in);
-                return conv_forward(&p, batch, in, x, net->weights[i],
-                                    net->biases[i], relu, y, workspace,
-                                    wants_packed(net, i, batch) ? net->packed[i]
-                                                                : NULL);
+                return conv_forward(
+                        &p, batch, in, x, net->weights[i], net->biases[i], relu,
+                        y, wants_packed(net, i, batch) ? net->packed[i] : NULL);
         }
         case LAYER_LINEAR:
                 return linear_forward(

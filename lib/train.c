@@ -24,13 +24,10 @@ static size_t layer_scratch(const struct net *net, int i, int batch)
         const struct layer *l = &net->arch.layers[i];
         struct shape in = net->shapes[i];
         struct conv_params p;
-        size_t a, b;
         switch (l->type) {
         case LAYER_CONV:
                 p = conv_of(l, in);
-                a = conv_workspace_floats(&p, in, batch);
-                b = conv_backward_workspace_floats(&p, in, batch);
-                return a > b ? a : b;
+                return conv_backward_workspace_floats(&p, in, batch);
         case LAYER_LINEAR:
                 return linear_workspace_floats((int)shape_count(in), l->out,
                                                batch);

@@ -1,0 +1,367 @@
+/* Convolution as an "implicit" GEMM: the unfolded input (im2col) is never
+ * stored.  Each thread owns a range of B's NR-wide panels (and, when there
+ * are too few panels to go round, a share of A's row tiles), packs those
+ * panels straight from the input images, multiplies them by the packed
+ * weights and writes each tile straight into the NCHW output.  Unfolding
+ * into a buffer, packing that buffer and scattering the product to NCHW
+ * cost two more passes over memory and a barrier after each step; with
+ * every thread on its own columns nothing waits inside a product.
+ *
+ * A panel never spans two images (a plane's last panel is narrower), so
+ * every offset within it fits an image, which MAX_SAMPLE_ELEMENTS in
+ * arch.c keeps below 2^31 floats: the gathers use 32-bit offsets. */
+#include "gemm_conv.h"
+
+#include <omp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __x86_64__
+#include <immintrin.h>
+#endif
+
+#include "gemm_internal.h"
+
+enum {
+        MAX_NR = 32,
+        /* A thread's block of packed B panels: 64 Ki floats (256 KiB),
+         * half of a Zen 3 core's L2, reused by every row tile of A. */
+        BLOCK_FLOATS = 64 * 1024,
+        /* Below this many panels per thread, threads also split A's rows. */
+        MIN_PANELS_PER_THREAD = 8,
+        /* Marks a padding column: no tap of it lies inside the image. */
+        OUTSIDE = -(1 << 30)
+};
+
+/* Where each column of one panel reads the input. */
+struct panel_columns {
+        const float *origin;            /* the image's channel 0 */
+        int32_t iy[MAX_NR], ix[MAX_NR]; /* input position of tap (0, 0) */
+        uint32_t at[MAX_NR]; /* iy * w + ix, modulo 2^32 (may be < 0) */
+        bool full;           /* nr real columns, none of them padding */
+        bool one_row; /* full, one output row, stride 1: at[j] = at[0] + j */
+        int32_t min_y, max_y, min_x, max_x; /* over the columns, when full */
+};
+
+typedef void pack_fn(const struct conv_input *b, const struct panel_columns *pc,
+                     int nr, size_t k0, size_t kc, float *out);
+
+struct conv_gemm {
+        const float *a; /* packed FP32 weights */
+        size_t m, k, a_rows;
+        const struct conv_input *b;
+        const struct conv_output *out;
+        const struct gemm_epilogue *ep;
+        int mr, nr;
+        pack_fn *pack;
+        size_t plane, panels_per_image, panels, row_tiles, block_panels;
+};
+
+static size_t min_size(size_t a, size_t b)
+{
+        return a < b ? a : b;
+}
+
+static void locate_columns(const struct conv_gemm *g, size_t q,
+                           struct panel_columns *pc)
+{
+        const struct conv_input *b = g->b;
+        size_t n = q / g->panels_per_image;
+        size_t p0 = q % g->panels_per_image * (size_t)g->nr;
+        int cols = (int)min_size((size_t)g->nr, g->plane - p0);
+        pc->origin = b->x + n * b->image_stride;
+        pc->full = cols == g->nr;
+        pc->min_y = pc->min_x = INT32_MAX;
+        pc->max_y = pc->max_x = INT32_MIN;
+        for (int j = 0; j < g->nr; j++) {
+                if (j >= cols) {
+                        pc->iy[j] = pc->ix[j] = OUTSIDE;
+                        pc->at[j] = 0;
+                        continue;
+                }
+                int oy = (int)((p0 + j) / b->out_w);
+                int ox = (int)((p0 + j) % b->out_w);
+                int32_t iy = oy * b->win->stride_h - b->win->pad_top;
+                int32_t ix = ox * b->win->stride_w - b->win->pad_left;
+                pc->iy[j] = iy;
+                pc->ix[j] = ix;
+                pc->at[j] = (uint32_t)((int64_t)iy * b->in.w + ix);
+                pc->min_y = iy < pc->min_y ? iy : pc->min_y;
+                pc->max_y = iy > pc->max_y ? iy : pc->max_y;
+                pc->min_x = ix < pc->min_x ? ix : pc->min_x;
+                pc->max_x = ix > pc->max_x ? ix : pc->max_x;
+        }
+        pc->one_row =
+                pc->full && pc->min_y == pc->max_y && b->win->stride_w == 1;
+}
+
+/* Whether every column of the panel reads tap (ky, kx) inside the image. */
+static inline bool all_inside(const struct panel_columns *pc, int ky, int kx,
+                              struct shape in)
+{
+        return pc->full && pc->min_y + ky >= 0 && pc->max_y + ky < in.h &&
+               pc->min_x + kx >= 0 && pc->max_x + kx < in.w;
+}
+
+/* Steps (c, ky, kx) to the next row of B. */
+static inline void next_tap(const struct window *win, int *c, int *ky, int *kx)
+{
+        if (++*kx == win->kernel_w) {
+                *kx = 0;
+                if (++*ky == win->kernel_h) {
+                        *ky = 0;
+                        ++*c;
+                }
+        }
+}
+
+/* Offset from the origin of tap (0, 0) of channel c, row ky, column kx. */
+static inline uint32_t tap_offset(struct shape in, int c, int ky, int kx)
+{
+        return (uint32_t)c * (uint32_t)in.h * (uint32_t)in.w +
+               (uint32_t)ky * (uint32_t)in.w + (uint32_t)kx;
+}
+
+/* Rows k0.. (kc of them) of a panel, row after row (nr floats each), in
+ * plain C. */
+static void pack_panel_portable(const struct conv_input *b,
+                                const struct panel_columns *pc, int nr,
+                                size_t k0, size_t kc, float *out)
+{
+        const struct window *win = b->win;
+        int taps = win->kernel_h * win->kernel_w;
+        int c = (int)(k0 / taps), t = (int)(k0 % taps);
+        int ky = t / win->kernel_w, kx = t % win->kernel_w;
+        for (size_t p = 0; p < kc; p++, out += nr) {
+                uint32_t off = tap_offset(b->in, c, ky, kx);
+                for (int j = 0; j < nr; j++) {
+                        bool inside =
+                                (uint32_t)(pc->iy[j] + ky) <
+                                        (uint32_t)b->in.h &&
+                                (uint32_t)(pc->ix[j] + kx) < (uint32_t)b->in.w;
+                        /* the index is formed only for taps inside */
+                        out[j] = inside ? pc->origin[(int32_t)(pc->at[j] + off)]
+                                        : 0.0f;
+                }
+                next_tap(win, &c, &ky, &kx);
+        }
+}
+
+#ifdef __x86_64__
+/* The same with AVX2 gathers, eight columns at a time (nr is a multiple
+ * of 8); a masked gather reads no memory for the lanes outside, and a row
+ * whose columns are consecutive pixels is a plain copy. */
+__attribute__((target("avx2"))) static void
+pack_panel_avx2(const struct conv_input *b, const struct panel_columns *pc,
+                int nr, size_t k0, size_t kc, float *out)
+{
+        const struct window *win = b->win;
+        int taps = win->kernel_h * win->kernel_w;
+        int c = (int)(k0 / taps), t = (int)(k0 % taps);
+        int ky = t / win->kernel_w, kx = t % win->kernel_w;
+        const __m256i minus_one = _mm256_set1_epi32(-1);
+        const __m256i h = _mm256_set1_epi32(b->in.h);
+        const __m256i w = _mm256_set1_epi32(b->in.w);
+        for (size_t p = 0; p < kc; p++, out += nr) {
+                uint32_t off = tap_offset(b->in, c, ky, kx);
+                __m256i voff = _mm256_set1_epi32((int32_t)off);
+                bool inside = all_inside(pc, ky, kx, b->in);
+                if (inside && pc->one_row) {
+                        const float *src =
+                                pc->origin + (int32_t)(pc->at[0] + off);
+                        for (int j = 0; j < nr; j += 8)
+                                _mm256_store_ps(out + j,
+                                                _mm256_loadu_ps(src + j));
+                } else if (inside) {
+                        for (int j = 0; j < nr; j += 8) {
+                                __m256i at = _mm256_add_epi32(
+                                        _mm256_loadu_si256(
+                                                (const __m256i *)(pc->at + j)),
+                                        voff);
+                                _mm256_store_ps(
+                                        out + j,
+                                        _mm256_i32gather_ps(pc->origin, at, 4));
+                        }
+                } else {
+                        __m256i vky = _mm256_set1_epi32(ky);
+                        __m256i vkx = _mm256_set1_epi32(kx);
+                        for (int j = 0; j < nr; j += 8) {
+                                __m256i y = _mm256_add_epi32(
+                                        _mm256_loadu_si256(
+                                                (const __m256i *)(pc->iy + j)),
+                                        vky);
+                                __m256i x = _mm256_add_epi32(
+                                        _mm256_loadu_si256(
+                                                (const __m256i *)(pc->ix + j)),
+                                        vkx);
+                                __m256i ok = _mm256_and_si256(
+                                        _mm256_and_si256(
+                                                _mm256_cmpgt_epi32(y,
+                                                                   minus_one),
+                                                _mm256_cmpgt_epi32(h, y)),
+                                        _mm256_and_si256(
+                                                _mm256_cmpgt_epi32(x,
+                                                                   minus_one),
+                                                _mm256_cmpgt_epi32(w, x)));
+                                __m256i at = _mm256_add_epi32(
+                                        _mm256_loadu_si256(
+                                                (const __m256i *)(pc->at + j)),
+                                        voff);
+                                _mm256_store_ps(out + j,
+                                                _mm256_mask_i32gather_ps(
+                                                        _mm256_setzero_ps(),
+                                                        pc->origin, at,
+                                                        _mm256_castsi256_ps(ok),
+                                                        4));
+                        }
+                }
+                next_tap(win, &c, &ky, &kx);
+        }
+}
+#endif
+
+/* Tile (row tile it, panel q) of the product into the output. */
+static void multiply_output_tile(const struct conv_gemm *g, const float *pa,
+                                 const float *pb, size_t kc, size_t it,
+                                 size_t q, const struct merge *mg)
+{
+        size_t row0 = it * (size_t)g->mr;
+        size_t n = q / g->panels_per_image;
+        size_t p0 = q % g->panels_per_image * (size_t)g->nr;
+        float *c = g->out->y + n * g->out->image_stride + row0 * g->plane + p0;
+        multiply_tile(pa, pb, kc, row0, min_size((size_t)g->mr, g->m - row0),
+                      min_size((size_t)g->nr, g->plane - p0), c, g->plane, mg);
+}
+
+/* Panels [q_lo, q_hi) against row tiles [it_lo, it_hi): blocks of panels
+ * packed into buf, each block used by all the row tiles before the next. */
+static void multiply_share(const struct conv_gemm *g, size_t q_lo, size_t q_hi,
+                           size_t it_lo, size_t it_hi, float *buf)
+{
+        struct panel_columns pc;
+        for (size_t q0 = q_lo; q0 < q_hi; q0 += g->block_panels) {
+                size_t q1 = min_size(q0 + g->block_panels, q_hi);
+                for (size_t k0 = 0; k0 < g->k; k0 += KC) {
+                        size_t kc = min_size(KC, g->k - k0);
+                        size_t panel_size = kc * (size_t)g->nr;
+                        for (size_t q = q0; q < q1; q++) {
+                                locate_columns(g, q, &pc);
+                                g->pack(g->b, &pc, g->nr, k0, kc,
+                                        buf + (q - q0) * panel_size);
+                        }
+                        struct merge mg = {0.0f, k0 == 0, k0 + kc == g->k,
+                                           g->ep};
+                        for (size_t it = it_lo; it < it_hi; it++) {
+                                const float *pa =
+                                        g->a + packed_offset(g->a_rows, k0,
+                                                             it * g->mr, kc);
+                                for (size_t q = q0; q < q1; q++)
+                                        multiply_output_tile(
+                                                g, pa,
+                                                buf + (q - q0) * panel_size, kc,
+                                                it, q, &mg);
+                        }
+                }
+        }
+}
+
+/* Thread t of nt: its panels and row tiles.  Threads split the panels
+ * while each gets at least MIN_PANELS_PER_THREAD, then the rows. */
+static void run_share(const struct conv_gemm *g, int t, int nt, float *buf)
+{
+        int by_panels = nt;
+        while (by_panels > 1 &&
+               g->panels < (size_t)MIN_PANELS_PER_THREAD * by_panels)
+                by_panels--;
+        int by_rows = nt / by_panels;
+        if (t >= by_panels * by_rows)
+                return;
+        size_t tp = (size_t)(t % by_panels), tr = (size_t)(t / by_panels);
+        multiply_share(g, g->panels * tp / by_panels,
+                       g->panels * (tp + 1) / by_panels,
+                       g->row_tiles * tr / by_rows,
+                       g->row_tiles * (tr + 1) / by_rows, buf);
+}
+
+/* The x86 kernels' CPUs all have AVX2; the portable kernel gets the
+ * portable packing, so that testing it tests both. */
+static pack_fn *packer(const struct gemm_kernel *kern)
+{
+#ifdef __x86_64__
+        if (strcmp(kern->name, "portable") != 0)
+                return pack_panel_avx2;
+#endif
+        (void)kern;
+        return pack_panel_portable;
+}
+
+/* Buffers of the calling thread: the weights packed per call, and one
+ * block of B panels per thread of the team. */
+static _Thread_local struct {
+        float *a, *b;
+        size_t a_size, b_size;
+} buffers;
+
+static const float *packed_weights(const struct packed_matrix *packed,
+                                   const float *weight, size_t m, size_t k,
+                                   int mr, enum an_status *st)
+{
+        *st = AN_OK;
+        if (packed) {
+                if (packed->kernel != gemm_kernel() ||
+                    packed->precision != GEMM_FP32 || packed->m != m ||
+                    packed->k != k)
+                        *st = AN_E_INVALID;
+                return packed->data;
+        }
+        if (!gemm_reserve(&buffers.a, &buffers.a_size,
+                          packed_rows(m, mr) * k)) {
+                *st = AN_E_NOMEM;
+                return NULL;
+        }
+        pack_matrix(weight, m, k, k, GEMM_FP32, mr, buffers.a);
+        return buffers.a;
+}
+
+enum an_status sgemm_conv(const struct packed_matrix *packed,
+                          const float *weight, size_t m,
+                          const struct conv_input *b,
+                          const struct conv_output *out,
+                          const struct gemm_epilogue *ep)
+{
+        const struct gemm_kernel *kern = gemm_kernel();
+        size_t k = (size_t)b->channels * b->win->kernel_h * b->win->kernel_w;
+        size_t plane = (size_t)b->out_h * b->out_w;
+        if (m == 0 || plane == 0 || b->images <= 0)
+                return AN_OK;
+        enum an_status st;
+        const float *a = packed_weights(packed, weight, m, k, kern->mr, &st);
+        if (st != AN_OK)
+                return st;
+        size_t nr = (size_t)kern->nr, per_image = (plane + nr - 1) / nr;
+        struct conv_gemm g = {.a = a,
+                              .m = m,
+                              .k = k,
+                              .a_rows = packed_rows(m, kern->mr),
+                              .b = b,
+                              .out = out,
+                              .ep = ep,
+                              .mr = kern->mr,
+                              .nr = kern->nr,
+                              .pack = packer(kern),
+                              .plane = plane,
+                              .panels_per_image = per_image,
+                              .panels = per_image * (size_t)b->images,
+                              .row_tiles = (m + kern->mr - 1) / kern->mr,
+                              .block_panels = BLOCK_FLOATS / (KC * nr)};
+        size_t block = g.block_panels * KC * g.nr;
+        int threads = omp_get_max_threads();
+        if (!gemm_reserve(&buffers.b, &buffers.b_size, block * threads))
+                return AN_E_NOMEM;
+        float *bufs = buffers.b;
+#pragma omp parallel num_threads(threads)
+        run_share(&g, omp_get_thread_num(), omp_get_num_threads(),
+                  bufs + block * omp_get_thread_num());
+        return AN_OK;
+}

@@ -1,0 +1,43 @@
+/* Convolution as one GEMM whose B operand, the unfolded input (im2col), is
+ * never stored: the driver packs B's panels straight from the input
+ * images and writes its tiles straight into the NCHW output. */
+#ifndef ALEXNET_GEMM_CONV_H
+#define ALEXNET_GEMM_CONV_H
+
+#include <stddef.h>
+
+#include "errors.h"
+#include "gemm.h"
+#include "shape.h"
+
+/* The input of one convolution group seen as B (K x N): row
+ * k = (c * kernel_h + ky) * kernel_w + kx, column j = (image, oy, ox);
+ * a tap outside the image reads 0. */
+struct conv_input {
+        const float *x;      /* image 0, the group's first channel */
+        size_t image_stride; /* floats from one image to the next */
+        int images, channels;
+        struct shape in; /* one image (its c is the whole input's) */
+        const struct window *win;
+        int out_h, out_w;
+};
+
+/* The output of the group: row m of image n's product goes to
+ * y + n * image_stride + m * out_h * out_w. */
+struct conv_output {
+        float *y;
+        size_t image_stride;
+};
+
+/* y = epilogue(W B) for the group's weights W (m x K): prepacked for the
+ * current kernel in FP32 (packed), or, when packed is NULL, row-major in
+ * weight, packed here into a buffer of the calling thread that is kept for
+ * the next call.  Fails with AN_E_NOMEM, or AN_E_INVALID for a packed
+ * matrix of another kernel, precision or shape. */
+enum an_status sgemm_conv(const struct packed_matrix *packed,
+                          const float *weight, size_t m,
+                          const struct conv_input *b,
+                          const struct conv_output *out,
+                          const struct gemm_epilogue *ep);
+
+#endif
