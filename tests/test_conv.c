@@ -1,0 +1,207 @@
+/* conv_forward (the implicit GEMM of gemm_conv.c) against a float64 direct
+ * convolution written from the definition, on shapes chosen to reach
+ * every path: narrow last panels, several K slices, row tiles cut short,
+ * strides, asymmetric and oversized padding, groups, a panel split and a
+ * row split among threads; on every kernel this CPU runs, with 1 to 3
+ * threads, from raw and from prepacked weights. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv.h"
+#include "gemm.h"
+#include "testutil.h"
+
+struct conv_case {
+        int batch;
+        struct shape in;
+        int out_c, groups;
+        struct window win;
+};
+
+static const struct conv_case cases[] = {
+        /* 42 panels per image: threads split the panels */
+        {3, {5, 23, 29}, 14, 1, {3, 3, 1, 1, 1, 1, 1, 1}},
+        /* K = 400 (two slices), 13 rows per group, asymmetric padding */
+        {2, {40, 17, 19}, 26, 2, {5, 4, 2, 3, 2, 1, 0, 3}},
+        /* conv1-like, 8 panels: threads split the rows */
+        {1, {3, 45, 45}, 16, 1, {11, 11, 4, 4, 2, 2, 2, 2}},
+        /* one output pixel per image */
+        {4, {7, 1, 1}, 9, 1, {1, 1, 1, 1, 0, 0, 0, 0}},
+        /* padding wider than the kernel: whole rows of taps outside */
+        {2, {2, 3, 3}, 5, 1, {2, 2, 1, 1, 3, 3, 3, 3}},
+        /* 1 x 1 with stride: every panel has holes in its rows */
+        {2, {4, 20, 40}, 7, 1, {1, 1, 2, 2, 0, 0, 0, 0}},
+};
+enum { N_CASES = sizeof cases / sizeof cases[0] };
+
+static const char *const kernels[] = {"avx512", "avx2", "portable"};
+
+static float *random_values(size_t count, uint64_t seed)
+{
+        float *v = malloc((count ? count : 1) * sizeof *v);
+        ck_assert_ptr_nonnull(v);
+        seeded_uniform(seed, 0, count, 1.0f, v);
+        return v;
+}
+
+static struct shape out_shape(const struct conv_case *c)
+{
+        return (struct shape){c->out_c, window_out_h(&c->win, c->in.h),
+                              window_out_w(&c->win, c->in.w)};
+}
+
+static size_t weight_count(const struct conv_case *c)
+{
+        return (size_t)c->out_c * (c->in.c / c->groups) * c->win.kernel_h *
+               c->win.kernel_w;
+}
+
+/* Output (n, o, oy, ox) of the convolution without bias, in float64,
+ * from the definition. */
+static double direct_output(const struct conv_case *c, const float *x,
+                            const float *w, int n, int o, int oy, int ox)
+{
+        const struct window *win = &c->win;
+        int cin = c->in.c / c->groups, g = o / (c->out_c / c->groups);
+        size_t taps = (size_t)win->kernel_h * win->kernel_w;
+        double sum = 0;
+        for (int ci = 0; ci < cin; ci++) {
+                const float *plane = x + ((size_t)n * c->in.c + g * cin + ci) *
+                                                 c->in.h * c->in.w;
+                const float *kernel = w + ((size_t)o * cin + ci) * taps;
+                for (int ky = 0; ky < win->kernel_h; ky++)
+                        for (int kx = 0; kx < win->kernel_w; kx++) {
+                                int iy = oy * win->stride_h - win->pad_top + ky;
+                                int ix =
+                                        ox * win->stride_w - win->pad_left + kx;
+                                if (iy < 0 || iy >= c->in.h || ix < 0 ||
+                                    ix >= c->in.w)
+                                        continue;
+                                sum += (double)kernel[ky * win->kernel_w + kx] *
+                                       plane[(size_t)iy * c->in.w + ix];
+                        }
+        }
+        return sum;
+}
+
+/* y = relu(conv(x) + bias), NCHW. */
+static void direct_conv(const struct conv_case *c, const float *x,
+                        const float *w, const float *bias, float *y)
+{
+        struct shape out = out_shape(c);
+        for (int n = 0; n < c->batch; n++)
+                for (int o = 0; o < out.c; o++)
+                        for (int oy = 0; oy < out.h; oy++)
+                                for (int ox = 0; ox < out.w; ox++) {
+                                        double v = bias[o] +
+                                                   direct_output(c, x, w, n, o,
+                                                                 oy, ox);
+                                        *y++ = v > 0 ? (float)v : 0.0f;
+                                }
+}
+
+/* Each group's weights packed as net.c packs them. */
+static struct packed_matrix *pack_groups(const struct conv_case *c,
+                                         const float *w)
+{
+        size_t rows = (size_t)(c->out_c / c->groups);
+        size_t k = weight_count(c) / c->out_c;
+        struct packed_matrix *p = calloc(c->groups, sizeof *p);
+        ck_assert_ptr_nonnull(p);
+        for (int g = 0; g < c->groups; g++)
+                ck_assert_int_eq(sgemm_pack(w + g * rows * k, rows, k, k,
+                                            GEMM_FP32, &p[g]),
+                                 AN_OK);
+        return p;
+}
+
+static void run(const struct conv_case *c, const float *x, const float *w,
+                const float *bias, const struct packed_matrix *packed, float *y)
+{
+        struct conv_params p = {c->in.c, c->out_c, c->groups, c->win};
+        ck_assert_int_eq(
+                conv_forward(&p, c->batch, c->in, x, w, bias, true, y, packed),
+                AN_OK);
+}
+
+/* Case _i / 3 on kernel _i % 3: within float32 rounding of the direct
+ * sum, and the same bits for 1, 2 and 3 threads and packed weights. */
+START_TEST(matches_direct_convolution)
+{
+        const struct conv_case *c = &cases[_i / 3];
+        if (!sgemm_use_kernel(kernels[_i % 3]))
+                return; /* this CPU cannot run that kernel */
+        size_t nx = shape_count(c->in) * c->batch;
+        size_t ny = shape_count(out_shape(c)) * c->batch;
+        float *x = random_values(nx, 1), *w = random_values(weight_count(c), 2);
+        float *bias = random_values(c->out_c, 3);
+        float *want = malloc(ny * sizeof *want), *y = malloc(ny * sizeof *y),
+              *again = malloc(ny * sizeof *again);
+        direct_conv(c, x, w, bias, want);
+        char what[96];
+        snprintf(what, sizeof what, "conv case %d on %s", _i / 3,
+                 sgemm_kernel_name());
+        double tol = 1e-6 * (double)(weight_count(c) / c->out_c + 1);
+
+        int saved = omp_get_max_threads();
+        omp_set_num_threads(1);
+        run(c, x, w, bias, NULL, y);
+        assert_close(y, want, ny, tol, what);
+        struct packed_matrix *packed = pack_groups(c, w);
+        for (int threads = 1; threads <= 3; threads++) {
+                omp_set_num_threads(threads);
+                for (int use_packed = 0; use_packed < 2; use_packed++) {
+                        for (size_t i = 0; i < ny; i++)
+                                again[i] = NAN;
+                        run(c, x, w, bias, use_packed ? packed : NULL, again);
+                        ck_assert_msg(memcmp(y, again, ny * sizeof *y) == 0,
+                                      "%s: %d threads%s changed the bits", what,
+                                      threads, use_packed ? ", packed" : "");
+                }
+        }
+        omp_set_num_threads(saved);
+        for (int g = 0; g < c->groups; g++)
+                packed_matrix_free(&packed[g]);
+        free(packed);
+        free(x);
+        free(w);
+        free(bias);
+        free(want);
+        free(y);
+        free(again);
+}
+END_TEST
+
+/* A packed matrix of another shape is refused, not read past its end. */
+START_TEST(refuses_packed_weights_of_another_shape)
+{
+        const struct conv_case *c = &cases[0];
+        float *x = random_values(shape_count(c->in) * c->batch, 1);
+        float *w = random_values(weight_count(c), 2);
+        float *y = malloc(shape_count(out_shape(c)) * c->batch * sizeof *y);
+        struct packed_matrix small;
+        ck_assert_int_eq(sgemm_pack(w, c->out_c - 1, 45, 45, GEMM_FP32, &small),
+                         AN_OK);
+        struct conv_params p = {c->in.c, c->out_c, c->groups, c->win};
+        ck_assert_int_eq(
+                conv_forward(&p, c->batch, c->in, x, w, NULL, false, y, &small),
+                AN_E_INVALID);
+        packed_matrix_free(&small);
+        free(x);
+        free(w);
+        free(y);
+}
+END_TEST
+
+int main(void)
+{
+        Suite *s = suite_create("conv");
+        TCase *tc = tcase_create("conv");
+        tcase_set_timeout(tc, 120);
+        tcase_add_loop_test(tc, matches_direct_convolution, 0, 3 * N_CASES);
+        tcase_add_test(tc, refuses_packed_weights_of_another_shape);
+        suite_add_tcase(s, tc);
+        return run_suite(s);
+}
