@@ -26,7 +26,7 @@ struct net {
         const float **biases;
         int capacity;          /* batch size the arena holds */
         float *activations[2]; /* ping-pong buffers */
-        float *workspace;      /* im2col and GEMM scratch */
+        float *workspace;      /* scratch of the linear layers */
         /* Set by net_prepack: per layer, one packed weight matrix per
          * group, used instead of weights[] (NULL until packed). */
         struct packed_matrix **packed;
