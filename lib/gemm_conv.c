@@ -7,9 +7,10 @@
  * cost two more passes over memory and a barrier after each step; with
  * every thread on its own columns nothing waits inside a product.
  *
- * A panel never spans two images (a plane's last panel is narrower), so
- * every offset within it fits an image, which MAX_SAMPLE_ELEMENTS in
- * arch.c keeps below 2^31 floats: the gathers use 32-bit offsets. */
+ * A panel never spans two images (a plane's last panel is padded with
+ * zero columns), so every offset within it fits in one image, which
+ * MAX_SAMPLE_ELEMENTS in arch.c keeps below 2^31 floats: the gathers use
+ * 32-bit offsets. */
 #include "gemm_conv.h"
 
 #include <omp.h>
