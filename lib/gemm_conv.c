@@ -105,6 +105,17 @@ static inline bool all_inside(const struct panel_columns *pc, int ky, int kx,
                pc->min_x + kx >= 0 && pc->max_x + kx < in.w;
 }
 
+/* The (c, ky, kx) of row k0 of B. */
+static inline void first_tap(const struct window *win, size_t k0, int *c,
+                             int *ky, int *kx)
+{
+        size_t taps = (size_t)win->kernel_h * win->kernel_w;
+        int t = (int)(k0 % taps);
+        *c = (int)(k0 / taps);
+        *ky = t / win->kernel_w;
+        *kx = t % win->kernel_w;
+}
+
 /* Steps (c, ky, kx) to the next row of B. */
 static inline void next_tap(const struct window *win, int *c, int *ky, int *kx)
 {
@@ -131,9 +142,8 @@ static void pack_panel_portable(const struct conv_input *b,
                                 size_t k0, size_t kc, float *out)
 {
         const struct window *win = b->win;
-        int taps = win->kernel_h * win->kernel_w;
-        int c = (int)(k0 / taps), t = (int)(k0 % taps);
-        int ky = t / win->kernel_w, kx = t % win->kernel_w;
+        int c, ky, kx;
+        first_tap(win, k0, &c, &ky, &kx);
         for (size_t p = 0; p < kc; p++, out += nr) {
                 uint32_t off = tap_offset(b->in, c, ky, kx);
                 for (int j = 0; j < nr; j++) {
@@ -158,9 +168,8 @@ pack_panel_avx2(const struct conv_input *b, const struct panel_columns *pc,
                 int nr, size_t k0, size_t kc, float *out)
 {
         const struct window *win = b->win;
-        int taps = win->kernel_h * win->kernel_w;
-        int c = (int)(k0 / taps), t = (int)(k0 % taps);
-        int ky = t / win->kernel_w, kx = t % win->kernel_w;
+        int c, ky, kx;
+        first_tap(win, k0, &c, &ky, &kx);
         const __m256i minus_one = _mm256_set1_epi32(-1);
         const __m256i h = _mm256_set1_epi32(b->in.h);
         const __m256i w = _mm256_set1_epi32(b->in.w);
