@@ -153,8 +153,14 @@ static enum an_status torchvision_layout(struct arch *a,
                         add(a, LAYER_DROPOUT, name);
                 }
                 snprintf(name, sizeof name, "classifier.%d", fc[i]);
-                add(a, LAYER_LINEAR, name)->out =
-                        (int)weight_of(ts, name)->shape[0];
+                /* the index was read from a name the table need not
+                 * spell the same way (e.g. "classifier.01") */
+                const struct named_tensor *w = weight_of(ts, name);
+                if (!w)
+                        return an_error_set(err, AN_E_UNSUPPORTED,
+                                            "no tensor %s.weight; give --arch",
+                                            name);
+                add(a, LAYER_LINEAR, name)->out = (int)w->shape[0];
         }
         return AN_OK;
 }
