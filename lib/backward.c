@@ -5,27 +5,31 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "gemm_conv.h"
 
 /* ---- convolution ------------------------------------------------------ */
 
-enum { TARGET_COLUMNS = 1024 };
-
-static int images_per_gemm(int plane, int batch)
+/* The input gradient of a stride-1 convolution is itself a stride-1
+ * convolution: of dY, padded by kernel - 1 - pad, with each group's
+ * weights transposed (in and out channels swapped) and flipped in both
+ * axes.  So it runs on the implicit-GEMM driver of the forward pass and
+ * nothing is unfolded or folded.  Other strides take the general path:
+ * W^T dY per image, then folded back (col2im). */
+static bool input_gradient_is_conv(const struct window *win)
 {
-        int chunk = (TARGET_COLUMNS + plane - 1) / plane;
-        return chunk < batch ? chunk : batch;
+        return win->stride_h == 1 && win->stride_w == 1;
 }
 
 size_t conv_backward_workspace_floats(const struct conv_params *p,
                                       struct shape in, int batch)
 {
+        (void)batch;
         int oh = window_out_h(&p->win, in.h), ow = window_out_w(&p->win, in.w);
-        size_t plane = (size_t)oh * ow;
-        size_t chunk = (size_t)images_per_gemm((int)plane, batch);
         size_t k = (size_t)(p->in_c / p->groups) * p->win.kernel_h *
                    p->win.kernel_w;
-        /* col and dcol (K x columns), dy gathered (out/g x columns) */
-        return (2 * k + (size_t)(p->out_c / p->groups)) * plane * chunk;
+        if (input_gradient_is_conv(&p->win))
+                return k * (size_t)(p->out_c / p->groups); /* flipped W_g */
+        return k * (size_t)oh * ow; /* one image's W_g^T dY */
 }
 
 /* dst[x0 + ox * stride] += src[ox] for the output columns ox whose input
@@ -37,59 +41,123 @@ static void add_row(const float *src, int out_w, int x0, int stride, int width,
         int hi = width - 1 - x0 < 0 ? 0 : (width - 1 - x0) / stride + 1;
         if (hi > out_w)
                 hi = out_w;
-        if (stride == 1)
-                for (int ox = lo; ox < hi; ox++)
-                        dst[x0 + ox] += src[ox];
-        else
-                for (int ox = lo; ox < hi; ox++)
-                        dst[x0 + ox * stride] += src[ox];
+        for (int ox = lo; ox < hi; ox++)
+                dst[x0 + ox * stride] += src[ox];
 }
 
-/* Adds the columns back to the input positions they were read from
- * (col2im).  Parallel over (image, channel): each dx plane is written by
- * one thread, taps in a fixed order. */
-static void fold(const float *dcol, int images, int c0, int channels,
-                 struct shape in, const struct window *win, int oh, int ow,
-                 float *dx, size_t image_stride)
+/* Adds one image's columns back to the input positions they were read
+ * from (col2im), channels c0.. of dx.  Parallel over channels: each plane
+ * is written by one thread, taps in a fixed order. */
+static void fold(const float *dcol, int c0, int channels, struct shape in,
+                 const struct window *win, int oh, int ow, float *dx)
 {
         int taps = win->kernel_h * win->kernel_w;
         size_t plane = (size_t)oh * ow;
-#pragma omp parallel for collapse(2) schedule(static)
-        for (int n = 0; n < images; n++)
-                for (int c = 0; c < channels; c++) {
-                        float *dst = dx + n * image_stride +
-                                     (size_t)(c0 + c) * in.h * in.w;
-                        for (int t = 0; t < taps; t++) {
-                                int ky = t / win->kernel_w,
-                                    kx = t % win->kernel_w;
-                                const float *src =
-                                        dcol +
-                                        (((size_t)c * taps + t) * images + n) *
-                                                plane;
-                                for (int oy = 0; oy < oh; oy++) {
-                                        int iy = oy * win->stride_h -
-                                                 win->pad_top + ky;
-                                        if (iy >= 0 && iy < in.h)
-                                                add_row(src + (size_t)oy * ow,
-                                                        ow, kx - win->pad_left,
-                                                        win->stride_w, in.w,
-                                                        dst + (size_t)iy *
-                                                                        in.w);
-                                }
+#pragma omp parallel for schedule(static)
+        for (int c = 0; c < channels; c++) {
+                float *dst = dx + (size_t)(c0 + c) * in.h * in.w;
+                for (int t = 0; t < taps; t++) {
+                        int ky = t / win->kernel_w, kx = t % win->kernel_w;
+                        const float *src =
+                                dcol + ((size_t)c * taps + t) * plane;
+                        for (int oy = 0; oy < oh; oy++) {
+                                int iy = oy * win->stride_h - win->pad_top + ky;
+                                if (iy >= 0 && iy < in.h)
+                                        add_row(src + (size_t)oy * ow, ow,
+                                                kx - win->pad_left,
+                                                win->stride_w, in.w,
+                                                dst + (size_t)iy * in.w);
                         }
                 }
+        }
 }
 
-/* dy of `images` images, channels [c0, c0 + rows), as [rows][images*plane]. */
-static void gather_dy(const float *dy, size_t image_stride, int images, int c0,
-                      int rows, size_t plane, float *out)
+/* Group weights w (out_g x in_g x kh x kw) as the weights of the
+ * convolution that maps dY to dX: out[c][o][kh-1-ky][kw-1-kx]. */
+static void flip_weights(const float *w, int out_g, int in_g, int kh, int kw,
+                         float *out)
 {
-#pragma omp parallel for collapse(2) schedule(static)
-        for (int r = 0; r < rows; r++)
-                for (int n = 0; n < images; n++)
-                        memcpy(out + ((size_t)r * images + n) * plane,
-                               dy + n * image_stride + (c0 + r) * plane,
-                               plane * sizeof *out);
+        int taps = kh * kw;
+#pragma omp parallel for schedule(static)
+        for (int c = 0; c < in_g; c++)
+                for (int o = 0; o < out_g; o++)
+                        for (int t = 0; t < taps; t++)
+                                out[((size_t)c * out_g + o) * taps + taps - 1 -
+                                    t] = w[((size_t)o * in_g + c) * taps + t];
+}
+
+/* The geometry shared by the gradients of one group. */
+struct conv_group {
+        const struct conv_params *p;
+        int batch, g, in_g, out_g, oh, ow;
+        struct shape in;
+        size_t k, plane, in_stride, out_stride;
+};
+
+static enum an_status input_gradient_by_conv(const struct conv_group *cg,
+                                             const float *weight,
+                                             const float *dy, float *dx,
+                                             float *flipped)
+{
+        const struct window *w = &cg->p->win;
+        struct window back = {w->kernel_h,
+                              w->kernel_w,
+                              1,
+                              1,
+                              w->kernel_h - 1 - w->pad_top,
+                              w->kernel_w - 1 - w->pad_left,
+                              w->kernel_h - 1 - w->pad_bottom,
+                              w->kernel_w - 1 - w->pad_right};
+        flip_weights(weight + (size_t)cg->g * cg->out_g * cg->k, cg->out_g,
+                     cg->in_g, w->kernel_h, w->kernel_w, flipped);
+        struct conv_input b = {dy + (size_t)cg->g * cg->out_g * cg->plane,
+                               cg->out_stride,
+                               cg->batch,
+                               cg->out_g,
+                               (struct shape){cg->p->out_c, cg->oh, cg->ow},
+                               &back,
+                               cg->in.h,
+                               cg->in.w};
+        struct conv_output out = {dx + (size_t)cg->g * cg->in_g * cg->in.h *
+                                                  cg->in.w,
+                                  cg->in_stride};
+        return sgemm_conv(NULL, flipped, (size_t)cg->in_g, &b, &out, NULL);
+}
+
+static enum an_status input_gradient_by_fold(const struct conv_group *cg,
+                                             const float *weight,
+                                             const float *dy, float *dx,
+                                             float *dcol)
+{
+        const float *wg = weight + (size_t)cg->g * cg->out_g * cg->k;
+        for (int n = 0; n < cg->batch; n++) {
+                /* dcol = W_g^T dY_g for image n */
+                enum an_status st =
+                        sgemm(true, false, cg->k, cg->plane, (size_t)cg->out_g,
+                              1.0f, wg, cg->k,
+                              dy + n * cg->out_stride +
+                                      (size_t)cg->g * cg->out_g * cg->plane,
+                              cg->plane, 0.0f, dcol, cg->plane);
+                if (st != AN_OK)
+                        return st;
+                fold(dcol, cg->g * cg->in_g, cg->in_g, cg->in, &cg->p->win,
+                     cg->oh, cg->ow, dx + n * cg->in_stride);
+        }
+        return AN_OK;
+}
+
+static void bias_gradient(int channels, int batch, size_t plane,
+                          const float *dy, float *dbias)
+{
+#pragma omp parallel for schedule(static)
+        for (int c = 0; c < channels; c++) {
+                double sum = 0;
+                for (int n = 0; n < batch; n++)
+                        for (size_t i = 0; i < plane; i++)
+                                sum += dy[((size_t)n * channels + c) * plane +
+                                          i];
+                dbias[c] = (float)sum;
+        }
 }
 
 enum an_status conv_backward(const struct conv_params *p, int batch,
@@ -97,52 +165,43 @@ enum an_status conv_backward(const struct conv_params *p, int batch,
                              const float *weight, const float *dy, float *dx,
                              float *dweight, float *dbias, float *workspace)
 {
-        int oh = window_out_h(&p->win, in.h), ow = window_out_w(&p->win, in.w);
-        size_t plane = (size_t)oh * ow;
-        int in_g = p->in_c / p->groups, out_g = p->out_c / p->groups;
-        size_t k = (size_t)in_g * p->win.kernel_h * p->win.kernel_w;
-        size_t in_stride = shape_count(in), out_stride = p->out_c * plane;
-        int chunk = images_per_gemm((int)plane, batch);
-        float *col = workspace, *dcol = col + k * plane * chunk;
-        float *dyg = dcol + k * plane * chunk;
-        if (dx)
-                memset(dx, 0, batch * in_stride * sizeof *dx);
-        for (int n0 = 0; n0 < batch; n0 += chunk) {
-                int images = batch - n0 < chunk ? batch - n0 : chunk;
-                size_t cols = plane * images;
-                for (int g = 0; g < p->groups; g++) {
-                        gather_dy(dy + n0 * out_stride, out_stride, images,
-                                  g * out_g, out_g, plane, dyg);
-                        conv_unfold(x + n0 * in_stride, in_stride, images,
-                                    g * in_g, in_g, in, &p->win, oh, ow, col);
-                        /* dW_g (+)= dY_g . col^T */
-                        enum an_status st =
-                                sgemm(false, true, out_g, k, cols, 1.0f, dyg,
-                                      cols, col, cols, n0 ? 1.0f : 0.0f,
-                                      dweight + (size_t)g * out_g * k, k);
-                        if (st == AN_OK && dx)
-                                /* dcol = W_g^T . dY_g */
-                                st = sgemm(true, false, k, cols, out_g, 1.0f,
-                                           weight + (size_t)g * out_g * k, k,
-                                           dyg, cols, 0.0f, dcol, cols);
-                        if (st != AN_OK)
-                                return st;
-                        if (dx)
-                                fold(dcol, images, g * in_g, in_g, in, &p->win,
-                                     oh, ow, dx + n0 * in_stride, in_stride);
-                }
+        struct conv_group cg = {.p = p,
+                                .batch = batch,
+                                .in_g = p->in_c / p->groups,
+                                .out_g = p->out_c / p->groups,
+                                .oh = window_out_h(&p->win, in.h),
+                                .ow = window_out_w(&p->win, in.w),
+                                .in = in,
+                                .in_stride = shape_count(in)};
+        cg.k = (size_t)cg.in_g * p->win.kernel_h * p->win.kernel_w;
+        cg.plane = (size_t)cg.oh * cg.ow;
+        cg.out_stride = (size_t)p->out_c * cg.plane;
+        bool by_conv = input_gradient_is_conv(&p->win);
+        if (dx && !by_conv)
+                memset(dx, 0, batch * cg.in_stride * sizeof *dx);
+        for (cg.g = 0; cg.g < p->groups; cg.g++) {
+                struct conv_input b = {x + (size_t)cg.g * cg.in_g * in.h * in.w,
+                                       cg.in_stride,
+                                       batch,
+                                       cg.in_g,
+                                       in,
+                                       &p->win,
+                                       cg.oh,
+                                       cg.ow};
+                enum an_status st = sgemm_conv_weight_grad(
+                        dy + (size_t)cg.g * cg.out_g * cg.plane, cg.out_stride,
+                        (size_t)cg.out_g, &b,
+                        dweight + (size_t)cg.g * cg.out_g * cg.k);
+                if (st == AN_OK && dx)
+                        st = by_conv ? input_gradient_by_conv(&cg, weight, dy,
+                                                              dx, workspace)
+                                     : input_gradient_by_fold(&cg, weight, dy,
+                                                              dx, workspace);
+                if (st != AN_OK)
+                        return st;
         }
-        if (dbias) {
-#pragma omp parallel for schedule(static)
-                for (int c = 0; c < p->out_c; c++) {
-                        double sum = 0;
-                        for (int n = 0; n < batch; n++)
-                                for (size_t i = 0; i < plane; i++)
-                                        sum += dy[n * out_stride + c * plane +
-                                                  i];
-                        dbias[c] = (float)sum;
-                }
-        }
+        if (dbias)
+                bias_gradient(p->out_c, batch, cg.plane, dy, dbias);
         return AN_OK;
 }
 
@@ -182,6 +241,26 @@ void relu_backward(size_t count, const float *y, const float *dy, float *dx)
                 dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
+/* Where the window [ylo, yhi) x [xlo, xhi) (not empty) has its maximum,
+ * by the forward pass's rule: the first maximum, or the last NaN.  No
+ * branch on the data: the comparisons of a random-looking input would
+ * be mispredicted half the time. */
+static inline int window_argmax(const float *src, int w, int ylo, int yhi,
+                                int xlo, int xhi)
+{
+        int best = ylo * w + xlo;
+        float top = src[best];
+        for (int iy = ylo; iy < yhi; iy++)
+                for (int ix = xlo; ix < xhi; ix++) {
+                        int i = iy * w + ix;
+                        float v = src[i];
+                        bool take = (v > top) | (v != v);
+                        best = take ? i : best;
+                        top = take ? v : top;
+                }
+        return best;
+}
+
 void maxpool_backward(const struct window *win, int batch, struct shape in,
                       const float *x, const float *dy, float *dx)
 {
@@ -193,26 +272,23 @@ void maxpool_backward(const struct window *win, int batch, struct shape in,
                 const float *g = dy + (size_t)pl * oh * ow;
                 float *dst = dx + (size_t)pl * in.h * in.w;
                 memset(dst, 0, (size_t)in.h * in.w * sizeof *dst);
-                for (int oy = 0; oy < oh; oy++)
+                for (int oy = 0; oy < oh; oy++) {
+                        int y0 = oy * win->stride_h - win->pad_top;
+                        int ylo = y0 < 0 ? 0 : y0;
+                        int yhi = y0 + win->kernel_h < in.h ? y0 + win->kernel_h
+                                                            : in.h;
                         for (int ox = 0; ox < ow; ox++) {
-                                int y0 = oy * win->stride_h - win->pad_top;
                                 int x0 = ox * win->stride_w - win->pad_left;
-                                int best = -1;
-                                for (int iy = y0; iy < y0 + win->kernel_h; iy++)
-                                        for (int ix = x0;
-                                             ix < x0 + win->kernel_w; ix++) {
-                                                if (iy < 0 || iy >= in.h ||
-                                                    ix < 0 || ix >= in.w)
-                                                        continue;
-                                                int i = iy * in.w + ix;
-                                                float v = src[i];
-                                                /* the forward pass's rule */
-                                                if (best < 0 || v > src[best] ||
-                                                    v != v)
-                                                        best = i;
-                                        }
-                                dst[best] += g[oy * ow + ox];
+                                int xlo = x0 < 0 ? 0 : x0;
+                                int xhi = x0 + win->kernel_w < in.w
+                                                  ? x0 + win->kernel_w
+                                                  : in.w;
+                                if (ylo < yhi && xlo < xhi)
+                                        dst[window_argmax(src, in.w, ylo, yhi,
+                                                          xlo, xhi)] +=
+                                                g[oy * ow + ox];
                         }
+                }
         }
 }
 

@@ -22,14 +22,6 @@ struct conv_params {
         struct window win;
 };
 
-/* Unfolds `channels` planes (starting at channel c0) of `images` images
- * (image_stride floats apart) into one matrix with a row per (c, ky, kx)
- * and, in each row, the output positions of image 0, then image 1, ...
- * (row stride images * out_h * out_w); padding reads 0 (im2col). */
-void conv_unfold(const float *x, size_t image_stride, int images, int c0,
-                 int channels, struct shape in, const struct window *win,
-                 int out_h, int out_w, float *col);
-
 /* y[n][out_c][out_h][out_w] = relu?(conv(x[n][in_c][in.h][in.w]) + bias).
  * bias may be NULL.  packed, when not NULL, holds each group's weights
  * prepacked in FP32 (sgemm_pack of its out_c/groups x in_c/groups*kh*kw

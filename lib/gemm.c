@@ -38,6 +38,11 @@ const char *sgemm_kernel_name(void)
         return gemm_kernel()->name;
 }
 
+bool gemm_vector_packing(void)
+{
+        return strcmp(gemm_kernel()->name, "portable") != 0;
+}
+
 bool sgemm_use_kernel(const char *name)
 {
         const struct gemm_kernel *k = gemm_kernel_by_name(name);
@@ -90,12 +95,18 @@ static void pack_b(bool trans, const float *b, size_t ldb, size_t pc, size_t kc,
                    size_t jc, size_t nc, int nr, float *dst)
 {
         size_t panels = (nc + nr - 1) / nr;
+        bool vector = gemm_vector_packing();
 #pragma omp for schedule(static)
         for (size_t q = 0; q < panels; q++) {
                 float *out = dst + q * kc * nr;
                 size_t j0 = jc + q * nr, cols = nc - q * nr < (size_t)nr
                                                         ? nc - q * nr
                                                         : (size_t)nr;
+                if (trans && cols == (size_t)nr) {
+                        pack_lanes(vector, b + j0 * ldb + pc, ldb, nr, kc, 1.0f,
+                                   out);
+                        continue;
+                }
                 for (size_t p = 0; p < kc; p++, out += nr) {
                         if (!trans) {
                                 copy_panel_row(out, b + (pc + p) * ldb + j0,
@@ -129,12 +140,18 @@ static void pack_a(bool trans, const float *a, size_t lda, float alpha,
                    float *dst)
 {
         size_t panels = (mc + mr - 1) / mr;
+        bool vector = gemm_vector_packing();
 #pragma omp for schedule(static)
         for (size_t q = 0; q < panels; q++) {
                 float *out = dst + q * kc * mr;
                 size_t i0 = ic + q * mr;
                 size_t rows =
                         mc - q * mr < (size_t)mr ? mc - q * mr : (size_t)mr;
+                if (!trans && rows == (size_t)mr) {
+                        pack_lanes(vector, a + i0 * lda + pc, lda, mr, kc,
+                                   alpha, out);
+                        continue;
+                }
                 if (trans && alpha == 1.0f && rows == (size_t)mr) {
                         /* a panel column is a contiguous run of A's row */
                         for (size_t p = 0; p < kc; p++, out += mr)

@@ -41,7 +41,10 @@ struct panel_columns {
         int32_t iy[MAX_NR], ix[MAX_NR]; /* input position of tap (0, 0) */
         uint32_t at[MAX_NR]; /* iy * w + ix, modulo 2^32 (may be < 0) */
         bool full;           /* nr real columns, none of them padding */
-        bool one_row; /* full, one output row, stride 1: at[j] = at[0] + j */
+        /* full, and at[j] = at[0] + j: every row of the panel reads
+         * consecutive floats (stride 1 within one output row, or across
+         * rows when the output is as wide as the input) */
+        bool contiguous;
         int32_t min_y, max_y, min_x, max_x; /* over the columns, when full */
 };
 
@@ -93,8 +96,9 @@ static void locate_columns(const struct conv_gemm *g, size_t q,
                 pc->min_x = ix < pc->min_x ? ix : pc->min_x;
                 pc->max_x = ix > pc->max_x ? ix : pc->max_x;
         }
-        pc->one_row =
-                pc->full && pc->min_y == pc->max_y && b->win->stride_w == 1;
+        pc->contiguous = pc->full;
+        for (int j = 1; j < g->nr && pc->contiguous; j++)
+                pc->contiguous = pc->at[j] == pc->at[0] + (uint32_t)j;
 }
 
 /* Whether every column of the panel reads tap (ky, kx) inside the image. */
@@ -160,73 +164,98 @@ static void pack_panel_portable(const struct conv_input *b,
 }
 
 #ifdef __x86_64__
-/* The same with AVX2 gathers, eight columns at a time (nr is a multiple
- * of 8); a masked gather reads no memory for the lanes outside, and a row
- * whose columns are consecutive pixels is a plain copy. */
+/* Lanes j..j+7 of tap (ky, kx) whose input position lies inside the
+ * image, as a mask. */
+__attribute__((target("avx2"))) static inline __m256
+inside_mask(const struct panel_columns *pc, int j, int ky, int kx,
+            struct shape in)
+{
+        const __m256i minus_one = _mm256_set1_epi32(-1);
+        __m256i y = _mm256_add_epi32(
+                _mm256_loadu_si256((const __m256i *)(pc->iy + j)),
+                _mm256_set1_epi32(ky));
+        __m256i x = _mm256_add_epi32(
+                _mm256_loadu_si256((const __m256i *)(pc->ix + j)),
+                _mm256_set1_epi32(kx));
+        __m256i ok = _mm256_and_si256(
+                _mm256_and_si256(
+                        _mm256_cmpgt_epi32(y, minus_one),
+                        _mm256_cmpgt_epi32(_mm256_set1_epi32(in.h), y)),
+                _mm256_and_si256(
+                        _mm256_cmpgt_epi32(x, minus_one),
+                        _mm256_cmpgt_epi32(_mm256_set1_epi32(in.w), x)));
+        return _mm256_castsi256_ps(ok);
+}
+
+/* How the panel reads one tap: the same for every channel. */
+enum tap_read { COPY, GATHER, MASKED_COPY, MASKED_GATHER };
+
+/* One panel row (nr floats) of a tap read the given way, the tap at
+ * offset off from the origin; mask[j / 8] holds lanes j..j+7's. */
+__attribute__((target("avx2"))) static inline void
+read_tap(const struct panel_columns *pc, enum tap_read how, int nr,
+         uint32_t off, const __m256 *mask, float *out)
+{
+        /* a masked copy's base may lie outside the image: an integer */
+        uintptr_t run =
+                (uintptr_t)pc->origin +
+                (uintptr_t)(intptr_t)(int32_t)(pc->at[0] + off) * sizeof(float);
+        __m256i voff = _mm256_set1_epi32((int32_t)off);
+        for (int j = 0; j < nr; j += 8) {
+                __m256i at = _mm256_add_epi32(
+                        _mm256_loadu_si256((const __m256i *)(pc->at + j)),
+                        voff);
+                __m256 v;
+                if (how == COPY)
+                        v = _mm256_loadu_ps((const float *)run + j);
+                else if (how == GATHER)
+                        v = _mm256_i32gather_ps(pc->origin, at, 4);
+                else if (how == MASKED_COPY)
+                        v = _mm256_maskload_ps(
+                                (const float *)(run +
+                                                (uintptr_t)j * sizeof(float)),
+                                _mm256_castps_si256(mask[j / 8]));
+                else
+                        v = _mm256_mask_i32gather_ps(_mm256_setzero_ps(),
+                                                     pc->origin, at,
+                                                     mask[j / 8], 4);
+                _mm256_store_ps(out + j, v);
+        }
+}
+
+/* The same with AVX2, eight columns at a time (nr is a multiple of 8),
+ * tap by tap: which lanes of a tap lie inside the image, and so how it is
+ * read, is the same for every channel.  A panel whose columns read
+ * consecutive floats (stride 1: a convolution whose output is as wide as
+ * its input, or a panel within one output row) is copied with plain or
+ * masked loads; any other is gathered.  Masked lanes read no memory: a
+ * tap in the padding touches nothing outside the image. */
 __attribute__((target("avx2"))) static void
 pack_panel_avx2(const struct conv_input *b, const struct panel_columns *pc,
                 int nr, size_t k0, size_t kc, float *out)
 {
         const struct window *win = b->win;
-        int c, ky, kx;
-        first_tap(win, k0, &c, &ky, &kx);
-        const __m256i minus_one = _mm256_set1_epi32(-1);
-        const __m256i h = _mm256_set1_epi32(b->in.h);
-        const __m256i w = _mm256_set1_epi32(b->in.w);
-        for (size_t p = 0; p < kc; p++, out += nr) {
-                uint32_t off = tap_offset(b->in, c, ky, kx);
-                __m256i voff = _mm256_set1_epi32((int32_t)off);
-                bool inside = all_inside(pc, ky, kx, b->in);
-                if (inside && pc->one_row) {
-                        const float *src =
-                                pc->origin + (int32_t)(pc->at[0] + off);
+        size_t taps = (size_t)win->kernel_h * win->kernel_w;
+        size_t c_lo = k0 / taps, c_hi = (k0 + kc - 1) / taps;
+        __m256 mask[MAX_NR / 8];
+        for (size_t t = 0; t < taps; t++) {
+                int ky = (int)t / win->kernel_w, kx = (int)t % win->kernel_w;
+                enum tap_read how =
+                        all_inside(pc, ky, kx, b->in) ? COPY : MASKED_GATHER;
+                if (how == MASKED_GATHER)
                         for (int j = 0; j < nr; j += 8)
-                                _mm256_store_ps(out + j,
-                                                _mm256_loadu_ps(src + j));
-                } else if (inside) {
-                        for (int j = 0; j < nr; j += 8) {
-                                __m256i at = _mm256_add_epi32(
-                                        _mm256_loadu_si256(
-                                                (const __m256i *)(pc->at + j)),
-                                        voff);
-                                _mm256_store_ps(
-                                        out + j,
-                                        _mm256_i32gather_ps(pc->origin, at, 4));
-                        }
-                } else {
-                        __m256i vky = _mm256_set1_epi32(ky);
-                        __m256i vkx = _mm256_set1_epi32(kx);
-                        for (int j = 0; j < nr; j += 8) {
-                                __m256i y = _mm256_add_epi32(
-                                        _mm256_loadu_si256(
-                                                (const __m256i *)(pc->iy + j)),
-                                        vky);
-                                __m256i x = _mm256_add_epi32(
-                                        _mm256_loadu_si256(
-                                                (const __m256i *)(pc->ix + j)),
-                                        vkx);
-                                __m256i ok = _mm256_and_si256(
-                                        _mm256_and_si256(
-                                                _mm256_cmpgt_epi32(y,
-                                                                   minus_one),
-                                                _mm256_cmpgt_epi32(h, y)),
-                                        _mm256_and_si256(
-                                                _mm256_cmpgt_epi32(x,
-                                                                   minus_one),
-                                                _mm256_cmpgt_epi32(w, x)));
-                                __m256i at = _mm256_add_epi32(
-                                        _mm256_loadu_si256(
-                                                (const __m256i *)(pc->at + j)),
-                                        voff);
-                                _mm256_store_ps(out + j,
-                                                _mm256_mask_i32gather_ps(
-                                                        _mm256_setzero_ps(),
-                                                        pc->origin, at,
-                                                        _mm256_castsi256_ps(ok),
-                                                        4));
-                        }
+                                mask[j / 8] = inside_mask(pc, j, ky, kx, b->in);
+                if (!pc->contiguous)
+                        how = how == COPY ? GATHER : MASKED_GATHER;
+                else if (how == MASKED_GATHER)
+                        how = MASKED_COPY;
+                for (size_t c = c_lo; c <= c_hi; c++) {
+                        size_t row = c * taps + t;
+                        if (row >= k0 && row < k0 + kc)
+                                read_tap(pc, how, nr,
+                                         tap_offset(b->in, (int)c, ky, kx),
+                                         mask, out + (row - k0) * nr);
                 }
-                next_tap(win, &c, &ky, &kx);
         }
 }
 #endif

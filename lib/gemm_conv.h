@@ -1,6 +1,8 @@
 /* Convolution as one GEMM whose B operand, the unfolded input (im2col), is
  * never stored: the driver packs B's panels straight from the input
- * images and writes its tiles straight into the NCHW output. */
+ * images and writes its tiles straight into the NCHW output
+ * (gemm_conv.c); and the weight gradient, a GEMM over the same unfolded
+ * input, packed from the images the same way (gemm_conv_grad.c). */
 #ifndef ALEXNET_GEMM_CONV_H
 #define ALEXNET_GEMM_CONV_H
 
@@ -39,5 +41,14 @@ enum an_status sgemm_conv(const struct packed_matrix *packed,
                           const struct conv_input *b,
                           const struct conv_output *out,
                           const struct gemm_epilogue *ep);
+
+/* The weight gradient of the group: dw (m x K, row-major) = the sum over
+ * the images of dY_n B_n^T, where dY_n (m rows of out_h * out_w values) is
+ * at dy + n * dy_image_stride and B_n is image n's unfolded input as
+ * above.  Overwrites dw; the result does not depend on the number of
+ * threads.  Fails only with AN_E_NOMEM. */
+enum an_status sgemm_conv_weight_grad(const float *dy, size_t dy_image_stride,
+                                      size_t m, const struct conv_input *b,
+                                      float *dw);
 
 #endif

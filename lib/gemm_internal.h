@@ -45,6 +45,17 @@ static inline size_t packed_offset(size_t rows, size_t pc, size_t ic, size_t kc)
 void pack_matrix(const float *a, size_t m, size_t k, size_t lda,
                  enum gemm_precision precision, int mr, void *data);
 
+/* out[p * lanes + i] = alpha * src[i * ld + p] for p < kc, i < lanes: a
+ * whole panel whose lanes are rows of src (row-major A, transposed B).
+ * With vector, in 8 x 8 blocks transposed with AVX2, which the CPU must
+ * have (gemm_transpose.c). */
+void pack_lanes(bool vector, const float *src, size_t ld, int lanes, size_t kc,
+                float alpha, float *out);
+
+/* Whether packing may use AVX2: for every kernel but the portable one,
+ * whose CPUs need not have it (and whose tests then test the plain C). */
+bool gemm_vector_packing(void);
+
 /* How a tile's product joins C. */
 struct merge {
         float beta; /* applied on the first K slice only */

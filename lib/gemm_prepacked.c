@@ -48,6 +48,11 @@ void packed_matrix_free(struct packed_matrix *p)
 static void pack_panel_f32(const float *a, size_t lda, size_t i0, size_t rows,
                            size_t pc, size_t kc, size_t mr, float *dst)
 {
+        if (rows == mr) {
+                pack_lanes(gemm_vector_packing(), a + i0 * lda + pc, lda,
+                           (int)mr, kc, 1.0f, dst);
+                return;
+        }
         for (size_t p = 0; p < kc; p++, dst += mr) {
                 for (size_t r = 0; r < rows; r++)
                         dst[r] = a[(i0 + r) * lda + pc + p];

@@ -2,6 +2,7 @@
  * forward pass, on small random shapes: the loss is sum(r * y) for a fixed
  * random r, so dL/dy = r. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,6 +246,30 @@ START_TEST(maxpool_gradients)
 }
 END_TEST
 
+/* Ties (common: ReLU's zeros) send the gradient to the window's first
+ * element, a NaN takes it from any number, as PyTorch's max_pool2d does. */
+START_TEST(maxpool_ties_and_nans)
+{
+        struct window win = {3, 3, 2, 2, 1, 1, 1, 1};
+        struct shape in = {1, 5, 5};
+        float x[25] = {0}, dy[9], dx[25], want[25] = {0};
+        for (int i = 0; i < 9; i++)
+                dy[i] = (float)(i + 1);
+        x[3 * 5 + 3] = NAN; /* inside the windows of outputs (1..2, 1..2) */
+        for (int oy = 0; oy < 3; oy++)
+                for (int ox = 0; ox < 3; ox++) {
+                        int y = oy * 2 - 1 < 0 ? 0 : oy * 2 - 1;
+                        int xx = ox * 2 - 1 < 0 ? 0 : ox * 2 - 1;
+                        bool nan_inside = oy >= 1 && ox >= 1;
+                        want[nan_inside ? 18 : y * 5 + xx] += dy[oy * 3 + ox];
+                }
+        maxpool_backward(&win, 1, in, x, dy, dx);
+        for (int i = 0; i < 25; i++)
+                ck_assert_msg(dx[i] == want[i], "dx[%d] = %g, expected %g", i,
+                              dx[i], want[i]);
+}
+END_TEST
+
 START_TEST(lrn_gradients)
 {
         static const struct lrn_params cases[] = {
@@ -311,6 +336,7 @@ int main(void)
         tcase_add_test(tc, linear_gradients);
         tcase_add_test(tc, relu_gradients);
         tcase_add_test(tc, maxpool_gradients);
+        tcase_add_test(tc, maxpool_ties_and_nans);
         tcase_add_test(tc, lrn_gradients);
         tcase_add_test(tc, adaptive_avgpool_gradients);
         tcase_add_test(tc, cross_entropy_gradient);

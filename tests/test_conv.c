@@ -1,5 +1,7 @@
-/* conv_forward (the implicit GEMM of gemm_conv.c) against a float64 direct
- * convolution written from the definition, on shapes chosen to reach
+/* conv_forward (the implicit GEMM of gemm_conv.c) and conv_backward (its
+ * weight gradient of gemm_conv_grad.c, its input gradient as a convolution
+ * or folded) against a float64 direct convolution written from the
+ * definition and its derivatives, on shapes chosen to reach
  * every path: narrow last panels, several K slices, row tiles cut short,
  * strides, asymmetric and oversized padding, groups, a panel split and a
  * row split among threads; on every kernel this CPU runs, with 1 to 3
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backward.h"
 #include "conv.h"
 #include "gemm.h"
 #include "testutil.h"
@@ -33,6 +36,11 @@ static const struct conv_case cases[] = {
         {2, {2, 3, 3}, 5, 1, {2, 2, 1, 1, 3, 3, 3, 3}},
         /* 1 x 1 with stride: every panel has holes in its rows */
         {2, {4, 20, 40}, 7, 1, {1, 1, 2, 2, 0, 0, 0, 0}},
+        /* stride 1, groups, asymmetric padding of every side */
+        {2, {6, 12, 10}, 8, 2, {3, 5, 1, 1, 2, 0, 1, 3}},
+        /* 400 rows: the weight gradient's pixel slices are shorter than
+         * a plane and do not divide it */
+        {1, {4, 20, 20}, 400, 1, {3, 3, 1, 1, 1, 1, 1, 1}},
 };
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 
@@ -174,6 +182,147 @@ START_TEST(matches_direct_convolution)
 }
 END_TEST
 
+/* The gradients of L = sum(r * conv(x)) in float64 from the definition:
+ * every product r[n][o][oy][ox] * w[o][ci][ky][kx] * x[..][iy][ix] of the
+ * forward sum, differentiated. */
+static void direct_gradients(const struct conv_case *c, const float *x,
+                             const float *w, const float *r, double *dx,
+                             double *dw, double *db)
+{
+        const struct window *win = &c->win;
+        struct shape out = out_shape(c);
+        int cin = c->in.c / c->groups, og = c->out_c / c->groups;
+        int taps = win->kernel_h * win->kernel_w;
+        memset(dx, 0, shape_count(c->in) * c->batch * sizeof *dx);
+        memset(dw, 0, weight_count(c) * sizeof *dw);
+        memset(db, 0, c->out_c * sizeof *db);
+        for (int n = 0; n < c->batch; n++)
+                for (int o = 0; o < out.c; o++)
+                        for (int oy = 0; oy < out.h; oy++)
+                                for (int ox = 0; ox < out.w; ox++) {
+                                        double g = *r++;
+                                        db[o] += g;
+                                        for (int ci = 0; ci < cin; ci++)
+                                                for (int t = 0; t < taps; t++) {
+                                                        int iy =
+                                                                oy * win->stride_h -
+                                                                win->pad_top +
+                                                                t / win->kernel_w;
+                                                        int ix =
+                                                                ox * win->stride_w -
+                                                                win->pad_left +
+                                                                t % win->kernel_w;
+                                                        if (iy < 0 ||
+                                                            iy >= c->in.h ||
+                                                            ix < 0 ||
+                                                            ix >= c->in.w)
+                                                                continue;
+                                                        size_t at =
+                                                                (((size_t)n *
+                                                                          c->in.c +
+                                                                  o / og * cin +
+                                                                  ci) * c->in.h +
+                                                                 iy) * c->in.w +
+                                                                ix;
+                                                        size_t wt =
+                                                                ((size_t)o *
+                                                                         cin +
+                                                                 ci) * taps +
+                                                                t;
+                                                        dx[at] += g * w[wt];
+                                                        dw[wt] += g * x[at];
+                                                }
+                                }
+}
+
+static float *to_float(const double *v, size_t n)
+{
+        float *f = malloc(n * sizeof *f);
+        for (size_t i = 0; i < n; i++)
+                f[i] = (float)v[i];
+        return f;
+}
+
+struct gradients {
+        float *dx, *dw, *db;
+};
+
+static void run_backward(const struct conv_case *c, const float *x,
+                         const float *w, const float *r, struct gradients *out)
+{
+        struct conv_params p = {c->in.c, c->out_c, c->groups, c->win};
+        float *ws = malloc(conv_backward_workspace_floats(&p, c->in, c->batch) *
+                                   sizeof *ws +
+                           1);
+        ck_assert_int_eq(conv_backward(&p, c->batch, c->in, x, w, r, out->dx,
+                                       out->dw, out->db, ws),
+                         AN_OK);
+        free(ws);
+}
+
+/* Case _i / 3 on kernel _i % 3: conv_backward's dx, dW and db within
+ * float32 rounding of the float64 sums, and the same bits for 1, 2 and
+ * 3 threads. */
+START_TEST(gradients_match_direct)
+{
+        const struct conv_case *c = &cases[_i / 3];
+        if (!sgemm_use_kernel(kernels[_i % 3]))
+                return;
+        size_t nx = shape_count(c->in) * c->batch, nw = weight_count(c);
+        size_t ny = shape_count(out_shape(c)) * c->batch;
+        float *x = random_values(nx, 1), *w = random_values(nw, 2);
+        float *r = random_values(ny, 4);
+        double *dx = malloc(nx * sizeof *dx), *dw = malloc(nw * sizeof *dw),
+               *db = malloc(c->out_c * sizeof *db);
+        direct_gradients(c, x, w, r, dx, dw, db);
+        struct gradients want = {to_float(dx, nx), to_float(dw, nw),
+                                 to_float(db, c->out_c)};
+        struct gradients got[3];
+        char what[96];
+        int saved = omp_get_max_threads();
+        for (int t = 0; t < 3; t++) {
+                got[t] = (struct gradients){malloc(nx * 4), malloc(nw * 4),
+                                            malloc(c->out_c * 4)};
+                /* every element must be written */
+                for (size_t i = 0; i < nx; i++)
+                        got[t].dx[i] = NAN;
+                for (size_t i = 0; i < nw; i++)
+                        got[t].dw[i] = NAN;
+                omp_set_num_threads(t + 1);
+                run_backward(c, x, w, r, &got[t]);
+        }
+        omp_set_num_threads(saved);
+        snprintf(what, sizeof what, "conv case %d on %s: dx", _i / 3,
+                 sgemm_kernel_name());
+        assert_close(got[0].dx, want.dx, nx, 1e-6 * (nw / c->in.c + 1), what);
+        what[strlen(what) - 2] = 'd';
+        what[strlen(what) - 1] = 'w';
+        assert_close(got[0].dw, want.dw, nw, 1e-6 * (ny / c->out_c + 1), what);
+        assert_close(got[0].db, want.db, c->out_c, 1e-6 * (ny / c->out_c + 1),
+                     "db");
+        for (int t = 1; t < 3; t++) {
+                ck_assert_msg(memcmp(got[t].dx, got[0].dx, nx * 4) == 0 &&
+                                      memcmp(got[t].dw, got[0].dw, nw * 4) == 0,
+                              "case %d: %d threads changed the bits", _i / 3,
+                              t + 1);
+        }
+        for (int t = 0; t < 3; t++) {
+                free(got[t].dx);
+                free(got[t].dw);
+                free(got[t].db);
+        }
+        free(want.dx);
+        free(want.dw);
+        free(want.db);
+        free(dx);
+        free(dw);
+        free(db);
+        free(x);
+        free(w);
+        free(r);
+}
+END_TEST
+
 /* A packed matrix of another shape is refused, not read past its end. */
 START_TEST(refuses_packed_weights_of_another_shape)
 {
@@ -201,6 +350,7 @@ int main(void)
         TCase *tc = tcase_create("conv");
         tcase_set_timeout(tc, 120);
         tcase_add_loop_test(tc, matches_direct_convolution, 0, 3 * N_CASES);
+        tcase_add_loop_test(tc, gradients_match_direct, 0, 3 * N_CASES);
         tcase_add_test(tc, refuses_packed_weights_of_another_shape);
         suite_add_tcase(s, tc);
         return run_suite(s);
