@@ -36,6 +36,9 @@ static const struct conv_case cases[] = {
         {2, {2, 3, 3}, 5, 1, {2, 2, 1, 1, 3, 3, 3, 3}},
         /* 1 x 1 with stride: every panel has holes in its rows */
         {2, {4, 20, 40}, 7, 1, {1, 1, 2, 2, 0, 0, 0, 0}},
+        /* stride 2 whose last lanes end at the input's last float: a
+         * whole-vector read would overrun it (caught under ASan) */
+        {3, {1, 1, 15}, 4, 1, {1, 1, 2, 2, 0, 0, 0, 0}},
         /* stride 1, groups, asymmetric padding of every side */
         {2, {6, 12, 10}, 8, 2, {3, 5, 1, 1, 2, 0, 1, 3}},
         /* 400 rows: the weight gradient's pixel slices are shorter than
