@@ -5,6 +5,8 @@
  * A is packed into MR-high panels and the threads share out the MR x NR
  * tiles, each computed by the register-tiled micro-kernel of
  * gemm_kernels.c and merged into C (beta, bias, ReLU) by merge_tile.
+ * For tall, narrow products (fully connected layers at small batches) the
+ * threads instead take whole row blocks, each packing its own A block.
  *
  * The blocking (gemm_internal.h: KC 256, MC 144, BLIS's own choice for
  * AMD Zen) keeps the B micro-panel that a thread reuses across a row
@@ -134,39 +136,50 @@ static inline void copy_panel_column(float *out, const float *src, int mr)
                         out[i] = src[i];
 }
 
-/* alpha * A[ic:ic+mc, pc:pc+kc] into MR-high panels, zero-padded below. */
+/* Panel q of alpha * A[ic:ic+mc, pc:pc+kc] (MR rows, zero-padded below). */
+static void pack_a_panel(bool trans, const float *a, size_t lda, float alpha,
+                         size_t ic, size_t mc, size_t pc, size_t kc, int mr,
+                         bool vector, size_t q, float *dst)
+{
+        float *out = dst + q * kc * mr;
+        size_t i0 = ic + q * mr;
+        size_t rows = mc - q * mr < (size_t)mr ? mc - q * mr : (size_t)mr;
+        if (!trans && rows == (size_t)mr) {
+                pack_lanes(vector, a + i0 * lda + pc, lda, mr, kc, alpha, out);
+                return;
+        }
+        if (trans && alpha == 1.0f && rows == (size_t)mr) {
+                /* a panel column is a contiguous run of A's row */
+                for (size_t p = 0; p < kc; p++, out += mr)
+                        copy_panel_column(out, a + (pc + p) * lda + i0, mr);
+                return;
+        }
+        for (size_t p = 0; p < kc; p++, out += mr) {
+                for (size_t i = 0; i < rows; i++)
+                        out[i] = alpha * a_at(trans, a, lda, i0 + i, pc + p);
+                for (size_t i = rows; i < (size_t)mr; i++)
+                        out[i] = 0.0f;
+        }
+}
+
+/* All of A's block into MR-high panels: shared among the team (shared)
+ * or by the calling thread alone. */
 static void pack_a(bool trans, const float *a, size_t lda, float alpha,
                    size_t ic, size_t mc, size_t pc, size_t kc, int mr,
-                   float *dst)
+                   bool shared, float *dst)
 {
         size_t panels = (mc + mr - 1) / mr;
         bool vector = gemm_vector_packing();
-#pragma omp for schedule(static)
-        for (size_t q = 0; q < panels; q++) {
-                float *out = dst + q * kc * mr;
-                size_t i0 = ic + q * mr;
-                size_t rows =
-                        mc - q * mr < (size_t)mr ? mc - q * mr : (size_t)mr;
-                if (!trans && rows == (size_t)mr) {
-                        pack_lanes(vector, a + i0 * lda + pc, lda, mr, kc,
-                                   alpha, out);
-                        continue;
-                }
-                if (trans && alpha == 1.0f && rows == (size_t)mr) {
-                        /* a panel column is a contiguous run of A's row */
-                        for (size_t p = 0; p < kc; p++, out += mr)
-                                copy_panel_column(out, a + (pc + p) * lda + i0,
-                                                  mr);
-                        continue;
-                }
-                for (size_t p = 0; p < kc; p++, out += mr) {
-                        for (size_t i = 0; i < rows; i++)
-                                out[i] = alpha *
-                                         a_at(trans, a, lda, i0 + i, pc + p);
-                        for (size_t i = rows; i < (size_t)mr; i++)
-                                out[i] = 0.0f;
-                }
+        if (!shared) {
+                for (size_t q = 0; q < panels; q++)
+                        pack_a_panel(trans, a, lda, alpha, ic, mc, pc, kc, mr,
+                                     vector, q, dst);
+                return;
         }
+#pragma omp for schedule(static)
+        for (size_t q = 0; q < panels; q++)
+                pack_a_panel(trans, a, lda, alpha, ic, mc, pc, kc, mr, vector,
+                             q, dst);
 }
 
 static void merge_tile(const float *tile, int nr, float *c, size_t ldc,
@@ -221,31 +234,51 @@ void multiply_tile(const float *pa, const float *pb, size_t kc, size_t row0,
         merge_tile(tile, nr, c, ldc, row0, rows, cols, m);
 }
 
-/* All MR x NR tiles of one packed A block against the packed B panel. */
+/* Tile (it, jt) of one packed A block against the packed B panels. */
+static void block_tile(const float *pa, const float *pb, size_t kc, size_t ic,
+                       size_t mc, size_t jc, size_t nc, float *c, size_t ldc,
+                       const struct merge *m, size_t it, size_t jt)
+{
+        int mr = kernel->mr, nr = kernel->nr;
+        size_t i0 = it * mr, j0 = jt * nr;
+        size_t rows = mc - i0 < (size_t)mr ? mc - i0 : (size_t)mr;
+        size_t cols = nc - j0 < (size_t)nr ? nc - j0 : (size_t)nr;
+        multiply_tile(pa + it * kc * mr, pb + jt * kc * nr, kc, ic + i0, rows,
+                      cols, c + (ic + i0) * ldc + jc + j0, ldc, m);
+}
+
+/* All MR x NR tiles of one packed A block against the packed B panels:
+ * shared among the team (shared) or by the calling thread alone. */
 static void multiply_block(const float *pa, const float *pb, size_t kc,
                            size_t ic, size_t mc, size_t jc, size_t nc, float *c,
-                           size_t ldc, const struct merge *m)
+                           size_t ldc, const struct merge *m, bool shared)
 {
         int mr = kernel->mr, nr = kernel->nr;
         size_t row_tiles = (mc + mr - 1) / mr, col_tiles = (nc + nr - 1) / nr;
+        if (!shared) {
+                for (size_t it = 0; it < row_tiles; it++)
+                        for (size_t jt = 0; jt < col_tiles; jt++)
+                                block_tile(pa, pb, kc, ic, mc, jc, nc, c, ldc,
+                                           m, it, jt);
+                return;
+        }
 #pragma omp for collapse(2) schedule(static)
         for (size_t jt = 0; jt < col_tiles; jt++)
-                for (size_t it = 0; it < row_tiles; it++) {
-                        size_t i0 = it * mr, j0 = jt * nr;
-                        size_t rows =
-                                mc - i0 < (size_t)mr ? mc - i0 : (size_t)mr;
-                        size_t cols =
-                                nc - j0 < (size_t)nr ? nc - j0 : (size_t)nr;
-                        multiply_tile(pa + it * kc * mr, pb + jt * kc * nr, kc,
-                                      ic + i0, rows, cols,
-                                      c + (ic + i0) * ldc + jc + j0, ldc, m);
-                }
+                for (size_t it = 0; it < row_tiles; it++)
+                        block_tile(pa, pb, kc, ic, mc, jc, nc, c, ldc, m, it,
+                                   jt);
 }
 
 /* bfloat16 panels widened to float32 (the kernel multiplies float32). */
-static void widen_panels(const uint16_t *src, size_t count, float *dst)
+static void widen_panels(const uint16_t *src, size_t count, bool shared,
+                         float *dst)
 {
         enum { CHUNK = 4096 };
+        if (!shared) {
+                for (size_t i = 0; i < count; i++)
+                        dst[i] = bf16_to_f32(src[i]);
+                return;
+        }
 #pragma omp for schedule(static)
         for (size_t at = 0; at < count; at += CHUNK) {
                 size_t end = count - at < CHUNK ? count : at + CHUNK;
@@ -256,45 +289,83 @@ static void widen_panels(const uint16_t *src, size_t count, float *dst)
 
 /* The packed MR-high panels of A[ic:ic+mc, pc:pc+kc]: packed into buffer
  * now, found in a prepacked float32 matrix, or widened from a bfloat16 one.
- * Called by every thread of the team. */
+ * Shared: called by every thread of the team, which share the work;
+ * else by one thread for itself. */
 static const float *a_block(const struct a_operand *a, size_t m, size_t ic,
-                            size_t mc, size_t pc, size_t kc, float *buffer)
+                            size_t mc, size_t pc, size_t kc, bool shared,
+                            float *buffer)
 {
         int mr = kernel->mr;
         if (!a->packed) {
                 pack_a(a->trans, a->a, a->lda, a->alpha, ic, mc, pc, kc, mr,
-                       buffer);
+                       shared, buffer);
                 return buffer;
         }
         size_t at = packed_offset(packed_rows(m, mr), pc, ic, kc);
         if (a->packed->precision == GEMM_FP32)
                 return (const float *)a->packed->data + at;
         widen_panels((const uint16_t *)a->packed->data + at,
-                     packed_rows(mc, mr) * kc, buffer);
+                     packed_rows(mc, mr) * kc, shared, buffer);
         return buffer;
+}
+
+/* Whether the threads take whole row blocks of C (each packing its own
+ * A block and multiplying it by all of B's few panels) rather than share
+ * the tiles of each block: for the tall, narrow products of fully
+ * connected layers at small batches, where sharing a block cost a barrier
+ * after its packing and another after its few tiles, and a thread
+ * streaming A from memory could not overlap another's arithmetic. */
+static bool by_row_blocks(size_t m, size_t n, int threads)
+{
+        size_t blocks = (m + MC - 1) / MC;
+        return n <= ROW_BLOCKS_MAX_N && blocks >= 2 * (size_t)threads;
 }
 
 static void packed_gemm(const struct a_operand *a, bool trans_b, size_t m,
                         size_t n, size_t k, const float *b, size_t ldb,
                         float beta, float *c, size_t ldc,
-                        const struct gemm_epilogue *ep)
+                        const struct gemm_epilogue *ep, int threads)
 {
         int nr = kernel->nr;
+        bool rows = by_row_blocks(m, n, threads);
+        size_t a_size = (size_t)(MC + kernel->mr) * (k < KC ? k : KC);
         /* The calling thread's buffers, shared by the team. */
         float *packed_a = buffers.a, *packed_b = buffers.b;
-#pragma omp parallel
-        for (size_t jc = 0; jc < n; jc += NC) {
-                size_t nc = n - jc < NC ? n - jc : NC;
-                for (size_t pc = 0; pc < k; pc += KC) {
-                        size_t kc = k - pc < KC ? k - pc : KC;
-                        struct merge mg = {beta, pc == 0, pc + kc == k, ep};
-                        pack_b(trans_b, b, ldb, pc, kc, jc, nc, nr, packed_b);
-                        for (size_t ic = 0; ic < m; ic += MC) {
-                                size_t mc = m - ic < MC ? m - ic : MC;
-                                const float *pa =
-                                        a_block(a, m, ic, mc, pc, kc, packed_a);
-                                multiply_block(pa, packed_b, kc, ic, mc, jc, nc,
-                                               c, ldc, &mg);
+#pragma omp parallel num_threads(threads)
+        {
+                float *own_a = packed_a + a_size * omp_get_thread_num();
+                for (size_t jc = 0; jc < n; jc += NC) {
+                        size_t nc = n - jc < NC ? n - jc : NC;
+                        for (size_t pc = 0; pc < k; pc += KC) {
+                                size_t kc = k - pc < KC ? k - pc : KC;
+                                struct merge mg = {beta, pc == 0, pc + kc == k,
+                                                   ep};
+                                pack_b(trans_b, b, ldb, pc, kc, jc, nc, nr,
+                                       packed_b);
+                                if (rows) {
+#pragma omp for schedule(static)
+                                        for (size_t ic = 0; ic < m; ic += MC) {
+                                                size_t mc = m - ic < MC ? m - ic
+                                                                        : MC;
+                                                const float *pa = a_block(
+                                                        a, m, ic, mc, pc, kc,
+                                                        false, own_a);
+                                                multiply_block(pa, packed_b, kc,
+                                                               ic, mc, jc, nc,
+                                                               c, ldc, &mg,
+                                                               false);
+                                        }
+                                        continue;
+                                }
+                                for (size_t ic = 0; ic < m; ic += MC) {
+                                        size_t mc = m - ic < MC ? m - ic : MC;
+                                        const float *pa =
+                                                a_block(a, m, ic, mc, pc, kc,
+                                                        true, packed_a);
+                                        multiply_block(pa, packed_b, kc, ic, mc,
+                                                       jc, nc, c, ldc, &mg,
+                                                       true);
+                                }
                         }
                 }
         }
@@ -306,13 +377,16 @@ enum an_status gemm_blocked(const struct a_operand *a, bool trans_b, size_t m,
                             const struct gemm_epilogue *ep)
 {
         gemm_kernel();
+        int threads = omp_get_max_threads();
         size_t nc = n < NC ? n : NC, kc = k < KC ? k : KC;
         size_t b_panel = (nc + kernel->nr - 1) / kernel->nr * kernel->nr * kc;
         size_t a_panel = (size_t)(MC + kernel->mr) * kc;
+        if (by_row_blocks(m, n, threads))
+                a_panel *= (size_t)threads; /* one block per thread */
         if (!gemm_reserve(&buffers.b, &buffers.b_size, b_panel) ||
             !gemm_reserve(&buffers.a, &buffers.a_size, a_panel))
                 return AN_E_NOMEM;
-        packed_gemm(a, trans_b, m, n, k, b, ldb, beta, c, ldc, ep);
+        packed_gemm(a, trans_b, m, n, k, b, ldb, beta, c, ldc, ep, threads);
         return AN_OK;
 }
 

@@ -15,7 +15,9 @@ enum {
         MC = 144,  /* a multiple of every kernel's MR (4, 6, 12) */
         NC = 4096, /* a multiple of every kernel's NR (16, 32) */
         MAX_TILE = 12 * 32,
-        SMALL_N = SGEMM_GEMV_MAX_N
+        SMALL_N = SGEMM_GEMV_MAX_N,
+        /* Up to this many columns, threads split C by row blocks. */
+        ROW_BLOCKS_MAX_N = 128
 };
 
 /* Grows *p (64-byte aligned, *have floats) to hold want floats; keeps it

@@ -73,8 +73,16 @@ static void check_shape(bool ta, bool tb, size_t m, size_t n, size_t k,
 }
 
 static const size_t sizes[][3] = {
-        {1, 1, 1},       {1, 4096, 37},   {4096 / 8, 1, 300}, {7, 13, 5},
-        {33, 1030, 257}, {64, 169, 1152}, {5, 3, 0},          {130, 129, 513},
+        {1, 1, 1},
+        {1, 4096, 37},
+        {4096 / 8, 1, 300},
+        {7, 13, 5},
+        {33, 1030, 257},
+        {64, 169, 1152},
+        {5, 3, 0},
+        {130, 129, 513},
+        /* tall and narrow: threads take row blocks, one of them short */
+        {1000, 20, 300},
 };
 enum { N_SIZES = sizeof sizes / sizeof sizes[0] };
 
@@ -144,8 +152,9 @@ static void check_prepacked(enum gemm_precision precision, bool tb, size_t m,
 /* Shapes with ragged panels, several K slices (one partial), and N on both
  * sides of the GEMV path. */
 static const size_t packed_sizes[][3] = {
-        {1, 1, 1},    {7, 3, 5},     {13, 4, 1030}, {13, 5, 1030},
-        {50, 1, 600}, {37, 33, 700}, {200, 17, 70}, {6, 2, 0},
+        {1, 1, 1},     {7, 3, 5},    {13, 4, 1030},
+        {13, 5, 1030}, {50, 1, 600}, {37, 33, 700},
+        {200, 17, 70}, {6, 2, 0},    {1000, 20, 300},
 };
 enum { N_PACKED = sizeof packed_sizes / sizeof packed_sizes[0] };
 
@@ -210,9 +219,10 @@ START_TEST(portable_kernel_is_always_available)
 }
 END_TEST
 
+/* Shared tiles (77 rows) and row blocks per thread (1000 x 20). */
 START_TEST(same_bits_for_any_thread_count)
 {
-        size_t m = 77, n = 1100, k = 300;
+        size_t m = _i ? 1000 : 77, n = _i ? 20 : 1100, k = 300;
         float *a = random_matrix(m * k, 4), *b = random_matrix(k * n, 5);
         float *c1 = calloc(m * n, sizeof *c1), *c3 = calloc(m * n, sizeof *c3);
         int saved = omp_get_max_threads();
@@ -239,7 +249,7 @@ int main(void)
         tcase_add_test(tc, prepacked_fp32_same_bits_as_unpacked);
         tcase_add_test(tc, prepacked_refuses_another_kernel);
         tcase_add_test(tc, portable_kernel_is_always_available);
-        tcase_add_test(tc, same_bits_for_any_thread_count);
+        tcase_add_loop_test(tc, same_bits_for_any_thread_count, 0, 2);
         suite_add_tcase(s, tc);
         return run_suite(s);
 }
