@@ -60,7 +60,8 @@ static void unfold_run(const float *plane, struct shape in,
                         z = hi < ox1 ? hi : ox1;
                         z = z < a ? a : z;
                 }
-                const float *row = plane + (size_t)(iy < 0 ? 0 : iy) * in.w;
+                const float *row = plane + (size_t)(a < z ? iy : 0) *
+                                                   in.w; /* read if a < z */
                 for (int ox = ox0; ox < a; ox++)
                         o[ox - ox0] = 0.0f;
                 if (sw == 1) /* a copy the compiler vectorises */
