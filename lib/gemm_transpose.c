@@ -3,8 +3,7 @@
  * (its NR stored rows become the lanes of each panel row).  Element by
  * element this reads `lanes` rows at once and writes 4 bytes at a time;
  * in 8 x 8 blocks transposed in registers it reads and writes whole
- * vectors, which made the packing of fc6's weights (per call, in
- * training) several times faster. */
+ * vectors. */
 #include "gemm_internal.h"
 
 #if defined(__x86_64__) || defined(__i386__)
