@@ -219,74 +219,121 @@ load_strided(const float *src, int step)
                 t, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
-/* One panel row (nr floats) of a tap at offset off from the origin, the
- * input holding `limit` floats from there; inside: every lane reads
- * inside the image, else mask[g] holds lanes 8g..8g+7's.  Masked lanes
- * read no memory; a lane outside the image read by a whole-vector load
- * (which stays within the input) is zeroed by the mask. */
-__attribute__((target("avx2"))) static inline void
-read_tap(const struct panel_columns *pc, bool inside, int nr, uint32_t off,
-         int64_t limit, const __m256 *mask, float *out)
+/* How one group of eight lanes reads a tap, the same for every channel:
+ * with one whole-vector load (lanes one float apart), a masked load (the
+ * same, but the vector may reach outside the input), whole-vector loads
+ * and shuffles (lanes 2 or 4 floats apart), or a gather. */
+enum lane_read { READ_LOAD, READ_MASKLOAD, READ_STRIDED, READ_GATHER };
+
+struct tap_read {
+        enum lane_read how;
+        int step;      /* READ_STRIDED: 2 or 4 */
+        int64_t first; /* offset of lane 0 in the first channel read */
+        __m256i at;    /* READ_GATHER: every lane's offset there */
+        __m256 mask;   /* lanes inside the image (all set: every lane) */
+};
+
+/* How lanes j..j+7 read channels c0..c1 (inclusive) of a tap at offset
+ * off from the origin of channel 0; the input holds `limit` floats from
+ * there.  A whole-vector read is used only when it stays inside the input
+ * for every channel; lanes outside the image are zeroed by the mask. */
+__attribute__((target("avx2"))) static struct tap_read
+plan_tap_read(const struct panel_columns *pc, int j, uint32_t off, size_t plane,
+              size_t c0, size_t c1, int64_t limit, __m256 mask)
 {
-        __m256i voff = _mm256_set1_epi32((int32_t)off);
-        for (int j = 0; j < nr; j += 8) {
-                int step = pc->step[j / 8];
-                int64_t first = (int32_t)(pc->at[j] + off);
-                __m256 v;
-                if (step == 1 && inside) {
-                        v = _mm256_loadu_ps(pc->origin + first);
-                } else if (step == 1) {
-                        /* the base may lie outside: formed as an integer */
-                        uintptr_t base = (uintptr_t)pc->origin +
-                                         (uintptr_t)first * sizeof(float);
-                        v = _mm256_maskload_ps(
-                                (const float *)base,
-                                _mm256_castps_si256(mask[j / 8]));
-                } else if (step > 1 && first >= 0 &&
-                           first + 8 * step <= limit) {
-                        v = load_strided(pc->origin + first, step);
-                        if (!inside)
-                                v = _mm256_and_ps(v, mask[j / 8]);
-                } else {
-                        __m256i at = _mm256_add_epi32(
-                                _mm256_loadu_si256(
-                                        (const __m256i *)(pc->at + j)),
-                                voff);
-                        v = inside ? _mm256_i32gather_ps(pc->origin, at, 4)
-                                   : _mm256_mask_i32gather_ps(
-                                             _mm256_setzero_ps(), pc->origin,
-                                             at, mask[j / 8], 4);
-                }
-                _mm256_store_ps(out + j, v);
+        struct tap_read r = {.step = pc->step[j / 8], .mask = mask};
+        r.first = (int32_t)(pc->at[j] + off) + (int64_t)(c0 * plane);
+        int64_t last = r.first + (int64_t)((c1 - c0) * plane);
+        int span = 8 * (r.step > 1 ? r.step : 1);
+        bool fits = r.first >= 0 && last + span <= limit;
+        if (r.step == 1)
+                r.how = fits ? READ_LOAD : READ_MASKLOAD;
+        else if (r.step > 1 && fits)
+                r.how = READ_STRIDED;
+        else
+                r.how = READ_GATHER;
+        r.at = _mm256_add_epi32(
+                _mm256_loadu_si256((const __m256i *)(pc->at + j)),
+                _mm256_set1_epi32((int32_t)(off + c0 * plane)));
+        return r;
+}
+
+/* Eight lanes of `channels` panel rows, dst_step floats apart, read as
+ * planned; one loop per way of reading, so the channel loop is short. */
+__attribute__((target("avx2"))) static void
+read_channels(const struct tap_read *r, const float *origin, size_t plane,
+              size_t channels, float *dst, size_t dst_step)
+{
+        switch (r->how) {
+        case READ_LOAD:
+                for (const float *s = origin + r->first; channels--;
+                     s += plane, dst += dst_step)
+                        _mm256_store_ps(dst, _mm256_and_ps(_mm256_loadu_ps(s),
+                                                           r->mask));
+                break;
+        case READ_MASKLOAD: {
+                /* the base may lie outside the input: formed as an integer */
+                uintptr_t s = (uintptr_t)origin + (uintptr_t)r->first * 4;
+                __m256i m = _mm256_castps_si256(r->mask);
+                for (; channels--; s += plane * 4, dst += dst_step)
+                        _mm256_store_ps(
+                                dst, _mm256_maskload_ps((const float *)s, m));
+                break;
+        }
+        case READ_STRIDED:
+                for (const float *s = origin + r->first; channels--;
+                     s += plane, dst += dst_step)
+                        _mm256_store_ps(dst,
+                                        _mm256_and_ps(load_strided(s, r->step),
+                                                      r->mask));
+                break;
+        case READ_GATHER: {
+                __m256i at = r->at, next = _mm256_set1_epi32((int32_t)plane);
+                for (; channels--;
+                     at = _mm256_add_epi32(at, next), dst += dst_step)
+                        _mm256_store_ps(dst, _mm256_mask_i32gather_ps(
+                                                     _mm256_setzero_ps(),
+                                                     origin, at, r->mask, 4));
+                break;
+        }
         }
 }
 
 /* The same with AVX2, eight columns at a time (nr is a multiple of 8),
- * tap by tap: which lanes of a tap lie inside the image is the same for
- * every channel.  Evenly spaced lanes are read with whole-vector loads
- * (masked, or shuffled for strides 2 and 4), the others gathered; a tap
- * in the padding reads nothing outside the input. */
+ * tap by tap: where the lanes of a tap read, and which of them lie inside
+ * the image, is worked out once and holds for every channel. */
 __attribute__((target("avx2"))) static void
 pack_panel_avx2(const struct conv_input *b, const struct panel_columns *pc,
                 int nr, size_t k0, size_t kc, float *out)
 {
         const struct window *win = b->win;
         size_t taps = (size_t)win->kernel_h * win->kernel_w;
-        size_t c_lo = k0 / taps, c_hi = (k0 + kc - 1) / taps;
-        int64_t limit = (int64_t)b->channels * b->in.h * b->in.w;
-        __m256 mask[MAX_NR / 8];
-        for (size_t t = 0; t < taps; t++) {
-                int ky = (int)t / win->kernel_w, kx = (int)t % win->kernel_w;
+        size_t plane = (size_t)b->in.h * b->in.w;
+        int64_t limit = (int64_t)b->channels * (int64_t)plane;
+        const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+        /* tap t's rows c * taps + t within [k0, k0 + kc) are those of
+         * channels c0 (q0, or q0 + 1 before t0) to c_end (q1 + 1 before
+         * t1, else q1): no division per tap (conv1 has 1-3 rows per tap) */
+        size_t q0 = k0 / taps, t0 = k0 % taps;
+        size_t q1 = (k0 + kc) / taps, t1 = (k0 + kc) % taps;
+        int ky = 0, kx = 0;
+        for (size_t t = 0; t < taps;
+             t++, kx = kx + 1 < win->kernel_w ? kx + 1 : 0, ky += kx == 0) {
+                size_t c0 = t >= t0 ? q0 : q0 + 1;
+                size_t c_end = t < t1 ? q1 + 1 : q1;
+                if (c_end <= c0)
+                        continue;
                 bool inside = all_inside(pc, ky, kx, b->in);
-                if (!inside)
-                        for (int j = 0; j < nr; j += 8)
-                                mask[j / 8] = inside_mask(pc, j, ky, kx, b->in);
-                for (size_t c = c_lo; c <= c_hi; c++) {
-                        size_t row = c * taps + t;
-                        if (row >= k0 && row < k0 + kc)
-                                read_tap(pc, inside, nr,
-                                         tap_offset(b->in, (int)c, ky, kx),
-                                         limit, mask, out + (row - k0) * nr);
+                uint32_t off = tap_offset(b->in, 0, ky, kx);
+                float *dst = out + (c0 * taps + t - k0) * (size_t)nr;
+                for (int j = 0; j < nr; j += 8) {
+                        __m256 mask =
+                                inside ? all
+                                       : inside_mask(pc, j, ky, kx, b->in);
+                        struct tap_read r = plan_tap_read(
+                                pc, j, off, plane, c0, c_end - 1, limit, mask);
+                        read_channels(&r, pc->origin, plane, c_end - c0,
+                                      dst + j, taps * (size_t)nr);
                 }
         }
 }

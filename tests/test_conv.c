@@ -39,6 +39,10 @@ static const struct conv_case cases[] = {
         /* stride 2 whose last lanes end at the input's last float: a
          * whole-vector read would overrun it (caught under ASan) */
         {3, {1, 1, 15}, 4, 1, {1, 1, 2, 2, 0, 0, 0, 0}},
+        /* a row of 16 padded on both sides: the last lanes' taps right of
+         * the input's last float are masked, never loaded (caught under
+         * ASan) */
+        {1, {1, 1, 16}, 3, 1, {1, 3, 1, 1, 0, 1, 0, 1}},
         /* stride 1, groups, asymmetric padding of every side */
         {2, {6, 12, 10}, 8, 2, {3, 5, 1, 1, 2, 0, 1, 3}},
         /* 400 rows: the weight gradient's pixel slices are shorter than
