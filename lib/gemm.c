@@ -228,10 +228,22 @@ void multiply_tile(const float *pa, const float *pb, size_t kc, size_t row0,
                 kernel->run(kc, pa, pb, &out);
                 return;
         }
+        multiply_split_tile(pa, pb, kc, row0, rows, c, cols, NULL, 0, ldc, m);
+}
+
+void multiply_split_tile(const float *pa, const float *pb, size_t kc,
+                         size_t row0, size_t rows, float *c, size_t cols,
+                         float *c_next, size_t cols_next, size_t ldc,
+                         const struct merge *m)
+{
+        int nr = kernel->nr;
         _Alignas(64) float tile[MAX_TILE];
         struct tile_output out = {tile, (size_t)nr, false, NULL, false};
         kernel->run(kc, pa, pb, &out);
         merge_tile(tile, nr, c, ldc, row0, rows, cols, m);
+        if (cols_next)
+                merge_tile(tile + cols, nr, c_next, ldc, row0, rows, cols_next,
+                           m);
 }
 
 /* Tile (it, jt) of one packed A block against the packed B panels. */

@@ -7,10 +7,11 @@
  * cost two more passes over memory and a barrier after each step; with
  * every thread on its own columns nothing waits inside a product.
  *
- * A panel never spans two images (a plane's last panel is padded with
- * zero columns), so every offset within it fits in one image, which
- * MAX_SAMPLE_ELEMENTS in arch.c keeps below 2^31 floats: the gathers use
- * 32-bit offsets. */
+ * A panel spans at most two images: when a plane has at least NR pixels
+ * the panels run on from one image into the next (its tile is then
+ * written in two parts), else each image's last panel is padded with zero
+ * columns.  MAX_SAMPLE_ELEMENTS in arch.c keeps an image to 2^30 floats,
+ * so every offset within a panel fits the gathers' 32 bits. */
 #include "gemm_conv.h"
 
 #include <omp.h>
@@ -49,6 +50,11 @@ struct panel_columns {
         int32_t min_y, max_y, min_x, max_x; /* over the columns, when full */
 };
 
+static size_t min_size(size_t a, size_t b)
+{
+        return a < b ? a : b;
+}
+
 typedef void pack_fn(const struct conv_input *b, const struct panel_columns *pc,
                      int nr, size_t k0, size_t kc, float *out);
 
@@ -60,12 +66,38 @@ struct conv_gemm {
         const struct gemm_epilogue *ep;
         int mr, nr;
         pack_fn *pack;
-        size_t plane, panels_per_image, panels, row_tiles, block_panels;
+        size_t plane, panels, row_tiles, block_panels;
+        /* Panels run on from one image's plane into the next's (planes of
+         * at least nr pixels, so a panel spans at most two images), or
+         * each image's last panel is padded (panels_per_image each). */
+        bool span;
+        size_t panels_per_image;
 };
 
-static size_t min_size(size_t a, size_t b)
+/* Image n and pixel p0 of panel q's first column. */
+static void panel_start(const struct conv_gemm *g, size_t q, size_t *n,
+                        size_t *p0)
 {
-        return a < b ? a : b;
+        if (g->span) {
+                size_t pixel = q * (size_t)g->nr;
+                *n = pixel / g->plane;
+                *p0 = pixel % g->plane;
+        } else {
+                *n = q / g->panels_per_image;
+                *p0 = q % g->panels_per_image * (size_t)g->nr;
+        }
+}
+
+/* How many of panel q's columns (starting at image n, pixel p0) lie in
+ * image n (cols) and in image n + 1 (cols_next); the rest are padding. */
+static void panel_extent(const struct conv_gemm *g, size_t n, size_t p0,
+                         size_t *cols, size_t *cols_next)
+{
+        size_t nr = (size_t)g->nr;
+        *cols = min_size(nr, g->plane - p0);
+        *cols_next = 0;
+        if (g->span && *cols < nr && n + 1 < (size_t)g->b->images)
+                *cols_next = nr - *cols; /* plane >= nr */
 }
 
 /* 1, 2 or 4 when the 8 offsets at[] are that far apart, else 0. */
@@ -84,33 +116,38 @@ static void locate_columns(const struct conv_gemm *g, size_t q,
                            struct panel_columns *pc)
 {
         const struct conv_input *b = g->b;
-        size_t n = q / g->panels_per_image;
-        size_t p0 = q % g->panels_per_image * (size_t)g->nr;
-        int cols = (int)min_size((size_t)g->nr, g->plane - p0);
+        size_t n, p0, cols, cols_next;
+        panel_start(g, q, &n, &p0);
+        panel_extent(g, n, p0, &cols, &cols_next);
+        size_t real = cols + cols_next;
         pc->origin = b->x + n * b->image_stride;
-        pc->full = cols == g->nr;
+        pc->full = real == (size_t)g->nr;
         pc->min_y = pc->min_x = INT32_MAX;
         pc->max_y = pc->max_x = INT32_MIN;
-        for (int j = 0; j < g->nr; j++) {
-                if (j >= cols) {
+        for (size_t j = 0; j < (size_t)g->nr; j++) {
+                if (j >= real) {
                         pc->iy[j] = pc->ix[j] = OUTSIDE;
                         pc->at[j] = 0;
                         continue;
                 }
-                int oy = (int)((p0 + j) / b->out_w);
-                int ox = (int)((p0 + j) % b->out_w);
+                /* a column of the next image: its offsets from this
+                 * image's origin stay below 2^31 (two images) */
+                bool next = j >= cols;
+                size_t p = next ? j - cols : p0 + j;
+                int oy = (int)(p / b->out_w), ox = (int)(p % b->out_w);
                 int32_t iy = oy * b->win->stride_h - b->win->pad_top;
                 int32_t ix = ox * b->win->stride_w - b->win->pad_left;
                 pc->iy[j] = iy;
                 pc->ix[j] = ix;
-                pc->at[j] = (uint32_t)((int64_t)iy * b->in.w + ix);
+                pc->at[j] = (uint32_t)((int64_t)iy * b->in.w + ix +
+                                       (next ? (int64_t)b->image_stride : 0));
                 pc->min_y = iy < pc->min_y ? iy : pc->min_y;
                 pc->max_y = iy > pc->max_y ? iy : pc->max_y;
                 pc->min_x = ix < pc->min_x ? ix : pc->min_x;
                 pc->max_x = ix > pc->max_x ? ix : pc->max_x;
         }
-        for (int j = 0; j < g->nr; j += 8)
-                pc->step[j / 8] = lane_step(pc->at + j, j + 8 <= cols);
+        for (size_t j = 0; j < (size_t)g->nr; j += 8)
+                pc->step[j / 8] = lane_step(pc->at + j, j + 8 <= real);
 }
 
 /* Whether every column of the panel reads tap (ky, kx) inside the image. */
@@ -344,12 +381,19 @@ static void multiply_output_tile(const struct conv_gemm *g, const float *pa,
                                  const float *pb, size_t kc, size_t it,
                                  size_t q, const struct merge *mg)
 {
-        size_t row0 = it * (size_t)g->mr;
-        size_t n = q / g->panels_per_image;
-        size_t p0 = q % g->panels_per_image * (size_t)g->nr;
+        size_t row0 = it * (size_t)g->mr, rows = min_size(g->mr, g->m - row0);
+        size_t n, p0, cols, cols_next;
+        panel_start(g, q, &n, &p0);
+        panel_extent(g, n, p0, &cols, &cols_next);
         float *c = g->out->y + n * g->out->image_stride + row0 * g->plane + p0;
-        multiply_tile(pa, pb, kc, row0, min_size((size_t)g->mr, g->m - row0),
-                      min_size((size_t)g->nr, g->plane - p0), c, g->plane, mg);
+        if (!cols_next) {
+                multiply_tile(pa, pb, kc, row0, rows, cols, c, g->plane, mg);
+                return;
+        }
+        float *c_next =
+                g->out->y + (n + 1) * g->out->image_stride + row0 * g->plane;
+        multiply_split_tile(pa, pb, kc, row0, rows, c, cols, c_next, cols_next,
+                            g->plane, mg);
 }
 
 /* Panels [q_lo, q_hi) against row tiles [it_lo, it_hi): blocks of panels
@@ -458,6 +502,9 @@ enum an_status sgemm_conv(const struct packed_matrix *packed,
         if (st != AN_OK)
                 return st;
         size_t nr = (size_t)kern->nr, per_image = (plane + nr - 1) / nr;
+        /* 13 x 13 planes (conv3-5) would waste 7 of every 176 columns */
+        bool span = plane >= nr;
+        size_t pixels = plane * (size_t)b->images;
         struct conv_gemm g = {.a = a,
                               .m = m,
                               .k = k,
@@ -469,8 +516,10 @@ enum an_status sgemm_conv(const struct packed_matrix *packed,
                               .nr = kern->nr,
                               .pack = packer(kern),
                               .plane = plane,
+                              .span = span,
                               .panels_per_image = per_image,
-                              .panels = per_image * (size_t)b->images,
+                              .panels = span ? (pixels + nr - 1) / nr
+                                             : per_image * (size_t)b->images,
                               .row_tiles = (m + kern->mr - 1) / kern->mr,
                               .block_panels = BLOCK_FLOATS / (KC * nr)};
         size_t block = g.block_panels * KC * g.nr;
