@@ -198,9 +198,10 @@ static void merge_tile(const float *tile, int nr, float *c, size_t ldc,
                 else if (m->first && m->beta != 1.0f)
                         for (size_t j = 0; j < cols; j++)
                                 ci[j] = m->beta * ci[j] + ti[j] + add;
-                else
+                else /* in the kernels' order: a tile's result does not
+                      * depend on whether it was merged here */
                         for (size_t j = 0; j < cols; j++)
-                                ci[j] += ti[j] + add;
+                                ci[j] = (ci[j] + ti[j]) + add;
                 if (relu)
                         for (size_t j = 0; j < cols; j++)
                                 ci[j] = ci[j] > 0.0f ? ci[j] : 0.0f;
