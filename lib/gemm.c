@@ -211,11 +211,11 @@ static void merge_tile(const float *tile, int nr, float *c, size_t ldc,
 /* One MR x NR tile: a full tile goes straight to C through the kernel
  * (which adds the bias and applies ReLU on the last K slice); an edge tile
  * is computed into a buffer and merged. */
-void multiply_tile(const float *pa, const float *pb, size_t kc, size_t row0,
-                   size_t rows, size_t cols, float *c, size_t ldc,
-                   const struct merge *m)
+void multiply_tile(const struct gemm_kernel *kern, const float *pa,
+                   const float *pb, size_t kc, size_t row0, size_t rows,
+                   size_t cols, float *c, size_t ldc, const struct merge *m)
 {
-        int mr = kernel->mr, nr = kernel->nr;
+        int mr = kern->mr, nr = kern->nr;
         const struct gemm_epilogue *ep = m->epilogue;
         if (rows == (size_t)mr && cols == (size_t)nr) {
                 if (m->first && m->beta != 0.0f && m->beta != 1.0f)
@@ -226,21 +226,22 @@ void multiply_tile(const float *pa, const float *pb, size_t kc, size_t row0,
                         c, ldc, !(m->first && m->beta == 0.0f),
                         m->last && ep && ep->bias ? ep->bias + row0 : NULL,
                         m->last && ep && ep->relu};
-                kernel->run(kc, pa, pb, &out);
+                kern->run(kc, pa, pb, &out);
                 return;
         }
-        multiply_split_tile(pa, pb, kc, row0, rows, c, cols, NULL, 0, ldc, m);
+        multiply_split_tile(kern, pa, pb, kc, row0, rows, c, cols, NULL, 0, ldc,
+                            m);
 }
 
-void multiply_split_tile(const float *pa, const float *pb, size_t kc,
-                         size_t row0, size_t rows, float *c, size_t cols,
-                         float *c_next, size_t cols_next, size_t ldc,
-                         const struct merge *m)
+void multiply_split_tile(const struct gemm_kernel *kern, const float *pa,
+                         const float *pb, size_t kc, size_t row0, size_t rows,
+                         float *c, size_t cols, float *c_next, size_t cols_next,
+                         size_t ldc, const struct merge *m)
 {
-        int nr = kernel->nr;
+        int nr = kern->nr;
         _Alignas(64) float tile[MAX_TILE];
         struct tile_output out = {tile, (size_t)nr, false, NULL, false};
-        kernel->run(kc, pa, pb, &out);
+        kern->run(kc, pa, pb, &out);
         merge_tile(tile, nr, c, ldc, row0, rows, cols, m);
         if (cols_next)
                 merge_tile(tile + cols, nr, c_next, ldc, row0, rows, cols_next,
@@ -256,8 +257,8 @@ static void block_tile(const float *pa, const float *pb, size_t kc, size_t ic,
         size_t i0 = it * mr, j0 = jt * nr;
         size_t rows = mc - i0 < (size_t)mr ? mc - i0 : (size_t)mr;
         size_t cols = nc - j0 < (size_t)nr ? nc - j0 : (size_t)nr;
-        multiply_tile(pa + it * kc * mr, pb + jt * kc * nr, kc, ic + i0, rows,
-                      cols, c + (ic + i0) * ldc + jc + j0, ldc, m);
+        multiply_tile(kernel, pa + it * kc * mr, pb + jt * kc * nr, kc, ic + i0,
+                      rows, cols, c + (ic + i0) * ldc + jc + j0, ldc, m);
 }
 
 /* All MR x NR tiles of one packed A block against the packed B panels:

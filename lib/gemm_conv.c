@@ -23,6 +23,7 @@
 #include <immintrin.h>
 #endif
 
+#include "gemm_bf16.h"
 #include "gemm_internal.h"
 
 enum {
@@ -59,7 +60,9 @@ typedef void pack_fn(const struct conv_input *b, const struct panel_columns *pc,
                      int nr, size_t k0, size_t kc, float *out);
 
 struct conv_gemm {
-        const float *a; /* packed FP32 weights */
+        const float *a; /* packed weights: FP32, or bf16 pairs when bf16 */
+        const struct gemm_kernel *kern; /* FP32, or its bf16 twin */
+        bool bf16;
         size_t m, k, a_rows;
         const struct conv_input *b;
         const struct conv_output *out;
@@ -387,37 +390,69 @@ static void multiply_output_tile(const struct conv_gemm *g, const float *pa,
         panel_extent(g, n, p0, &cols, &cols_next);
         float *c = g->out->y + n * g->out->image_stride + row0 * g->plane + p0;
         if (!cols_next) {
-                multiply_tile(pa, pb, kc, row0, rows, cols, c, g->plane, mg);
+                multiply_tile(g->kern, pa, pb, kc, row0, rows, cols, c,
+                              g->plane, mg);
                 return;
         }
         float *c_next =
                 g->out->y + (n + 1) * g->out->image_stride + row0 * g->plane;
-        multiply_split_tile(pa, pb, kc, row0, rows, c, cols, c_next, cols_next,
-                            g->plane, mg);
+        multiply_split_tile(g->kern, pa, pb, kc, row0, rows, c, cols, c_next,
+                            cols_next, g->plane, mg);
+}
+
+/* Floats a packed panel (or, in bf16, the pair of bf16 a float holds)
+ * of a kc-deep slice takes. */
+static size_t panel_floats(const struct conv_gemm *g, size_t kc)
+{
+        return g->bf16 ? bf16_pair_depth(kc) * (size_t)g->nr / 2
+                       : kc * (size_t)g->nr;
+}
+
+/* Row tile it of the weights' slice at k0 (kc deep). */
+static const float *weight_tile(const struct conv_gemm *g, size_t k0, size_t it,
+                                size_t kc)
+{
+        if (g->bf16)
+                return (const float *)((const uint16_t *)g->a +
+                                       packed_offset(g->a_rows, k0, it * g->mr,
+                                                     bf16_pair_depth(kc)));
+        return g->a + packed_offset(g->a_rows, k0, it * g->mr, kc);
+}
+
+/* Panel q's rows k0.. into dst; in bf16 through an FP32 panel (the
+ * scratch) rounded into pairs. */
+static void pack_panel(const struct conv_gemm *g, size_t q, size_t k0,
+                       size_t kc, float *dst, float *scratch)
+{
+        struct panel_columns pc;
+        locate_columns(g, q, &pc);
+        if (!g->bf16) {
+                g->pack(g->b, &pc, g->nr, k0, kc, dst);
+                return;
+        }
+        g->pack(g->b, &pc, g->nr, k0, kc, scratch);
+        pack_bf16_pairs_b(scratch, g->nr, kc, (uint16_t *)dst);
 }
 
 /* Panels [q_lo, q_hi) against row tiles [it_lo, it_hi): blocks of panels
  * packed into buf, each block used by all the row tiles before the next. */
 static void multiply_share(const struct conv_gemm *g, size_t q_lo, size_t q_hi,
-                           size_t it_lo, size_t it_hi, float *buf)
+                           size_t it_lo, size_t it_hi, float *buf,
+                           float *scratch)
 {
-        struct panel_columns pc;
         for (size_t q0 = q_lo; q0 < q_hi; q0 += g->block_panels) {
                 size_t q1 = min_size(q0 + g->block_panels, q_hi);
                 for (size_t k0 = 0; k0 < g->k; k0 += KC) {
                         size_t kc = min_size(KC, g->k - k0);
-                        size_t panel_size = kc * (size_t)g->nr;
-                        for (size_t q = q0; q < q1; q++) {
-                                locate_columns(g, q, &pc);
-                                g->pack(g->b, &pc, g->nr, k0, kc,
-                                        buf + (q - q0) * panel_size);
-                        }
+                        size_t panel_size = panel_floats(g, kc);
+                        for (size_t q = q0; q < q1; q++)
+                                pack_panel(g, q, k0, kc,
+                                           buf + (q - q0) * panel_size,
+                                           scratch);
                         struct merge mg = {0.0f, k0 == 0, k0 + kc == g->k,
                                            g->ep};
                         for (size_t it = it_lo; it < it_hi; it++) {
-                                const float *pa =
-                                        g->a + packed_offset(g->a_rows, k0,
-                                                             it * g->mr, kc);
+                                const float *pa = weight_tile(g, k0, it, kc);
                                 for (size_t q = q0; q < q1; q++)
                                         multiply_output_tile(
                                                 g, pa,
@@ -430,7 +465,8 @@ static void multiply_share(const struct conv_gemm *g, size_t q_lo, size_t q_hi,
 
 /* Thread t of nt: its panels and row tiles.  Threads split the panels
  * while each gets at least MIN_PANELS_PER_THREAD, then the rows. */
-static void run_share(const struct conv_gemm *g, int t, int nt, float *buf)
+static void run_share(const struct conv_gemm *g, int t, int nt, float *buf,
+                      float *scratch)
 {
         int by_panels = nt;
         while (by_panels > 1 &&
@@ -443,7 +479,7 @@ static void run_share(const struct conv_gemm *g, int t, int nt, float *buf)
         multiply_share(g, g->panels * tp / by_panels,
                        g->panels * (tp + 1) / by_panels,
                        g->row_tiles * tr / by_rows,
-                       g->row_tiles * (tr + 1) / by_rows, buf);
+                       g->row_tiles * (tr + 1) / by_rows, buf, scratch);
 }
 
 /* The x86 kernels' CPUs all have AVX2; the portable kernel gets the
@@ -472,7 +508,7 @@ static const float *packed_weights(const struct packed_matrix *packed,
         *st = AN_OK;
         if (packed) {
                 if (packed->kernel != gemm_kernel() ||
-                    packed->precision != GEMM_FP32 || packed->m != m ||
+                    packed->precision == GEMM_BF16 || packed->m != m ||
                     packed->k != k)
                         *st = AN_E_INVALID;
                 return packed->data;
@@ -493,6 +529,7 @@ enum an_status sgemm_conv(const struct packed_matrix *packed,
                           const struct gemm_epilogue *ep)
 {
         const struct gemm_kernel *kern = gemm_kernel();
+        bool bf16 = packed && packed->precision == GEMM_BF16_PAIRS;
         size_t k = (size_t)b->channels * b->win->kernel_h * b->win->kernel_w;
         size_t plane = (size_t)b->out_h * b->out_w;
         if (m == 0 || plane == 0 || b->images <= 0)
@@ -506,6 +543,8 @@ enum an_status sgemm_conv(const struct packed_matrix *packed,
         bool span = plane >= nr;
         size_t pixels = plane * (size_t)b->images;
         struct conv_gemm g = {.a = a,
+                              .kern = bf16 ? gemm_bf16_kernel(kern) : kern,
+                              .bf16 = bf16,
                               .m = m,
                               .k = k,
                               .a_rows = packed_rows(m, kern->mr),
@@ -522,13 +561,20 @@ enum an_status sgemm_conv(const struct packed_matrix *packed,
                                              : per_image * (size_t)b->images,
                               .row_tiles = (m + kern->mr - 1) / kern->mr,
                               .block_panels = BLOCK_FLOATS / (KC * nr)};
-        size_t block = g.block_panels * KC * g.nr;
+        /* per thread: a block of panels, and in bf16 one FP32 panel */
+        size_t block = g.block_panels * KC * g.nr, scratch = KC * g.nr;
+        size_t per_thread = block + (bf16 ? scratch : 0);
         int threads = omp_get_max_threads();
-        if (!gemm_reserve(&buffers.b, &buffers.b_size, block * threads))
+        if (!g.kern)
+                return AN_E_INVALID;
+        if (!gemm_reserve(&buffers.b, &buffers.b_size, per_thread * threads))
                 return AN_E_NOMEM;
         float *bufs = buffers.b;
 #pragma omp parallel num_threads(threads)
-        run_share(&g, omp_get_thread_num(), omp_get_num_threads(),
-                  bufs + block * omp_get_thread_num());
+        {
+                float *mine = bufs + per_thread * omp_get_thread_num();
+                run_share(&g, omp_get_thread_num(), omp_get_num_threads(), mine,
+                          mine + block);
+        }
         return AN_OK;
 }

@@ -32,10 +32,12 @@ struct conv_output {
 };
 
 /* y = epilogue(W B) for the group's weights W (m x K): prepacked for the
- * current kernel in FP32 (packed), or, when packed is NULL, row-major in
- * weight, packed here into a buffer of the calling thread that is kept for
- * the next call.  Fails with AN_E_NOMEM, or AN_E_INVALID for a packed
- * matrix of another kernel, precision or shape. */
+ * current kernel (packed) in FP32, or in GEMM_BF16_PAIRS (then B is
+ * rounded to bfloat16 as it is packed and the AVX512_BF16 kernel
+ * multiplies), or, when packed is NULL, row-major in weight, packed here
+ * into a buffer of the calling thread that is kept for the next call.
+ * Fails with AN_E_NOMEM, or AN_E_INVALID for a packed matrix of another
+ * kernel, precision or shape. */
 enum an_status sgemm_conv(const struct packed_matrix *packed,
                           const float *weight, size_t m,
                           const struct conv_input *b,

@@ -145,7 +145,8 @@ static void accumulate_share(const struct grad_gemm *g, size_t q_lo,
                                         min_size((size_t)g->nr, g->k - j0);
                                 for (size_t it = 0; it < g->row_tiles; it++) {
                                         size_t i0 = it * (size_t)g->mr;
-                                        multiply_tile(pa + i0 * kc, pb, kc, i0,
+                                        multiply_tile(gemm_kernel(),
+                                                      pa + i0 * kc, pb, kc, i0,
                                                       min_size((size_t)g->mr,
                                                                g->m - i0),
                                                       cols,

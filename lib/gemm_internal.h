@@ -67,18 +67,19 @@ struct merge {
 };
 
 /* One MR x NR tile of C (rows x cols of it inside C, rows row0.. of the
- * epilogue's bias) from packed panels of A and B, kc deep. */
-void multiply_tile(const float *pa, const float *pb, size_t kc, size_t row0,
-                   size_t rows, size_t cols, float *c, size_t ldc,
-                   const struct merge *m);
+ * epilogue's bias) from packed panels of A and B, kc deep, by kernel kern
+ * (the one in use, or its bfloat16 twin). */
+void multiply_tile(const struct gemm_kernel *kern, const float *pa,
+                   const float *pb, size_t kc, size_t row0, size_t rows,
+                   size_t cols, float *c, size_t ldc, const struct merge *m);
 
 /* The same tile, computed once, whose first `cols` columns go to c and the
  * next cols_next (may be 0) to c_next: a panel of an implicit-GEMM
  * convolution that ends one image's plane and starts the next's. */
-void multiply_split_tile(const float *pa, const float *pb, size_t kc,
-                         size_t row0, size_t rows, float *c, size_t cols,
-                         float *c_next, size_t cols_next, size_t ldc,
-                         const struct merge *m);
+void multiply_split_tile(const struct gemm_kernel *kern, const float *pa,
+                         const float *pb, size_t kc, size_t row0, size_t rows,
+                         float *c, size_t cols, float *c_next, size_t cols_next,
+                         size_t ldc, const struct merge *m);
 
 /* The A operand of the blocked driver: a row-major (or transposed) matrix
  * packed as it is used, or a prepacked one. */

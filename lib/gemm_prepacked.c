@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "gemm_bf16.h"
 #include "gemm_internal.h"
 #include "half.h"
 
@@ -22,19 +23,27 @@ enum { LANES = 8 };
 
 static size_t element_size(enum gemm_precision p)
 {
-        return p == GEMM_BF16 ? sizeof(uint16_t) : sizeof(float);
+        return p == GEMM_FP32 ? sizeof(float) : sizeof(uint16_t);
 }
 
-static size_t packed_elements(size_t m, size_t k, int mr)
+/* Pairs pad the last slice to an even depth (the others are KC deep). */
+static size_t packed_elements(size_t m, size_t k, int mr, enum gemm_precision p)
 {
-        return packed_rows(m, mr) * k + 1; /* never 0 bytes */
+        size_t depth = p == GEMM_BF16_PAIRS ? bf16_pair_depth(k) : k;
+        return packed_rows(m, mr) * depth + 1; /* never 0 bytes */
 }
 
 size_t packed_matrix_bytes(const struct packed_matrix *p)
 {
-        return p->data ? packed_elements(p->m, p->k, p->kernel->mr) *
+        return p->data ? packed_elements(p->m, p->k, p->kernel->mr,
+                                         p->precision) *
                                  element_size(p->precision)
                        : 0;
+}
+
+bool sgemm_bf16_dot(void)
+{
+        return gemm_bf16_kernel(gemm_kernel()) != NULL;
 }
 
 void packed_matrix_free(struct packed_matrix *p)
@@ -83,7 +92,14 @@ void pack_matrix(const float *a, size_t m, size_t k, size_t lda,
                         size_t kc = k - pc < KC ? k - pc : KC;
                         size_t n = m - i0 < (size_t)mr ? m - i0 : (size_t)mr;
                         size_t at = packed_offset(rows, pc, i0, kc);
-                        if (precision == GEMM_BF16)
+                        if (precision == GEMM_BF16_PAIRS)
+                                pack_bf16_pairs_a(
+                                        a, lda, i0, n, pc, kc, mr,
+                                        (uint16_t *)data +
+                                                packed_offset(
+                                                        rows, pc, i0,
+                                                        bf16_pair_depth(kc)));
+                        else if (precision == GEMM_BF16)
                                 pack_panel_bf16(a, lda, i0, n, pc, kc, mr,
                                                 (uint16_t *)data + at);
                         else
@@ -98,7 +114,9 @@ enum an_status sgemm_pack(const float *a, size_t m, size_t k, size_t lda,
 {
         const struct gemm_kernel *kern = gemm_kernel();
         memset(out, 0, sizeof *out);
-        out->data = calloc(packed_elements(m, k, kern->mr),
+        if (precision == GEMM_BF16_PAIRS && !sgemm_bf16_dot())
+                return AN_E_INVALID;
+        out->data = calloc(packed_elements(m, k, kern->mr, precision),
                            element_size(precision));
         if (!out->data)
                 return AN_E_NOMEM;
@@ -267,7 +285,7 @@ enum an_status sgemm_prepacked(const struct packed_matrix *a, bool trans_b,
                                size_t ldc, const struct gemm_epilogue *ep)
 {
         const struct gemm_kernel *kern = gemm_kernel();
-        if (a->kernel != kern)
+        if (a->kernel != kern || a->precision == GEMM_BF16_PAIRS)
                 return AN_E_INVALID;
         if (n == 0 || a->m == 0)
                 return AN_OK;

@@ -81,6 +81,20 @@ void net_set_params(struct net *net, int layer, const float *weight,
         unpack_layer(net, layer);
 }
 
+/* In bf16, fully connected weights are stored as bfloat16 and widened
+ * (their layers are bound by reading them); convolutions, bound by
+ * arithmetic, take the AVX512_BF16 dot product where the CPU has it and
+ * stay FP32 elsewhere, since widening bf16 weights only costs time. */
+static enum gemm_precision conv_or_linear_precision(const struct net *net,
+                                                    const struct layer *l)
+{
+        if (net->precision == GEMM_FP32)
+                return GEMM_FP32;
+        if (l->type == LAYER_LINEAR)
+                return GEMM_BF16;
+        return sgemm_bf16_dot() ? GEMM_BF16_PAIRS : GEMM_FP32;
+}
+
 /* Packs layer i's weights: one M x K matrix per group (a linear layer has
  * one group of out x in). */
 static enum an_status pack_layer(struct net *net, int i, struct an_error *err)
@@ -92,8 +106,7 @@ static enum an_status pack_layer(struct net *net, int i, struct an_error *err)
         net->packed[i] = calloc(groups, sizeof *net->packed[i]);
         if (!net->packed[i])
                 return an_error_set(err, AN_E_NOMEM, "out of memory");
-        enum gemm_precision precision =
-                l->type == LAYER_LINEAR ? net->precision : GEMM_FP32;
+        enum gemm_precision precision = conv_or_linear_precision(net, l);
         for (int g = 0; g < groups; g++)
                 if (sgemm_pack(net->weights[i] + g * rows * k, rows, k, k,
                                precision, &net->packed[i][g]) != AN_OK) {
@@ -137,6 +150,9 @@ static enum an_status pack_for_batch(struct net *net, int batch,
 enum an_status net_prepack(struct net *net, enum gemm_precision precision,
                            struct an_error *err)
 {
+        if (precision != GEMM_FP32 && precision != GEMM_BF16)
+                return an_error_set(err, AN_E_INVALID,
+                                    "weights are prepacked as fp32 or bf16");
         for (int i = 0; i < net->arch.n_layers; i++)
                 unpack_layer(net, i);
         net->prepack = true;

@@ -47,12 +47,15 @@ void net_set_params(struct net *net, int layer, const float *weight,
                     const float *bias);
 
 /* From now on net_forward multiplies by weights packed once for the GEMM
- * micro-kernel, the fully connected ones stored in `precision`: GEMM_FP32
- * (the same results, no packing per call) or GEMM_BF16 (rounded to
- * bfloat16: half the memory traffic of the layers that traffic bounds).
- * Conv weights stay FP32 either way: they are small and reused by every
- * output position, so arithmetic bounds them, and widening bfloat16 for
- * the FP32 micro-kernel would only cost time.  In BF16 every layer is
+ * micro-kernel, in `precision`: GEMM_FP32 (the same results, no packing
+ * per call) or GEMM_BF16.  In BF16 the fully connected weights are
+ * rounded to bfloat16 (half the memory traffic of the layers that traffic
+ * bounds) and widened as they are used; conv layers, bound by arithmetic,
+ * take the AVX512_BF16 dot product (weights and unfolded input rounded to
+ * bfloat16, sums in float32: twice the FMA's multiply-adds per
+ * instruction) where sgemm_bf16_dot() says the CPU has it, and stay FP32
+ * elsewhere (widening bfloat16 for the FP32 kernel would only cost
+ * time).  GEMM_BF16_PAIRS is not a valid argument.  In BF16 every layer is
  * packed now.  In FP32 a layer is packed when a batch of more than
  * SGEMM_GEMV_MAX_N first runs, and conv layers also from the second
  * forward pass on, so that classifying one image does not pay for packing

@@ -9,9 +9,13 @@
  *   BENCH_LAYERS=0                   leave out the per-layer rows
  *
  * It first measures the machine's FP32 peak with an FMA loop on all threads
- * (AVX-512, else AVX2+FMA, else scalar), then times net_forward on random
- * weights and inputs and reports ms per batch, images/s, GFLOP/s and the
- * share of the measured peak (2 FLOP per multiply-add). */
+ * (AVX-512, else AVX2+FMA, else scalar) and, where the CPU has AVX512_BF16,
+ * the peak of its dot product, then times net_forward on random weights
+ * and inputs and reports ms per batch, images/s, GFLOP/s and the share of
+ * the measured peak (2 FLOP per multiply-add).  In bf16 the convolutions
+ * run the dot product where the CPU has it: their share, and the whole
+ * network's, is then of the bf16 peak (twice the FP32 one); the fully
+ * connected layers' is of the FP32 peak, since their sums are FMAs. */
 #include <omp.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -49,7 +53,7 @@ static void fill(float *p, size_t n, unsigned seed)
 /* Per-layer times of `reps` forward passes, then one row per layer that
  * took time (a fused ReLU is counted with its conv or linear layer). */
 static void print_layers(struct model *m, const float *x, int batch, int reps,
-                         double peak)
+                         double conv_peak, double linear_peak)
 {
         struct net *net = &m->net;
         double *t = calloc(net->arch.n_layers, sizeof *t);
@@ -68,6 +72,9 @@ static void print_layers(struct model *m, const float *x, int batch, int reps,
                                          net->shapes[i + 1]);
                 printf("  %-14s %-16s %9.2f", net->arch.layers[i].name,
                        layer_type_name(net->arch.layers[i].type), ms);
+                double peak = net->arch.layers[i].type == LAYER_CONV
+                                      ? conv_peak
+                                      : linear_peak;
                 if (flop > 0)
                         printf(" %9.1f %8.1f%%", flop / ms / 1e6,
                                peak > 0 ? 100 * flop / ms / 1e-3 / peak : 0);
@@ -97,7 +104,7 @@ struct settings {
         int batches[16], n_batches;
         enum gemm_precision precisions[2];
         int n_precisions;
-        double min_seconds, peak;
+        double min_seconds, peak, bf16_peak;
         bool layers;
 };
 
@@ -162,14 +169,18 @@ static int bench_precision(struct model *m, enum gemm_precision precision,
                         reps += n;
                 }
                 double per_batch = best_of(trial), median = median_of(trial);
+                double conv_peak = precision == GEMM_BF16 && sgemm_bf16_dot()
+                                           ? s->bf16_peak
+                                           : s->peak;
                 double gflops = flop * batch / per_batch / 1e9;
                 printf("%-13s %-5s %6d %11.2f %10.1f %9.1f %8.1f%% %11.2f\n",
                        m->net.arch.name, precision_name(precision), batch,
                        per_batch * 1e3, batch / per_batch, gflops,
-                       s->peak > 0 ? 100 * gflops * 1e9 / s->peak : 0.0,
+                       conv_peak > 0 ? 100 * gflops * 1e9 / conv_peak : 0.0,
                        median * 1e3);
                 if (s->layers)
-                        print_layers(m, x, batch, reps < 5 ? reps : 5, s->peak);
+                        print_layers(m, x, batch, reps < 5 ? reps : 5,
+                                     conv_peak, s->peak);
                 fflush(stdout);
                 free(x);
         }
@@ -209,11 +220,19 @@ int main(int argc, char **argv)
         parse_settings(&s);
         const char *isa;
         s.peak = measure_peak(&isa);
+        s.bf16_peak = measure_bf16_peak();
         double bandwidth = measure_read_bandwidth();
         printf("threads %d, measured FP32 peak %.1f GFLOP/s (%s FMA loop), "
-               "memory read %.1f GB/s, GEMM kernel %s\n\n",
+               "memory read %.1f GB/s, GEMM kernel %s\n",
                omp_get_max_threads(), s.peak / 1e9, isa, bandwidth / 1e9,
                sgemm_kernel_name());
+        if (s.bf16_peak > 0)
+                printf("measured BF16 dot-product peak %.1f GFLOP/s "
+                       "(AVX512_BF16), conv layers in bf16: %s\n\n",
+                       s.bf16_peak / 1e9,
+                       sgemm_bf16_dot() ? "dot product" : "fp32");
+        else
+                putchar('\n');
         printf("%-13s %-5s %6s %11s %10s %9s %9s %11s\n", "preset", "prec",
                "batch", "ms/batch", "images/s", "GFLOP/s", "of peak",
                "median ms");

@@ -79,6 +79,45 @@ double measure_peak(const char **isa)
         return best;
 }
 
+__attribute__((target("avx512f,avx512bf16"))) static float dot_bf16(long iters)
+{
+        __m512 acc[ACCUMULATORS];
+        __m512bh a = (__m512bh)_mm512_set1_epi32(0x3f803f80); /* 1.0, 1.0 */
+        __m512bh b = (__m512bh)_mm512_set1_epi32(0x33d633d6); /* 1e-7 */
+        for (int j = 0; j < ACCUMULATORS; j++)
+                acc[j] = _mm512_set1_ps((float)j);
+        for (long i = 0; i < iters; i++)
+#pragma GCC unroll 12
+                for (int j = 0; j < ACCUMULATORS; j++)
+                        acc[j] = _mm512_dpbf16_ps(acc[j], a, b);
+        __m512 s = acc[0];
+        for (int j = 1; j < ACCUMULATORS; j++)
+                s = _mm512_add_ps(s, acc[j]);
+        return _mm512_reduce_add_ps(s);
+}
+
+double measure_bf16_peak(void)
+{
+        __builtin_cpu_init();
+        if (!__builtin_cpu_supports("avx512bf16"))
+                return 0;
+        long iters = 50 * 1000 * 1000;
+        volatile float sink = 0;
+        double best = 0;
+        for (int rep = 0; rep < 7; rep++) {
+                double t0 = now();
+#pragma omp parallel reduction(+ : sink)
+                sink += dot_bf16(iters);
+                double t = now() - t0;
+                /* 16 lanes, each two multiply-adds */
+                double flops = 2.0 * 32 * ACCUMULATORS * (double)iters *
+                               omp_get_max_threads();
+                if (flops / t > best)
+                        best = flops / t;
+        }
+        return best;
+}
+
 /* Eight independent sums so that the adds keep up with memory. */
 __attribute__((target("avx2"))) static float sum_avx2(const float *p, size_t n)
 {

@@ -14,6 +14,7 @@
 #include "backward.h"
 #include "conv.h"
 #include "gemm.h"
+#include "half.h"
 #include "testutil.h"
 
 struct conv_case {
@@ -118,8 +119,9 @@ static void direct_conv(const struct conv_case *c, const float *x,
 }
 
 /* Each group's weights packed as net.c packs them. */
-static struct packed_matrix *pack_groups(const struct conv_case *c,
-                                         const float *w)
+static struct packed_matrix *pack_groups_as(const struct conv_case *c,
+                                            const float *w,
+                                            enum gemm_precision precision)
 {
         size_t rows = (size_t)(c->out_c / c->groups);
         size_t k = weight_count(c) / c->out_c;
@@ -127,9 +129,22 @@ static struct packed_matrix *pack_groups(const struct conv_case *c,
         ck_assert_ptr_nonnull(p);
         for (int g = 0; g < c->groups; g++)
                 ck_assert_int_eq(sgemm_pack(w + g * rows * k, rows, k, k,
-                                            GEMM_FP32, &p[g]),
+                                            precision, &p[g]),
                                  AN_OK);
         return p;
+}
+
+static struct packed_matrix *pack_groups(const struct conv_case *c,
+                                         const float *w)
+{
+        return pack_groups_as(c, w, GEMM_FP32);
+}
+
+static void free_groups(const struct conv_case *c, struct packed_matrix *p)
+{
+        for (int g = 0; g < c->groups; g++)
+                packed_matrix_free(&p[g]);
+        free(p);
 }
 
 static void run_images(const struct conv_case *c, int batch, const float *x,
@@ -154,12 +169,13 @@ static void run(const struct conv_case *c, const float *x, const float *w,
  * changes, and every tile must sum in the same order. */
 static void assert_batch_invariant(const struct conv_case *c, const float *x,
                                    const float *w, const float *bias,
+                                   const struct packed_matrix *packed,
                                    const float *y, const char *what)
 {
         size_t in = shape_count(c->in), out = shape_count(out_shape(c));
         float *one = malloc(out * sizeof *one);
         for (int n = 0; n < c->batch; n++) {
-                run_images(c, 1, x + n * in, w, bias, NULL, one);
+                run_images(c, 1, x + n * in, w, bias, packed, one);
                 ck_assert_msg(memcmp(one, y + n * out, out * sizeof *one) == 0,
                               "%s: image %d alone changed the bits", what, n);
         }
@@ -201,12 +217,10 @@ START_TEST(matches_direct_convolution)
                                       "%s: %d threads%s changed the bits", what,
                                       threads, use_packed ? ", packed" : "");
                 }
-                assert_batch_invariant(c, x, w, bias, y, what);
+                assert_batch_invariant(c, x, w, bias, NULL, y, what);
         }
         omp_set_num_threads(saved);
-        for (int g = 0; g < c->groups; g++)
-                packed_matrix_free(&packed[g]);
-        free(packed);
+        free_groups(c, packed);
         free(x);
         free(w);
         free(bias);
@@ -358,6 +372,74 @@ START_TEST(gradients_match_direct)
 END_TEST
 
 /* A packed matrix of another shape is refused, not read past its end. */
+/* The values as bfloat16 (round to nearest, ties to even), in float. */
+static float *bf16_rounded(const float *v, size_t n)
+{
+        float *r = malloc((n ? n : 1) * sizeof *r);
+        for (size_t i = 0; i < n; i++)
+                r[i] = bf16_to_f32(f32_to_bf16(v[i]));
+        return r;
+}
+
+/* Case _i: the AVX512_BF16 convolution (weights packed as bf16 pairs)
+ * against the float64 direct convolution of the input and weights rounded
+ * to bfloat16, whose products are then exact: within float32 rounding of
+ * the sums, and the same bits for 1, 2 and 3 threads and each image
+ * alone.  Where the CPU lacks AVX512_BF16, packing in pairs is refused. */
+START_TEST(bf16_dot_matches_direct_convolution)
+{
+        const struct conv_case *c = &cases[_i];
+        struct packed_matrix refused;
+        float one = 1.0f;
+        if (!sgemm_use_kernel("avx512") || !sgemm_bf16_dot()) {
+                ck_assert_int_eq(
+                        sgemm_pack(&one, 1, 1, 1, GEMM_BF16_PAIRS, &refused),
+                        AN_E_INVALID);
+                return;
+        }
+        size_t nx = shape_count(c->in) * c->batch;
+        size_t ny = shape_count(out_shape(c)) * c->batch;
+        float *x = random_values(nx, 1), *w = random_values(weight_count(c), 2);
+        float *bias = random_values(c->out_c, 3);
+        float *xr = bf16_rounded(x, nx), *wr = bf16_rounded(w, weight_count(c));
+        float *want = malloc(ny * sizeof *want), *y = malloc(ny * sizeof *y),
+              *again = malloc(ny * sizeof *again);
+        direct_conv(c, xr, wr, bias, want);
+        char what[96];
+        snprintf(what, sizeof what, "bf16 conv case %d", _i);
+        double tol = 1e-6 * (double)(weight_count(c) / c->out_c + 1);
+        struct packed_matrix *packed = pack_groups_as(c, w, GEMM_BF16_PAIRS);
+
+        int saved = omp_get_max_threads();
+        omp_set_num_threads(1);
+        run(c, x, w, bias, packed, y);
+        assert_close(y, want, ny, tol, what);
+        for (int threads = 1; threads <= 3; threads++) {
+                omp_set_num_threads(threads);
+                for (size_t i = 0; i < ny; i++)
+                        again[i] = NAN;
+                run(c, x, w, bias, packed, again);
+                ck_assert_msg(memcmp(y, again, ny * sizeof *y) == 0,
+                              "%s: %d threads changed the bits", what, threads);
+                assert_batch_invariant(c, x, w, bias, packed, y, what);
+        }
+        omp_set_num_threads(saved);
+        /* pairs are not for the FP32 products */
+        ck_assert_int_eq(
+                sgemm_prepacked(&packed[0], false, 1, x, 1, y, 1, NULL),
+                AN_E_INVALID);
+        free_groups(c, packed);
+        free(x);
+        free(w);
+        free(bias);
+        free(xr);
+        free(wr);
+        free(want);
+        free(y);
+        free(again);
+}
+END_TEST
+
 START_TEST(refuses_packed_weights_of_another_shape)
 {
         const struct conv_case *c = &cases[0];
@@ -385,6 +467,8 @@ int main(void)
         tcase_set_timeout(tc, 120);
         tcase_add_loop_test(tc, matches_direct_convolution, 0, 3 * N_CASES);
         tcase_add_loop_test(tc, gradients_match_direct, 0, 3 * N_CASES);
+        tcase_add_loop_test(tc, bf16_dot_matches_direct_convolution, 0,
+                            N_CASES);
         tcase_add_test(tc, refuses_packed_weights_of_another_shape);
         suite_add_tcase(s, tc);
         return run_suite(s);
