@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_bf16.h"
 #include "gemm_internal.h"
 #include "gemm_kernels.h"
 #include "half.h"
@@ -92,34 +93,49 @@ static inline void copy_panel_row(float *out, const float *src, size_t cols,
                         out[j] = src[j];
 }
 
-/* B[pc:pc+kc, jc:jc+nc] into NR-wide panels, zero-padded on the right. */
-static void pack_b(bool trans, const float *b, size_t ldb, size_t pc, size_t kc,
-                   size_t jc, size_t nc, int nr, float *dst)
+/* Panel q of B[pc:pc+kc, jc:jc+nc], NR wide, zero-padded on the right. */
+static void pack_b_panel(bool trans, const float *b, size_t ldb, size_t pc,
+                         size_t kc, size_t jc, size_t nc, int nr, bool vector,
+                         size_t q, float *out)
 {
-        size_t panels = (nc + nr - 1) / nr;
+        size_t j0 = jc + q * nr;
+        size_t cols = nc - q * nr < (size_t)nr ? nc - q * nr : (size_t)nr;
+        if (trans && cols == (size_t)nr) {
+                pack_lanes(vector, b + j0 * ldb + pc, ldb, nr, kc, 1.0f, out);
+                return;
+        }
+        for (size_t p = 0; p < kc; p++, out += nr) {
+                if (!trans)
+                        copy_panel_row(out, b + (pc + p) * ldb + j0, cols, nr);
+                else
+                        for (size_t j = 0; j < cols; j++)
+                                out[j] = b[(j0 + j) * ldb + pc + p];
+                for (size_t j = cols; j < (size_t)nr; j++)
+                        out[j] = 0.0f;
+        }
+}
+
+/* All of B[pc:pc+kc, jc:jc+nc]'s panels for kernel kern, shared among the
+ * team; for a bf16 kernel each panel is packed in FP32 into the thread's
+ * scratch (kc * NR floats) and rounded into pairs. */
+static void pack_b(const struct gemm_kernel *kern, bool trans, const float *b,
+                   size_t ldb, size_t pc, size_t kc, size_t jc, size_t nc,
+                   float *dst, float *scratch)
+{
+        int nr = kern->nr;
+        size_t panels = (nc + nr - 1) / nr, size = panel_floats(kern, nr, kc);
         bool vector = gemm_vector_packing();
 #pragma omp for schedule(static)
         for (size_t q = 0; q < panels; q++) {
-                float *out = dst + q * kc * nr;
-                size_t j0 = jc + q * nr, cols = nc - q * nr < (size_t)nr
-                                                        ? nc - q * nr
-                                                        : (size_t)nr;
-                if (trans && cols == (size_t)nr) {
-                        pack_lanes(vector, b + j0 * ldb + pc, ldb, nr, kc, 1.0f,
-                                   out);
+                if (!kern->bf16_pairs) {
+                        pack_b_panel(trans, b, ldb, pc, kc, jc, nc, nr, vector,
+                                     q, dst + q * size);
                         continue;
                 }
-                for (size_t p = 0; p < kc; p++, out += nr) {
-                        if (!trans) {
-                                copy_panel_row(out, b + (pc + p) * ldb + j0,
-                                               cols, nr);
-                        } else {
-                                for (size_t j = 0; j < cols; j++)
-                                        out[j] = b[(j0 + j) * ldb + pc + p];
-                        }
-                        for (size_t j = cols; j < (size_t)nr; j++)
-                                out[j] = 0.0f;
-                }
+                pack_b_panel(trans, b, ldb, pc, kc, jc, nc, nr, vector, q,
+                             scratch);
+                pack_bf16_pairs_b(scratch, nr, kc,
+                                  (uint16_t *)(dst + q * size));
         }
 }
 
@@ -249,38 +265,41 @@ void multiply_split_tile(const struct gemm_kernel *kern, const float *pa,
 }
 
 /* Tile (it, jt) of one packed A block against the packed B panels. */
-static void block_tile(const float *pa, const float *pb, size_t kc, size_t ic,
-                       size_t mc, size_t jc, size_t nc, float *c, size_t ldc,
+static void block_tile(const struct gemm_kernel *kern, const float *pa,
+                       const float *pb, size_t kc, size_t ic, size_t mc,
+                       size_t jc, size_t nc, float *c, size_t ldc,
                        const struct merge *m, size_t it, size_t jt)
 {
-        int mr = kernel->mr, nr = kernel->nr;
+        int mr = kern->mr, nr = kern->nr;
         size_t i0 = it * mr, j0 = jt * nr;
         size_t rows = mc - i0 < (size_t)mr ? mc - i0 : (size_t)mr;
         size_t cols = nc - j0 < (size_t)nr ? nc - j0 : (size_t)nr;
-        multiply_tile(kernel, pa + it * kc * mr, pb + jt * kc * nr, kc, ic + i0,
-                      rows, cols, c + (ic + i0) * ldc + jc + j0, ldc, m);
+        multiply_tile(kern, pa + it * panel_floats(kern, mr, kc),
+                      pb + jt * panel_floats(kern, nr, kc), kc, ic + i0, rows,
+                      cols, c + (ic + i0) * ldc + jc + j0, ldc, m);
 }
 
 /* All MR x NR tiles of one packed A block against the packed B panels:
  * shared among the team (shared) or by the calling thread alone. */
-static void multiply_block(const float *pa, const float *pb, size_t kc,
-                           size_t ic, size_t mc, size_t jc, size_t nc, float *c,
-                           size_t ldc, const struct merge *m, bool shared)
+static void multiply_block(const struct gemm_kernel *kern, const float *pa,
+                           const float *pb, size_t kc, size_t ic, size_t mc,
+                           size_t jc, size_t nc, float *c, size_t ldc,
+                           const struct merge *m, bool shared)
 {
-        int mr = kernel->mr, nr = kernel->nr;
+        int mr = kern->mr, nr = kern->nr;
         size_t row_tiles = (mc + mr - 1) / mr, col_tiles = (nc + nr - 1) / nr;
         if (!shared) {
                 for (size_t it = 0; it < row_tiles; it++)
                         for (size_t jt = 0; jt < col_tiles; jt++)
-                                block_tile(pa, pb, kc, ic, mc, jc, nc, c, ldc,
-                                           m, it, jt);
+                                block_tile(kern, pa, pb, kc, ic, mc, jc, nc, c,
+                                           ldc, m, it, jt);
                 return;
         }
 #pragma omp for collapse(2) schedule(static)
         for (size_t jt = 0; jt < col_tiles; jt++)
                 for (size_t it = 0; it < row_tiles; it++)
-                        block_tile(pa, pb, kc, ic, mc, jc, nc, c, ldc, m, it,
-                                   jt);
+                        block_tile(kern, pa, pb, kc, ic, mc, jc, nc, c, ldc, m,
+                                   it, jt);
 }
 
 /* bfloat16 panels widened to float32 (the kernel multiplies float32). */
@@ -302,9 +321,9 @@ static void widen_panels(const uint16_t *src, size_t count, bool shared,
 }
 
 /* The packed MR-high panels of A[ic:ic+mc, pc:pc+kc]: packed into buffer
- * now, found in a prepacked float32 matrix, or widened from a bfloat16 one.
- * Shared: called by every thread of the team, which share the work;
- * else by one thread for itself. */
+ * now, found in a prepacked float32 or bfloat16-pairs matrix, or widened
+ * from a bfloat16 one.  Shared: called by every thread of the team, which
+ * share the work; else by one thread for itself. */
 static const float *a_block(const struct a_operand *a, size_t m, size_t ic,
                             size_t mc, size_t pc, size_t kc, bool shared,
                             float *buffer)
@@ -318,6 +337,10 @@ static const float *a_block(const struct a_operand *a, size_t m, size_t ic,
         size_t at = packed_offset(packed_rows(m, mr), pc, ic, kc);
         if (a->packed->precision == GEMM_FP32)
                 return (const float *)a->packed->data + at;
+        if (a->packed->precision == GEMM_BF16_PAIRS)
+                return (const float *)((const uint16_t *)a->packed->data +
+                                       packed_offset(packed_rows(m, mr), pc, ic,
+                                                     bf16_pair_depth(kc)));
         widen_panels((const uint16_t *)a->packed->data + at,
                      packed_rows(mc, mr) * kc, shared, buffer);
         return buffer;
@@ -335,27 +358,40 @@ static bool by_row_blocks(size_t m, size_t n, int threads)
         return n <= ROW_BLOCKS_MAX_N && blocks >= 2 * (size_t)threads;
 }
 
+/* The kernel for A: the one in use, or its bf16 twin for pairs. */
+static const struct gemm_kernel *kernel_for(const struct a_operand *a)
+{
+        if (a->packed && a->packed->precision == GEMM_BF16_PAIRS)
+                return gemm_bf16_kernel(kernel);
+        return kernel;
+}
+
 static void packed_gemm(const struct a_operand *a, bool trans_b, size_t m,
                         size_t n, size_t k, const float *b, size_t ldb,
                         float beta, float *c, size_t ldc,
-                        const struct gemm_epilogue *ep, int threads)
+                        const struct gemm_epilogue *ep, int threads,
+                        float *scratch)
 {
-        int nr = kernel->nr;
+        const struct gemm_kernel *kern = kernel_for(a);
         bool rows = by_row_blocks(m, n, threads);
-        size_t a_size = (size_t)(MC + kernel->mr) * (k < KC ? k : KC);
+        size_t kc_max = k < KC ? k : KC;
+        size_t a_size = (size_t)(MC + kernel->mr) * kc_max;
+        size_t scratch_size = (size_t)kern->nr * kc_max;
         /* The calling thread's buffers, shared by the team. */
         float *packed_a = buffers.a, *packed_b = buffers.b;
 #pragma omp parallel num_threads(threads)
         {
                 float *own_a = packed_a + a_size * omp_get_thread_num();
+                float *own_scratch =
+                        scratch + scratch_size * omp_get_thread_num();
                 for (size_t jc = 0; jc < n; jc += NC) {
                         size_t nc = n - jc < NC ? n - jc : NC;
                         for (size_t pc = 0; pc < k; pc += KC) {
                                 size_t kc = k - pc < KC ? k - pc : KC;
                                 struct merge mg = {beta, pc == 0, pc + kc == k,
                                                    ep};
-                                pack_b(trans_b, b, ldb, pc, kc, jc, nc, nr,
-                                       packed_b);
+                                pack_b(kern, trans_b, b, ldb, pc, kc, jc, nc,
+                                       packed_b, own_scratch);
                                 if (rows) {
 #pragma omp for schedule(static)
                                         for (size_t ic = 0; ic < m; ic += MC) {
@@ -364,10 +400,10 @@ static void packed_gemm(const struct a_operand *a, bool trans_b, size_t m,
                                                 const float *pa = a_block(
                                                         a, m, ic, mc, pc, kc,
                                                         false, own_a);
-                                                multiply_block(pa, packed_b, kc,
-                                                               ic, mc, jc, nc,
-                                                               c, ldc, &mg,
-                                                               false);
+                                                multiply_block(kern, pa,
+                                                               packed_b, kc, ic,
+                                                               mc, jc, nc, c,
+                                                               ldc, &mg, false);
                                         }
                                         continue;
                                 }
@@ -376,9 +412,9 @@ static void packed_gemm(const struct a_operand *a, bool trans_b, size_t m,
                                         const float *pa =
                                                 a_block(a, m, ic, mc, pc, kc,
                                                         true, packed_a);
-                                        multiply_block(pa, packed_b, kc, ic, mc,
-                                                       jc, nc, c, ldc, &mg,
-                                                       true);
+                                        multiply_block(kern, pa, packed_b, kc,
+                                                       ic, mc, jc, nc, c, ldc,
+                                                       &mg, true);
                                 }
                         }
                 }
@@ -391,16 +427,23 @@ enum an_status gemm_blocked(const struct a_operand *a, bool trans_b, size_t m,
                             const struct gemm_epilogue *ep)
 {
         gemm_kernel();
+        const struct gemm_kernel *kern = kernel_for(a);
+        if (!kern)
+                return AN_E_INVALID;
         int threads = omp_get_max_threads();
         size_t nc = n < NC ? n : NC, kc = k < KC ? k : KC;
         size_t b_panel = (nc + kernel->nr - 1) / kernel->nr * kernel->nr * kc;
         size_t a_panel = (size_t)(MC + kernel->mr) * kc;
         if (by_row_blocks(m, n, threads))
                 a_panel *= (size_t)threads; /* one block per thread */
-        if (!gemm_reserve(&buffers.b, &buffers.b_size, b_panel) ||
+        /* behind B's panels, a scratch panel per thread for rounding
+         * into pairs */
+        size_t scratch = kern->bf16_pairs ? (size_t)kern->nr * kc * threads : 0;
+        if (!gemm_reserve(&buffers.b, &buffers.b_size, b_panel + scratch) ||
             !gemm_reserve(&buffers.a, &buffers.a_size, a_panel))
                 return AN_E_NOMEM;
-        packed_gemm(a, trans_b, m, n, k, b, ldb, beta, c, ldc, ep, threads);
+        packed_gemm(a, trans_b, m, n, k, b, ldb, beta, c, ldc, ep, threads,
+                    buffers.b + b_panel);
         return AN_OK;
 }
 

@@ -46,8 +46,8 @@ enum an_status sgemm_fused(bool trans_a, bool trans_b, size_t m, size_t n,
 /* Storage of a prepacked matrix: float32, or bfloat16 (half the memory and
  * memory traffic; widened to float32 as it is used, so products and sums
  * stay float32), or bfloat16 in pairs along K for the AVX512_BF16 dot
- * product, which rounds the other operand to bfloat16 too (convolution
- * weights only, for sgemm_conv; see gemm_bf16.h). */
+ * product, which rounds the other operand to bfloat16 too and sums in
+ * float32 (see gemm_bf16.h). */
 enum gemm_precision { GEMM_FP32, GEMM_BF16, GEMM_BF16_PAIRS };
 
 /* A matrix used again and again as the A operand (a layer's weights),
@@ -74,8 +74,8 @@ size_t packed_matrix_bytes(const struct packed_matrix *p);
 /* C = epilogue(A op(B)) with A prepacked (M x K), op(B) K x N: what
  * sgemm_fused with alpha 1 and beta 0 computes on the unpacked A (for N >
  * 4 bit for bit in FP32; for N <= 4 the sums are taken in another order).
- * AN_E_INVALID if the micro-kernel was switched since packing, or for
- * GEMM_BF16_PAIRS. */
+ * AN_E_INVALID if the micro-kernel was switched since packing.  For
+ * GEMM_BF16_PAIRS, op(B) is rounded to bfloat16 first. */
 enum an_status sgemm_prepacked(const struct packed_matrix *a, bool trans_b,
                                size_t n, const float *b, size_t ldb, float *c,
                                size_t ldc, const struct gemm_epilogue *ep);

@@ -53,7 +53,7 @@ BF16_TARGET static void kernel_avx512_bf16(size_t kc, const float *a_,
         }
 }
 
-static const struct gemm_kernel bf16_kernel = {"avx512-bf16", MR, NR,
+static const struct gemm_kernel bf16_kernel = {"avx512-bf16", MR, NR, true,
                                                kernel_avx512_bf16};
 
 const struct gemm_kernel *gemm_bf16_kernel(const struct gemm_kernel *fp32)

@@ -400,14 +400,6 @@ static void multiply_output_tile(const struct conv_gemm *g, const float *pa,
                             cols_next, g->plane, mg);
 }
 
-/* Floats a packed panel (or, in bf16, the pair of bf16 a float holds)
- * of a kc-deep slice takes. */
-static size_t panel_floats(const struct conv_gemm *g, size_t kc)
-{
-        return g->bf16 ? bf16_pair_depth(kc) * (size_t)g->nr / 2
-                       : kc * (size_t)g->nr;
-}
-
 /* Row tile it of the weights' slice at k0 (kc deep). */
 static const float *weight_tile(const struct conv_gemm *g, size_t k0, size_t it,
                                 size_t kc)
@@ -444,7 +436,7 @@ static void multiply_share(const struct conv_gemm *g, size_t q_lo, size_t q_hi,
                 size_t q1 = min_size(q0 + g->block_panels, q_hi);
                 for (size_t k0 = 0; k0 < g->k; k0 += KC) {
                         size_t kc = min_size(KC, g->k - k0);
-                        size_t panel_size = panel_floats(g, kc);
+                        size_t panel_size = panel_floats(g->kern, g->nr, kc);
                         for (size_t q = q0; q < q1; q++)
                                 pack_panel(g, q, k0, kc,
                                            buf + (q - q0) * panel_size,

@@ -27,6 +27,16 @@ bool gemm_reserve(float **p, size_t *have, size_t want);
 /* The micro-kernel in use (selected on first call). */
 const struct gemm_kernel *gemm_kernel(void);
 
+/* Floats that one packed panel `lanes` wide (MR of A, NR of B) takes in
+ * a kc-deep slice for kernel k: bfloat16 pairs go two to a float, the
+ * slice padded to an even depth. */
+static inline size_t panel_floats(const struct gemm_kernel *k, int lanes,
+                                  size_t kc)
+{
+        return k->bf16_pairs ? (kc + (kc & 1)) * (size_t)lanes / 2
+                             : kc * (size_t)lanes;
+}
+
 /* Rows of a prepacked matrix: M rounded up to whole MR-high panels. */
 static inline size_t packed_rows(size_t m, int mr)
 {

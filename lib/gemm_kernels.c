@@ -132,10 +132,10 @@ kernel_avx512(size_t kc, const float *a, const float *b,
 
 static const struct gemm_kernel kernels[] = {
 #ifdef HAVE_X86_KERNELS
-        {"avx512", AVX512_MR, AVX512_NR, kernel_avx512},
-        {"avx2", AVX2_MR, AVX2_NR, kernel_avx2},
+        {"avx512", AVX512_MR, AVX512_NR, false, kernel_avx512},
+        {"avx2", AVX2_MR, AVX2_NR, false, kernel_avx2},
 #endif
-        {"portable", P_MR, P_NR, kernel_portable},
+        {"portable", P_MR, P_NR, false, kernel_portable},
 };
 enum { N_KERNELS = sizeof kernels / sizeof kernels[0] };
 

@@ -21,6 +21,9 @@ struct tile_output {
 struct gemm_kernel {
         const char *name;
         int mr, nr;
+        /* Its panels hold bfloat16 in pairs along K (gemm_bf16.h), which
+         * run() reads through the float pointers. */
+        bool bf16_pairs;
         void (*run)(size_t kc, const float *a, const float *b,
                     const struct tile_output *out);
 };

@@ -187,20 +187,33 @@ slice_dot_bf16(const uint16_t *a, const float *bx, size_t count, float *lanes)
 static void slice_column(const struct packed_matrix *a, size_t at,
                          const float *bx, size_t count, float *lanes)
 {
-        if (a->precision == GEMM_BF16)
+        if (a->precision != GEMM_FP32)
                 slice_dot_bf16((const uint16_t *)a->data + at, bx, count,
                                lanes);
         else
                 slice_dot_f32((const float *)a->data + at, bx, count, lanes);
 }
 
-/* Row r of a panel is the sum of its lanes r, r + MR, ... */
-static float row_sum(const float *lanes, size_t r, size_t mr)
+/* Row r of a panel is the sum of its lanes r, r + MR, ...; in pairs
+ * (2 MR elements per step of two along K, 2 MR dividing PERIOD) of lanes
+ * 2r, 2r + 1, 2r + 2 MR, ... */
+static float row_sum(const float *lanes, size_t r, size_t mr, bool pairs)
 {
         float sum = 0.0f;
+        if (pairs) {
+                for (size_t l = 2 * r; l < PERIOD; l += 2 * mr)
+                        sum += lanes[l] + lanes[l + 1];
+                return sum;
+        }
         for (size_t l = r; l < PERIOD; l += mr)
                 sum += lanes[l];
         return sum;
+}
+
+/* The depth of a K slice as stored (pairs: rounded up to even). */
+static size_t stored_depth(const struct packed_matrix *a, size_t kc)
+{
+        return a->precision == GEMM_BF16_PAIRS ? bf16_pair_depth(kc) : kc;
 }
 
 /* C = epilogue(A B) for N <= SMALL_N from B's columns expanded (bx: n of
@@ -215,20 +228,23 @@ static void panel_gemv(const struct packed_matrix *a, size_t n, const float *bx,
 {
         size_t mr = (size_t)a->kernel->mr;
         size_t rows = packed_rows(a->m, (int)mr), panels = rows / mr;
+        size_t column = stored_depth(a, a->k) * mr; /* floats of bx each */
+        bool pairs = a->precision == GEMM_BF16_PAIRS;
 #pragma omp parallel
         {
                 for (size_t pc = 0; pc < a->k; pc += KC) {
-                        size_t kc = a->k - pc < KC ? a->k - pc : KC;
+                        size_t kc = stored_depth(a, a->k - pc < KC ? a->k - pc
+                                                                   : KC);
 #pragma omp for schedule(static) nowait
                         for (size_t q = 0; q < panels; q++)
                                 for (size_t j = 0; j < n; j++)
-                                        slice_column(
-                                                a,
-                                                packed_offset(rows, pc, q * mr,
-                                                              kc),
-                                                bx + j * a->k * mr + pc * mr,
-                                                kc * mr,
-                                                lanes + (q * n + j) * PERIOD);
+                                        slice_column(a,
+                                                     packed_offset(rows, pc,
+                                                                   q * mr, kc),
+                                                     bx + j * column + pc * mr,
+                                                     kc * mr,
+                                                     lanes + (q * n + j) *
+                                                                     PERIOD);
                 }
 #pragma omp barrier
 #pragma omp for schedule(static)
@@ -236,7 +252,7 @@ static void panel_gemv(const struct packed_matrix *a, size_t n, const float *bx,
                         for (size_t j = 0; j < n; j++) {
                                 size_t q = i / mr;
                                 float v = row_sum(lanes + (q * n + j) * PERIOD,
-                                                  i % mr, mr);
+                                                  i % mr, mr, pairs);
                                 if (ep && ep->bias)
                                         v += ep->bias[i];
                                 if (ep && ep->relu && v < 0.0f)
@@ -253,20 +269,33 @@ static _Thread_local struct {
         size_t bx_size, lanes_size;
 } scratch;
 
-/* op(B)'s columns, each value repeated MR times (bx[j][p * MR + r] =
- * op(B)[p][j]). */
+/* op(B)'s columns, each value repeated MR times to match A's elements
+ * (bx[j][p * MR + r] = op(B)[p][j]); for pairs, in A's pair order
+ * (bx[j][(p / 2) * 2 MR + 2 r + p % 2]), rounded to bfloat16 as the dot
+ * product rounds them, and a zero past an odd K. */
 static const float *expanded_columns(bool trans_b, size_t n, size_t k,
-                                     const float *b, size_t ldb, size_t mr)
+                                     const float *b, size_t ldb, size_t mr,
+                                     bool pairs)
 {
-        if (!gemm_reserve(&scratch.bx, &scratch.bx_size, n * k * mr))
+        size_t depth = pairs ? bf16_pair_depth(k) : k;
+        if (!gemm_reserve(&scratch.bx, &scratch.bx_size, n * depth * mr))
                 return NULL;
         float *bx = scratch.bx; /* the team shares this thread's buffer */
 #pragma omp parallel for schedule(static)
-        for (size_t p = 0; p < k; p++)
+        for (size_t p = 0; p < depth; p++)
                 for (size_t j = 0; j < n; j++) {
-                        float v = trans_b ? b[j * ldb + p] : b[p * ldb + j];
+                        float v = p >= k    ? 0.0f
+                                  : trans_b ? b[j * ldb + p]
+                                            : b[p * ldb + j];
+                        float *col = bx + j * depth * mr;
+                        if (!pairs) {
+                                for (size_t r = 0; r < mr; r++)
+                                        col[p * mr + r] = v;
+                                continue;
+                        }
+                        v = bf16_to_f32(f32_to_bf16(v));
                         for (size_t r = 0; r < mr; r++)
-                                bx[(j * k + p) * mr + r] = v;
+                                col[p / 2 * 2 * mr + 2 * r + p % 2] = v;
                 }
         return bx;
 }
@@ -285,13 +314,14 @@ enum an_status sgemm_prepacked(const struct packed_matrix *a, bool trans_b,
                                size_t ldc, const struct gemm_epilogue *ep)
 {
         const struct gemm_kernel *kern = gemm_kernel();
-        if (a->kernel != kern || a->precision == GEMM_BF16_PAIRS)
+        if (a->kernel != kern)
                 return AN_E_INVALID;
         if (n == 0 || a->m == 0)
                 return AN_OK;
         if (n <= SMALL_N && a->k > 0) {
-                const float *bx = expanded_columns(trans_b, n, a->k, b, ldb,
-                                                   (size_t)kern->mr);
+                const float *bx = expanded_columns(
+                        trans_b, n, a->k, b, ldb, (size_t)kern->mr,
+                        a->precision == GEMM_BF16_PAIRS);
                 size_t panels = packed_rows(a->m, kern->mr) / kern->mr;
                 float *lanes = zeroed_lanes(panels * n * PERIOD);
                 if (!bx || !lanes)

@@ -81,18 +81,19 @@ void net_set_params(struct net *net, int layer, const float *weight,
         unpack_layer(net, layer);
 }
 
-/* In bf16, fully connected weights are stored as bfloat16 and widened
- * (their layers are bound by reading them); convolutions, bound by
- * arithmetic, take the AVX512_BF16 dot product where the CPU has it and
- * stay FP32 elsewhere, since widening bf16 weights only costs time. */
+/* In bf16, every layer takes the AVX512_BF16 dot product where the CPU
+ * has it.  Elsewhere fully connected weights are stored as bfloat16 and
+ * widened (at small batches reading them bounds those layers) and
+ * convolutions, bound by arithmetic, stay FP32, since widening bfloat16
+ * for them only costs time. */
 static enum gemm_precision conv_or_linear_precision(const struct net *net,
                                                     const struct layer *l)
 {
         if (net->precision == GEMM_FP32)
                 return GEMM_FP32;
-        if (l->type == LAYER_LINEAR)
-                return GEMM_BF16;
-        return sgemm_bf16_dot() ? GEMM_BF16_PAIRS : GEMM_FP32;
+        if (sgemm_bf16_dot())
+                return GEMM_BF16_PAIRS;
+        return l->type == LAYER_LINEAR ? GEMM_BF16 : GEMM_FP32;
 }
 
 /* Packs layer i's weights: one M x K matrix per group (a linear layer has

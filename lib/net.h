@@ -48,23 +48,24 @@ void net_set_params(struct net *net, int layer, const float *weight,
 
 /* From now on net_forward multiplies by weights packed once for the GEMM
  * micro-kernel, in `precision`: GEMM_FP32 (the same results, no packing
- * per call) or GEMM_BF16.  In BF16 the fully connected weights are
- * rounded to bfloat16 (half the memory traffic of the layers that traffic
- * bounds) and widened as they are used; conv layers, bound by arithmetic,
- * take the AVX512_BF16 dot product (weights and unfolded input rounded to
- * bfloat16, sums in float32: twice the FMA's multiply-adds per
- * instruction) where sgemm_bf16_dot() says the CPU has it, and stay FP32
- * elsewhere (widening bfloat16 for the FP32 kernel would only cost
- * time).  GEMM_BF16_PAIRS is not a valid argument.  In BF16 every layer is
- * packed now.  In FP32 a layer is packed when a batch of more than
+ * per call) or GEMM_BF16.  In BF16 the weights are rounded to bfloat16.
+ * Where sgemm_bf16_dot() says the CPU has AVX512_BF16, every conv and
+ * fully connected layer takes its dot product: the layer's input is
+ * rounded to bfloat16 too and sums stay float32 (twice the FMA's
+ * multiply-adds per instruction; at batches up to SGEMM_GEMV_MAX_N the
+ * fully connected layers multiply the same bfloat16 values in FP32 FMAs,
+ * bound by reading their weights, half the bytes).  Elsewhere fully
+ * connected weights are widened as they are used and conv layers stay
+ * FP32 (widening bfloat16 for them would only cost time).
+ * GEMM_BF16_PAIRS is not a valid argument.  In BF16 every layer is packed
+ * now.  In FP32 a layer is packed when a batch of more than
  * SGEMM_GEMV_MAX_N first runs, and conv layers also from the second
  * forward pass on, so that classifying one image does not pay for packing
  * weights it reads once (measured: 7-17 ms more for one image with
  * alexnet-owt); at small batches fully connected weights stream as stored,
  * as fast as packed.  FP32 results do not depend on whether a layer was
- * packed yet.  The
- * weights must not change afterwards except through net_set_params.  For
- * inference; the trainer does not use it. */
+ * packed yet.  The weights must not change afterwards except through
+ * net_set_params.  For inference; the trainer does not use it. */
 enum an_status net_prepack(struct net *net, enum gemm_precision precision,
                            struct an_error *err);
 

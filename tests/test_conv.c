@@ -424,10 +424,14 @@ START_TEST(bf16_dot_matches_direct_convolution)
                 assert_batch_invariant(c, x, w, bias, packed, y, what);
         }
         omp_set_num_threads(saved);
-        /* pairs are not for the FP32 products */
-        ck_assert_int_eq(
-                sgemm_prepacked(&packed[0], false, 1, x, 1, y, 1, NULL),
-                AN_E_INVALID);
+        /* bfloat16 weights widened for the FP32 kernel (the fully
+         * connected layers' layout without AVX512_BF16) are refused */
+        struct packed_matrix *widened = pack_groups_as(c, w, GEMM_BF16);
+        struct conv_params p = {c->in.c, c->out_c, c->groups, c->win};
+        ck_assert_int_eq(conv_forward(&p, c->batch, c->in, x, w, bias, true,
+                                      again, widened),
+                         AN_E_INVALID);
+        free_groups(c, widened);
         free_groups(c, packed);
         free(x);
         free(w);

@@ -109,7 +109,8 @@ END_TEST
 
 /* A prepacked A (row-major M x K, packed once) times op(B), against the
  * float64 reference on A itself or, for bfloat16 storage, on A rounded to
- * bfloat16 by the file converter (half.c). */
+ * bfloat16 by the file converter (half.c); for bfloat16 pairs (the
+ * AVX512_BF16 dot product) B rounded too. */
 static void check_prepacked(enum gemm_precision precision, bool tb, size_t m,
                             size_t n, size_t k, const struct gemm_epilogue *ep)
 {
@@ -119,24 +120,31 @@ static void check_prepacked(enum gemm_precision precision, bool tb, size_t m,
         float *c = malloc((m * n + 1) * sizeof *c);
         float *want = malloc((m * n + 1) * sizeof *want);
         float *rounded = random_matrix(m * k, 0);
+        bool bf16 = precision != GEMM_FP32;
         for (size_t i = 0; i < m * k; i++)
-                rounded[i] = precision == GEMM_BF16
-                                     ? bf16_to_f32(f32_to_bf16(a[i]))
-                                     : a[i];
+                rounded[i] = bf16 ? bf16_to_f32(f32_to_bf16(a[i])) : a[i];
+        size_t nb = (tb ? n : k) * ldb;
+        float *b_used = malloc((nb + 1) * sizeof *b_used);
+        for (size_t i = 0; i < nb; i++)
+                b_used[i] = precision == GEMM_BF16_PAIRS
+                                    ? bf16_to_f32(f32_to_bf16(b[i]))
+                                    : b[i];
         for (size_t i = 0; i < m * n; i++)
                 c[i] = NAN; /* beta is 0: C must not be read */
-        reference(false, tb, m, n, k, 1.0f, rounded, k, b, ldb, 0.0f, want, n,
-                  ep);
+        reference(false, tb, m, n, k, 1.0f, rounded, k, b_used, ldb, 0.0f, want,
+                  n, ep);
         struct packed_matrix packed;
         ck_assert_int_eq(sgemm_pack(a, m, k, k, precision, &packed), AN_OK);
-        ck_assert_uint_ge(packed_matrix_bytes(&packed),
-                          m * k * (precision == GEMM_BF16 ? 2 : 4));
+        ck_assert_uint_ge(packed_matrix_bytes(&packed), m * k * (bf16 ? 2 : 4));
         ck_assert_int_eq(sgemm_prepacked(&packed, tb, n, b, ldb, c, n, ep),
                          AN_OK);
         char what[128];
         snprintf(what, sizeof what, "prepacked %s [%s] N%c m=%zu n=%zu k=%zu%s",
-                 precision == GEMM_BF16 ? "bf16" : "fp32", sgemm_kernel_name(),
-                 tb ? 'T' : 'N', m, n, k, ep ? " +bias+relu" : "");
+                 precision == GEMM_BF16_PAIRS ? "bf16 pairs"
+                 : bf16                       ? "bf16"
+                                              : "fp32",
+                 sgemm_kernel_name(), tb ? 'T' : 'N', m, n, k,
+                 ep ? " +bias+relu" : "");
         double tol = 1e-6 * (double)(k + 1);
         for (size_t i = 0; i < m; i++)
                 assert_close(c + i * n, want + i * n, n, tol, what);
@@ -147,6 +155,7 @@ static void check_prepacked(enum gemm_precision precision, bool tb, size_t m,
         free(c);
         free(want);
         free(rounded);
+        free(b_used);
 }
 
 /* Shapes with ragged panels, several K slices (one partial), and N on both
@@ -168,6 +177,9 @@ START_TEST(prepacked_matches_reference)
         for (int t = 0; t < 4; t++)
                 check_prepacked(t & 1 ? GEMM_BF16 : GEMM_FP32, t & 2, s[0],
                                 s[1], s[2], t == 3 ? &ep : NULL);
+        for (int t = 0; sgemm_bf16_dot() && t < 2; t++)
+                check_prepacked(GEMM_BF16_PAIRS, t, s[0], s[1], s[2],
+                                t ? &ep : NULL);
         free(bias);
 }
 END_TEST
