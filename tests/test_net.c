@@ -96,6 +96,20 @@ START_TEST(prepacked_net_matches_pytorch)
 }
 END_TEST
 
+/* Where the CPU lacks AVX512_BF16 (here: the AVX2 kernel, whose tiles
+ * have no bfloat16 twin), bf16 keeps conv layers in FP32 and widens the
+ * fully connected weights: PyTorch's logits for those weights rounded. */
+START_TEST(bf16_without_dot_product_matches_pytorch)
+{
+        const char *saved = sgemm_kernel_name();
+        if (!sgemm_use_kernel("avx2"))
+                return; /* this CPU cannot run it */
+        ck_assert(!sgemm_bf16_dot());
+        check_small_net(small_nets[_i], true, GEMM_BF16, "bf16");
+        ck_assert(sgemm_use_kernel(saved));
+}
+END_TEST
+
 /* FP32 packs lazily (from the second pass, or the first large batch): an
  * image's logits must have the same bits before and after packing. */
 START_TEST(fp32_packing_does_not_change_bits)
@@ -220,6 +234,7 @@ int main(void)
         tcase_set_timeout(tc, 600);
         tcase_add_loop_test(tc, small_net_matches_pytorch, 0, 3);
         tcase_add_loop_test(tc, prepacked_net_matches_pytorch, 0, 6);
+        tcase_add_loop_test(tc, bf16_without_dot_product_matches_pytorch, 0, 3);
         tcase_add_loop_test(tc, fp32_packing_does_not_change_bits, 0, 3);
         tcase_add_loop_test(tc, full_size_preset_matches_pytorch, 0, 2);
         tcase_add_test(tc, missing_weights_are_an_error);
