@@ -224,16 +224,16 @@ static void merge_tile(const float *tile, int nr, float *c, size_t ldc,
         }
 }
 
-/* One MR x NR tile: a full tile goes straight to C through the kernel
- * (which adds the bias and applies ReLU on the last K slice); an edge tile
+/* One MR x NR tile (rows x cols of it inside C): a tile as wide as NR
+ * goes straight to C through the kernel, which computes only its rows
+ * and adds the bias and applies ReLU on the last K slice; a narrower one
  * is computed into a buffer and merged. */
 void multiply_tile(const struct gemm_kernel *kern, const float *pa,
                    const float *pb, size_t kc, size_t row0, size_t rows,
                    size_t cols, float *c, size_t ldc, const struct merge *m)
 {
-        int mr = kern->mr, nr = kern->nr;
         const struct gemm_epilogue *ep = m->epilogue;
-        if (rows == (size_t)mr && cols == (size_t)nr) {
+        if (cols == (size_t)kern->nr) {
                 if (m->first && m->beta != 0.0f && m->beta != 1.0f)
                         for (size_t i = 0; i < rows; i++)
                                 for (size_t j = 0; j < cols; j++)
@@ -242,7 +242,7 @@ void multiply_tile(const struct gemm_kernel *kern, const float *pa,
                         c, ldc, !(m->first && m->beta == 0.0f),
                         m->last && ep && ep->bias ? ep->bias + row0 : NULL,
                         m->last && ep && ep->relu};
-                kern->run(kc, pa, pb, &out);
+                kern->run((int)rows, kc, pa, pb, &out);
                 return;
         }
         multiply_split_tile(kern, pa, pb, kc, row0, rows, c, cols, NULL, 0, ldc,
@@ -257,7 +257,7 @@ void multiply_split_tile(const struct gemm_kernel *kern, const float *pa,
         int nr = kern->nr;
         _Alignas(64) float tile[MAX_TILE];
         struct tile_output out = {tile, (size_t)nr, false, NULL, false};
-        kern->run(kc, pa, pb, &out);
+        kern->run((int)rows, kc, pa, pb, &out);
         merge_tile(tile, nr, c, ldc, row0, rows, cols, m);
         if (cols_next)
                 merge_tile(tile + cols, nr, c_next, ldc, row0, rows, cols_next,

@@ -12,21 +12,22 @@ enum { MR = 12, NR = 32 };
 #define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
 
 /* 12 x 32: twenty-four accumulators of sixteen floats, as the FP32 AVX-512
- * kernel, each VDPBF16PS taking two steps of K. */
-BF16_TARGET static void kernel_avx512_bf16(size_t kc, const float *a_,
-                                           const float *b_,
-                                           const struct tile_output *out)
+ * kernel, each VDPBF16PS taking two steps of K; compiled once per row
+ * count, as the FP32 kernels are. */
+BF16_TARGET __attribute__((always_inline)) static inline void
+bf16_rows(const int rows, size_t kc, const float *a_, const float *b_,
+          const struct tile_output *out)
 {
         const uint16_t *a = (const uint16_t *)a_, *b = (const uint16_t *)b_;
         __m512 c[MR][2];
 #pragma GCC unroll 12
-        for (int i = 0; i < MR; i++)
+        for (int i = 0; i < rows; i++)
                 c[i][0] = c[i][1] = _mm512_setzero_ps();
         for (size_t p = 0; p < kc; p += 2, a += 2 * MR, b += 2 * NR) {
                 __m512bh b0 = (__m512bh)_mm512_load_si512(b);
                 __m512bh b1 = (__m512bh)_mm512_load_si512(b + NR);
 #pragma GCC unroll 12
-                for (int i = 0; i < MR; i++) {
+                for (int i = 0; i < rows; i++) {
                         uint32_t pair;
                         memcpy(&pair, a + 2 * i, sizeof pair);
                         __m512bh ai = (__m512bh)_mm512_set1_epi32((int)pair);
@@ -36,7 +37,7 @@ BF16_TARGET static void kernel_avx512_bf16(size_t kc, const float *a_,
         }
         __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 12
-        for (int i = 0; i < MR; i++) {
+        for (int i = 0; i < rows; i++) {
                 float *ci = out->c + i * out->ldc;
                 for (int h = 0; h < 2; h++) {
                         __m512 v = c[i][h];
@@ -51,6 +52,38 @@ BF16_TARGET static void kernel_avx512_bf16(size_t kc, const float *a_,
                         _mm512_storeu_ps(ci + 16 * h, v);
                 }
         }
+}
+
+#define BF16_ROWS(R)                                                           \
+        BF16_TARGET static void bf16_##R(size_t kc, const float *a,            \
+                                         const float *b,                       \
+                                         const struct tile_output *out)        \
+        {                                                                      \
+                bf16_rows(R, kc, a, b, out);                                   \
+        }
+BF16_ROWS(1)
+BF16_ROWS(2)
+BF16_ROWS(3)
+BF16_ROWS(4)
+BF16_ROWS(5)
+BF16_ROWS(6)
+BF16_ROWS(7)
+BF16_ROWS(8)
+BF16_ROWS(9)
+BF16_ROWS(10)
+BF16_ROWS(11)
+BF16_ROWS(12)
+
+typedef void rows_fn(size_t kc, const float *a, const float *b,
+                     const struct tile_output *out);
+
+static void kernel_avx512_bf16(int rows, size_t kc, const float *a,
+                               const float *b, const struct tile_output *out)
+{
+        static rows_fn *const by_rows[MR + 1] = {
+                NULL,   bf16_1, bf16_2, bf16_3,  bf16_4,  bf16_5, bf16_6,
+                bf16_7, bf16_8, bf16_9, bf16_10, bf16_11, bf16_12};
+        by_rows[rows](kc, a, b, out);
 }
 
 static const struct gemm_kernel bf16_kernel = {"avx512-bf16", MR, NR, true,

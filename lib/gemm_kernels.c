@@ -15,16 +15,16 @@
  * ISA. */
 enum { P_MR = 4, P_NR = 16 };
 
-static void kernel_portable(size_t kc, const float *a, const float *b,
+static void kernel_portable(int rows, size_t kc, const float *a, const float *b,
                             const struct tile_output *out)
 {
         float acc[P_MR][P_NR];
         memset(acc, 0, sizeof acc);
         for (size_t p = 0; p < kc; p++, a += P_MR, b += P_NR)
-                for (int i = 0; i < P_MR; i++)
+                for (int i = 0; i < rows; i++)
                         for (int j = 0; j < P_NR; j++)
                                 acc[i][j] += a[i] * b[j];
-        for (int i = 0; i < P_MR; i++) {
+        for (int i = 0; i < rows; i++) {
                 float *c = out->c + i * out->ldc;
                 float add = out->bias ? out->bias[i] : 0.0f;
                 for (int j = 0; j < P_NR; j++) {
@@ -47,23 +47,26 @@ static inline void prefetch_row(const float *row, int n)
 }
 
 /* AVX2 + FMA: 6 x 16, twelve ymm accumulators, two B vectors and one
- * broadcast of A in flight (15 of the 16 registers). */
+ * broadcast of A in flight (15 of the 16 registers).  Each kernel is
+ * compiled once per row count (the count a constant, so the loops unroll
+ * into registers): a tile of fewer rows than MR at the bottom of C (conv1's
+ * 64 rows are 5 x 12 + 4) costs only its rows. */
 enum { AVX2_MR = 6, AVX2_NR = 16 };
 
-__attribute__((target("avx2,fma"))) static void
-kernel_avx2(size_t kc, const float *a, const float *b,
-            const struct tile_output *out)
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+avx2_rows(const int rows, size_t kc, const float *a, const float *b,
+          const struct tile_output *out)
 {
         __m256 c[AVX2_MR][2];
 #pragma GCC unroll 6
-        for (int i = 0; i < AVX2_MR; i++) {
+        for (int i = 0; i < rows; i++) {
                 c[i][0] = c[i][1] = _mm256_setzero_ps();
                 prefetch_row(out->c + i * out->ldc, AVX2_NR);
         }
         for (size_t p = 0; p < kc; p++, a += AVX2_MR, b += AVX2_NR) {
                 __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
 #pragma GCC unroll 6
-                for (int i = 0; i < AVX2_MR; i++) {
+                for (int i = 0; i < rows; i++) {
                         __m256 ai = _mm256_broadcast_ss(a + i);
                         c[i][0] = _mm256_fmadd_ps(ai, b0, c[i][0]);
                         c[i][1] = _mm256_fmadd_ps(ai, b1, c[i][1]);
@@ -71,7 +74,7 @@ kernel_avx2(size_t kc, const float *a, const float *b,
         }
         __m256 zero = _mm256_setzero_ps();
 #pragma GCC unroll 6
-        for (int i = 0; i < AVX2_MR; i++) {
+        for (int i = 0; i < rows; i++) {
                 float *ci = out->c + i * out->ldc;
                 for (int h = 0; h < 2; h++) {
                         __m256 v = c[i][h];
@@ -91,20 +94,20 @@ kernel_avx2(size_t kc, const float *a, const float *b,
 /* AVX-512: 12 x 32, twenty-four zmm accumulators. */
 enum { AVX512_MR = 12, AVX512_NR = 32 };
 
-__attribute__((target("avx512f"))) static void
-kernel_avx512(size_t kc, const float *a, const float *b,
-              const struct tile_output *out)
+__attribute__((target("avx512f"), always_inline)) static inline void
+avx512_rows(const int rows, size_t kc, const float *a, const float *b,
+            const struct tile_output *out)
 {
         __m512 c[AVX512_MR][2];
 #pragma GCC unroll 12
-        for (int i = 0; i < AVX512_MR; i++) {
+        for (int i = 0; i < rows; i++) {
                 c[i][0] = c[i][1] = _mm512_setzero_ps();
                 prefetch_row(out->c + i * out->ldc, AVX512_NR);
         }
         for (size_t p = 0; p < kc; p++, a += AVX512_MR, b += AVX512_NR) {
                 __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
 #pragma GCC unroll 12
-                for (int i = 0; i < AVX512_MR; i++) {
+                for (int i = 0; i < rows; i++) {
                         __m512 ai = _mm512_set1_ps(a[i]);
                         c[i][0] = _mm512_fmadd_ps(ai, b0, c[i][0]);
                         c[i][1] = _mm512_fmadd_ps(ai, b1, c[i][1]);
@@ -112,7 +115,7 @@ kernel_avx512(size_t kc, const float *a, const float *b,
         }
         __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 12
-        for (int i = 0; i < AVX512_MR; i++) {
+        for (int i = 0; i < rows; i++) {
                 float *ci = out->c + i * out->ldc;
                 for (int h = 0; h < 2; h++) {
                         __m512 v = c[i][h];
@@ -127,6 +130,54 @@ kernel_avx512(size_t kc, const float *a, const float *b,
                         _mm512_storeu_ps(ci + 16 * h, v);
                 }
         }
+}
+
+/* One function per row count, and a table of them by count. */
+#define ROWS_KERNEL(ISA, TARGET, R)                                            \
+        __attribute__((target(TARGET))) static void ISA##_##R(                 \
+                size_t kc, const float *a, const float *b,                     \
+                const struct tile_output *out)                                 \
+        {                                                                      \
+                ISA##_rows(R, kc, a, b, out);                                  \
+        }
+ROWS_KERNEL(avx2, "avx2,fma", 1)
+ROWS_KERNEL(avx2, "avx2,fma", 2)
+ROWS_KERNEL(avx2, "avx2,fma", 3)
+ROWS_KERNEL(avx2, "avx2,fma", 4)
+ROWS_KERNEL(avx2, "avx2,fma", 5)
+ROWS_KERNEL(avx2, "avx2,fma", 6)
+ROWS_KERNEL(avx512, "avx512f", 1)
+ROWS_KERNEL(avx512, "avx512f", 2)
+ROWS_KERNEL(avx512, "avx512f", 3)
+ROWS_KERNEL(avx512, "avx512f", 4)
+ROWS_KERNEL(avx512, "avx512f", 5)
+ROWS_KERNEL(avx512, "avx512f", 6)
+ROWS_KERNEL(avx512, "avx512f", 7)
+ROWS_KERNEL(avx512, "avx512f", 8)
+ROWS_KERNEL(avx512, "avx512f", 9)
+ROWS_KERNEL(avx512, "avx512f", 10)
+ROWS_KERNEL(avx512, "avx512f", 11)
+ROWS_KERNEL(avx512, "avx512f", 12)
+
+typedef void rows_fn(size_t kc, const float *a, const float *b,
+                     const struct tile_output *out);
+
+static void kernel_avx2(int rows, size_t kc, const float *a, const float *b,
+                        const struct tile_output *out)
+{
+        static rows_fn *const by_rows[AVX2_MR + 1] = {
+                NULL, avx2_1, avx2_2, avx2_3, avx2_4, avx2_5, avx2_6};
+        by_rows[rows](kc, a, b, out);
+}
+
+static void kernel_avx512(int rows, size_t kc, const float *a, const float *b,
+                          const struct tile_output *out)
+{
+        static rows_fn *const by_rows[AVX512_MR + 1] = {
+                NULL,      avx512_1,  avx512_2, avx512_3, avx512_4,
+                avx512_5,  avx512_6,  avx512_7, avx512_8, avx512_9,
+                avx512_10, avx512_11, avx512_12};
+        by_rows[rows](kc, a, b, out);
 }
 #endif
 

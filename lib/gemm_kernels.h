@@ -1,9 +1,10 @@
 /* Micro-kernels of the SGEMM (gemm.c).  A kernel multiplies a packed
  * MR x kc panel of A (column after column: a[p * MR + i]) by a packed
- * kc x NR panel of B (row after row: b[p * NR + j]) and writes the MR x NR
- * product to c (row stride ldc): added to what c holds when `accumulate`,
- * then, when given, bias[i] added to row i and ReLU applied.  Panels are
- * 64-byte aligned; c need not be. */
+ * kc x NR panel of B (row after row: b[p * NR + j]) and writes the first
+ * `rows` (1 to MR) rows of the MR x NR product to c (row stride ldc):
+ * added to what c holds when `accumulate`, then, when given, bias[i] added
+ * to row i and ReLU applied.  A row's result does not depend on `rows`.
+ * Panels are 64-byte aligned; c need not be. */
 #ifndef ALEXNET_GEMM_KERNELS_H
 #define ALEXNET_GEMM_KERNELS_H
 
@@ -24,7 +25,7 @@ struct gemm_kernel {
         /* Its panels hold bfloat16 in pairs along K (gemm_bf16.h), which
          * run() reads through the float pointers. */
         bool bf16_pairs;
-        void (*run)(size_t kc, const float *a, const float *b,
+        void (*run)(int rows, size_t kc, const float *a, const float *b,
                     const struct tile_output *out);
 };
 
