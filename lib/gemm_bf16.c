@@ -24,6 +24,8 @@ bf16_rows(const int rows, size_t kc, const float *a_, const float *b_,
         for (int i = 0; i < rows; i++)
                 c[i][0] = c[i][1] = _mm512_setzero_ps();
         for (size_t p = 0; p < kc; p += 2, a += 2 * MR, b += 2 * NR) {
+                /* A 2 KiB ahead, as the FP32 kernels (gemm_kernels.c) */
+                _mm_prefetch((const char *)a + 2048, _MM_HINT_T0);
                 __m512bh b0 = (__m512bh)_mm512_load_si512(b);
                 __m512bh b1 = (__m512bh)_mm512_load_si512(b + NR);
 #pragma GCC unroll 12
