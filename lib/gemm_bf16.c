@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "gemm_tile_store.h"
 #include "half.h"
 
 #if defined(__x86_64__)
@@ -37,23 +38,7 @@ bf16_rows(const int rows, size_t kc, const float *a_, const float *b_,
                         c[i][1] = _mm512_dpbf16_ps(c[i][1], ai, b1);
                 }
         }
-        __m512 zero = _mm512_setzero_ps();
-#pragma GCC unroll 12
-        for (int i = 0; i < rows; i++) {
-                float *ci = out->c + i * out->ldc;
-                for (int h = 0; h < 2; h++) {
-                        __m512 v = c[i][h];
-                        if (out->accumulate)
-                                v = _mm512_add_ps(v,
-                                                  _mm512_loadu_ps(ci + 16 * h));
-                        if (out->bias)
-                                v = _mm512_add_ps(v,
-                                                  _mm512_set1_ps(out->bias[i]));
-                        if (out->relu)
-                                v = _mm512_max_ps(v, zero);
-                        _mm512_storeu_ps(ci + 16 * h, v);
-                }
-        }
+        tile_store_avx512(c, rows, out);
 }
 
 #define BF16_ROWS(R)                                                           \

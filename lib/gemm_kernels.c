@@ -2,6 +2,7 @@
  * time: the binary is built for the baseline ISA and each kernel is compiled
  * for its own target with GCC's target attribute. */
 #include "gemm_kernels.h"
+#include "gemm_tile_store.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -125,23 +126,7 @@ avx512_rows(const int rows, size_t kc, const float *a, const float *b,
                         c[i][1] = _mm512_fmadd_ps(ai, b1, c[i][1]);
                 }
         }
-        __m512 zero = _mm512_setzero_ps();
-#pragma GCC unroll 12
-        for (int i = 0; i < rows; i++) {
-                float *ci = out->c + i * out->ldc;
-                for (int h = 0; h < 2; h++) {
-                        __m512 v = c[i][h];
-                        if (out->accumulate)
-                                v = _mm512_add_ps(v,
-                                                  _mm512_loadu_ps(ci + 16 * h));
-                        if (out->bias)
-                                v = _mm512_add_ps(v,
-                                                  _mm512_set1_ps(out->bias[i]));
-                        if (out->relu)
-                                v = _mm512_max_ps(v, zero);
-                        _mm512_storeu_ps(ci + 16 * h, v);
-                }
-        }
+        tile_store_avx512(c, rows, out);
 }
 
 /* One function per row count, and a table of them by count. */
