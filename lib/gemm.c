@@ -358,12 +358,13 @@ static bool by_row_blocks(size_t m, size_t n, int threads)
         return n <= ROW_BLOCKS_MAX_N && blocks >= 2 * (size_t)threads;
 }
 
-/* The kernel for A: the one in use, or its bf16 twin for pairs. */
-static const struct gemm_kernel *kernel_for(const struct a_operand *a)
+/* The kernel for A and n columns: the one in use, its bf16 twin for
+ * pairs, or a narrower twin for few columns. */
+static const struct gemm_kernel *kernel_for(const struct a_operand *a, size_t n)
 {
         if (a->packed && a->packed->precision == GEMM_BF16_PAIRS)
                 return gemm_bf16_kernel(kernel);
-        return kernel;
+        return gemm_narrow_kernel(kernel, n);
 }
 
 static void packed_gemm(const struct a_operand *a, bool trans_b, size_t m,
@@ -372,7 +373,7 @@ static void packed_gemm(const struct a_operand *a, bool trans_b, size_t m,
                         const struct gemm_epilogue *ep, int threads,
                         float *scratch)
 {
-        const struct gemm_kernel *kern = kernel_for(a);
+        const struct gemm_kernel *kern = kernel_for(a, n);
         bool rows = by_row_blocks(m, n, threads);
         size_t kc_max = k < KC ? k : KC;
         size_t a_size = (size_t)(MC + kernel->mr) * kc_max;
@@ -427,12 +428,12 @@ enum an_status gemm_blocked(const struct a_operand *a, bool trans_b, size_t m,
                             const struct gemm_epilogue *ep)
 {
         gemm_kernel();
-        const struct gemm_kernel *kern = kernel_for(a);
+        const struct gemm_kernel *kern = kernel_for(a, n);
         if (!kern)
                 return AN_E_INVALID;
         int threads = omp_get_max_threads();
         size_t nc = n < NC ? n : NC, kc = k < KC ? k : KC;
-        size_t b_panel = (nc + kernel->nr - 1) / kernel->nr * kernel->nr * kc;
+        size_t b_panel = (nc + kern->nr - 1) / kern->nr * kern->nr * kc;
         size_t a_panel = (size_t)(MC + kernel->mr) * kc;
         if (by_row_blocks(m, n, threads))
                 a_panel *= (size_t)threads; /* one block per thread */

@@ -129,6 +129,53 @@ avx512_rows(const int rows, size_t kc, const float *a, const float *b,
         tile_store_avx512(c, rows, out);
 }
 
+/* Narrow twins of the AVX-512 kernel for products of few columns (fully
+ * connected layers at batches of 5 to 16): the same 12-row A panels, so
+ * weights prepacked for the 12 x 32 kernel serve them too, and B panels 16
+ * or 8 wide, where 32 wide spent most of its multiply-adds on padding
+ * (fc6 at batch 8 took as long as at batch 32).  Twelve accumulators of
+ * one vector per row; at 8 columns ymm, two FMAs a cycle. */
+#define NARROW_ROWS(NAME, TARGET, VEC, NR, ZERO, LOAD, SET1, FMA, LOADU, ADD,  \
+                    MAX, STOREU)                                               \
+        __attribute__((target(TARGET), always_inline)) static inline void      \
+                NAME##_rows(const int rows, size_t kc, const float *a,         \
+                            const float *b, const struct tile_output *out)     \
+        {                                                                      \
+                VEC c[AVX512_MR];                                              \
+                _Pragma("GCC unroll 12") for (int i = 0; i < rows; i++)        \
+                {                                                              \
+                        c[i] = ZERO();                                         \
+                        _mm_prefetch((const char *)(out->c + i * out->ldc),    \
+                                     _MM_HINT_T0);                             \
+                }                                                              \
+                for (size_t p = 0; p < kc; p++, a += AVX512_MR, b += NR) {     \
+                        prefetch_a(a);                                         \
+                        VEC b0 = LOAD(b);                                      \
+                        _Pragma("GCC unroll 12") for (int i = 0; i < rows;     \
+                                                      i++) c[i] =              \
+                                FMA(SET1(a[i]), b0, c[i]);                     \
+                }                                                              \
+                VEC zero = ZERO();                                             \
+                _Pragma("GCC unroll 12") for (int i = 0; i < rows; i++)        \
+                {                                                              \
+                        float *ci = out->c + i * out->ldc;                     \
+                        VEC v = c[i];                                          \
+                        if (out->accumulate)                                   \
+                                v = ADD(v, LOADU(ci));                         \
+                        if (out->bias)                                         \
+                                v = ADD(v, SET1(out->bias[i]));                \
+                        if (out->relu)                                         \
+                                v = MAX(v, zero);                              \
+                        STOREU(ci, v);                                         \
+                }                                                              \
+        }
+NARROW_ROWS(n16, "avx512f", __m512, 16, _mm512_setzero_ps, _mm512_load_ps,
+            _mm512_set1_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_add_ps,
+            _mm512_max_ps, _mm512_storeu_ps)
+NARROW_ROWS(n8, "avx2,fma", __m256, 8, _mm256_setzero_ps, _mm256_load_ps,
+            _mm256_set1_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_add_ps,
+            _mm256_max_ps, _mm256_storeu_ps)
+
 /* One function per row count, and a table of them by count. */
 #define ROWS_KERNEL(ISA, TARGET, R)                                            \
         __attribute__((target(TARGET))) static void ISA##_##R(                 \
@@ -155,6 +202,30 @@ ROWS_KERNEL(avx512, "avx512f", 9)
 ROWS_KERNEL(avx512, "avx512f", 10)
 ROWS_KERNEL(avx512, "avx512f", 11)
 ROWS_KERNEL(avx512, "avx512f", 12)
+ROWS_KERNEL(n16, "avx512f", 1)
+ROWS_KERNEL(n16, "avx512f", 2)
+ROWS_KERNEL(n16, "avx512f", 3)
+ROWS_KERNEL(n16, "avx512f", 4)
+ROWS_KERNEL(n16, "avx512f", 5)
+ROWS_KERNEL(n16, "avx512f", 6)
+ROWS_KERNEL(n16, "avx512f", 7)
+ROWS_KERNEL(n16, "avx512f", 8)
+ROWS_KERNEL(n16, "avx512f", 9)
+ROWS_KERNEL(n16, "avx512f", 10)
+ROWS_KERNEL(n16, "avx512f", 11)
+ROWS_KERNEL(n16, "avx512f", 12)
+ROWS_KERNEL(n8, "avx2,fma", 1)
+ROWS_KERNEL(n8, "avx2,fma", 2)
+ROWS_KERNEL(n8, "avx2,fma", 3)
+ROWS_KERNEL(n8, "avx2,fma", 4)
+ROWS_KERNEL(n8, "avx2,fma", 5)
+ROWS_KERNEL(n8, "avx2,fma", 6)
+ROWS_KERNEL(n8, "avx2,fma", 7)
+ROWS_KERNEL(n8, "avx2,fma", 8)
+ROWS_KERNEL(n8, "avx2,fma", 9)
+ROWS_KERNEL(n8, "avx2,fma", 10)
+ROWS_KERNEL(n8, "avx2,fma", 11)
+ROWS_KERNEL(n8, "avx2,fma", 12)
 
 typedef void rows_fn(size_t kc, const float *a, const float *b,
                      const struct tile_output *out);
@@ -176,7 +247,43 @@ static void kernel_avx512(int rows, size_t kc, const float *a, const float *b,
                 avx512_10, avx512_11, avx512_12};
         by_rows[rows](kc, a, b, out);
 }
+
+static void kernel_n16(int rows, size_t kc, const float *a, const float *b,
+                       const struct tile_output *out)
+{
+        static rows_fn *const by_rows[AVX512_MR + 1] = {
+                NULL,  n16_1, n16_2, n16_3,  n16_4,  n16_5, n16_6,
+                n16_7, n16_8, n16_9, n16_10, n16_11, n16_12};
+        by_rows[rows](kc, a, b, out);
+}
+
+static void kernel_n8(int rows, size_t kc, const float *a, const float *b,
+                      const struct tile_output *out)
+{
+        static rows_fn *const by_rows[AVX512_MR + 1] = {
+                NULL, n8_1, n8_2, n8_3,  n8_4,  n8_5, n8_6,
+                n8_7, n8_8, n8_9, n8_10, n8_11, n8_12};
+        by_rows[rows](kc, a, b, out);
+}
+
+static const struct gemm_kernel narrow_kernels[] = {
+        {"avx512-8", AVX512_MR, 8, false, kernel_n8},
+        {"avx512-16", AVX512_MR, 16, false, kernel_n16},
+};
 #endif
+
+const struct gemm_kernel *gemm_narrow_kernel(const struct gemm_kernel *k,
+                                             size_t n)
+{
+#ifdef HAVE_X86_KERNELS
+        if (!strcmp(k->name, "avx512"))
+                for (int i = 0; i < 2; i++)
+                        if (n <= (size_t)narrow_kernels[i].nr)
+                                return &narrow_kernels[i];
+#endif
+        (void)n;
+        return k;
+}
 
 static const struct gemm_kernel kernels[] = {
 #ifdef HAVE_X86_KERNELS
