@@ -362,8 +362,10 @@ static bool by_row_blocks(size_t m, size_t n, int threads)
  * pairs, or a narrower twin for few columns. */
 static const struct gemm_kernel *kernel_for(const struct a_operand *a, size_t n)
 {
-        if (a->packed && a->packed->precision == GEMM_BF16_PAIRS)
-                return gemm_bf16_kernel(kernel);
+        if (a->packed && a->packed->precision == GEMM_BF16_PAIRS) {
+                const struct gemm_kernel *k = gemm_bf16_kernel(kernel);
+                return k ? gemm_bf16_narrow_kernel(k, n) : NULL;
+        }
         return gemm_narrow_kernel(kernel, n);
 }
 

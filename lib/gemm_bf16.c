@@ -73,8 +73,85 @@ static void kernel_avx512_bf16(int rows, size_t kc, const float *a,
         by_rows[rows](kc, a, b, out);
 }
 
+/* 12 x 16 for products of at most 16 columns (fully connected layers at
+ * small batches), as gemm_narrow_kernel's FP32 twins: one accumulator a
+ * row, the same A panels. */
+BF16_TARGET __attribute__((always_inline)) static inline void
+bf16_n16_rows(const int rows, size_t kc, const float *a_, const float *b_,
+              const struct tile_output *out)
+{
+        const uint16_t *a = (const uint16_t *)a_, *b = (const uint16_t *)b_;
+        __m512 c[MR];
+#pragma GCC unroll 12
+        for (int i = 0; i < rows; i++)
+                c[i] = _mm512_setzero_ps();
+        for (size_t p = 0; p < kc; p += 2, a += 2 * MR, b += 2 * 16) {
+                _mm_prefetch((const char *)a + 2048, _MM_HINT_T0);
+                __m512bh b0 = (__m512bh)_mm512_load_si512(b);
+#pragma GCC unroll 12
+                for (int i = 0; i < rows; i++) {
+                        uint32_t pair;
+                        memcpy(&pair, a + 2 * i, sizeof pair);
+                        c[i] = _mm512_dpbf16_ps(
+                                c[i], (__m512bh)_mm512_set1_epi32((int)pair),
+                                b0);
+                }
+        }
+        __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 12
+        for (int i = 0; i < rows; i++) {
+                float *ci = out->c + i * out->ldc;
+                __m512 v = c[i];
+                if (out->accumulate)
+                        v = _mm512_add_ps(v, _mm512_loadu_ps(ci));
+                if (out->bias)
+                        v = _mm512_add_ps(v, _mm512_set1_ps(out->bias[i]));
+                if (out->relu)
+                        v = _mm512_max_ps(v, zero);
+                _mm512_storeu_ps(ci, v);
+        }
+}
+
+#define BF16_N16_ROWS(R)                                                       \
+        BF16_TARGET static void bf16_n16_##R(size_t kc, const float *a,        \
+                                             const float *b,                   \
+                                             const struct tile_output *out)    \
+        {                                                                      \
+                bf16_n16_rows(R, kc, a, b, out);                               \
+        }
+BF16_N16_ROWS(1)
+BF16_N16_ROWS(2)
+BF16_N16_ROWS(3)
+BF16_N16_ROWS(4)
+BF16_N16_ROWS(5)
+BF16_N16_ROWS(6)
+BF16_N16_ROWS(7)
+BF16_N16_ROWS(8)
+BF16_N16_ROWS(9)
+BF16_N16_ROWS(10)
+BF16_N16_ROWS(11)
+BF16_N16_ROWS(12)
+
+static void kernel_bf16_n16(int rows, size_t kc, const float *a, const float *b,
+                            const struct tile_output *out)
+{
+        static rows_fn *const by_rows[MR + 1] = {
+                NULL,        bf16_n16_1,  bf16_n16_2, bf16_n16_3, bf16_n16_4,
+                bf16_n16_5,  bf16_n16_6,  bf16_n16_7, bf16_n16_8, bf16_n16_9,
+                bf16_n16_10, bf16_n16_11, bf16_n16_12};
+        by_rows[rows](kc, a, b, out);
+}
+
 static const struct gemm_kernel bf16_kernel = {"avx512-bf16", MR, NR, true,
                                                kernel_avx512_bf16};
+static const struct gemm_kernel bf16_narrow = {"avx512-bf16-16", MR, 16, true,
+                                               kernel_bf16_n16};
+
+const struct gemm_kernel *gemm_bf16_narrow_kernel(const struct gemm_kernel *k,
+                                                  size_t n)
+{
+        return k == &bf16_kernel && n <= 16 ? &bf16_narrow : k;
+}
 
 const struct gemm_kernel *gemm_bf16_kernel(const struct gemm_kernel *fp32)
 {
@@ -116,6 +193,13 @@ const struct gemm_kernel *gemm_bf16_kernel(const struct gemm_kernel *fp32)
 {
         (void)fp32;
         return NULL;
+}
+
+const struct gemm_kernel *gemm_bf16_narrow_kernel(const struct gemm_kernel *k,
+                                                  size_t n)
+{
+        (void)n;
+        return k;
 }
 
 void pack_bf16_pairs_b(const float *panel, int nr, size_t kc, uint16_t *dst)

@@ -31,6 +31,11 @@ static inline size_t bf16_pair_depth(size_t kc)
  * layout through the float pointers, and kc the slice's real depth. */
 const struct gemm_kernel *gemm_bf16_kernel(const struct gemm_kernel *fp32);
 
+/* For a product of n columns: the bf16 kernel k, or its 12 x 16 twin
+ * when n <= 16 (the same A panels). */
+const struct gemm_kernel *gemm_bf16_narrow_kernel(const struct gemm_kernel *k,
+                                                  size_t n);
+
 /* One MR-high panel slice of A in pairs: rows i0..i0+rows-1 (rows <= mr,
  * the rest zero), columns pc..pc+kc-1 of row-major a (stride lda). */
 void pack_bf16_pairs_a(const float *a, size_t lda, size_t i0, size_t rows,

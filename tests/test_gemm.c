@@ -83,6 +83,10 @@ static const size_t sizes[][3] = {
         {130, 129, 513},
         /* tall and narrow: threads take row blocks, one of them short */
         {1000, 20, 300},
+        /* 5 to 16 columns: the narrow kernels, whole and cut short */
+        {50, 8, 300},
+        {30, 16, 520},
+        {25, 12, 257},
 };
 enum { N_SIZES = sizeof sizes / sizeof sizes[0] };
 
@@ -161,9 +165,19 @@ static void check_prepacked(enum gemm_precision precision, bool tb, size_t m,
 /* Shapes with ragged panels, several K slices (one partial), and N on both
  * sides of the GEMV path. */
 static const size_t packed_sizes[][3] = {
-        {1, 1, 1},     {7, 3, 5},    {13, 4, 1030},
-        {13, 5, 1030}, {50, 1, 600}, {37, 33, 700},
-        {200, 17, 70}, {6, 2, 0},    {1000, 20, 300},
+        {1, 1, 1},
+        {7, 3, 5},
+        {13, 4, 1030},
+        {13, 5, 1030},
+        {50, 1, 600},
+        {37, 33, 700},
+        {200, 17, 70},
+        {6, 2, 0},
+        {1000, 20, 300},
+        /* the narrow kernels (N 5 to 16), as batches of 8 and 16 use them */
+        {50, 8, 300},
+        {30, 16, 521},
+        {25, 12, 257},
 };
 enum { N_PACKED = sizeof packed_sizes / sizeof packed_sizes[0] };
 
