@@ -135,20 +135,20 @@ avx512_rows(const int rows, size_t kc, const float *a, const float *b,
  * or 8 wide, where 32 wide spent most of its multiply-adds on padding
  * (fc6 at batch 8 took as long as at batch 32).  Twelve accumulators of
  * one vector per row; at 8 columns ymm, two FMAs a cycle. */
-#define NARROW_ROWS(NAME, TARGET, VEC, NR, ZERO, LOAD, SET1, FMA, LOADU, ADD,  \
-                    MAX, STOREU)                                               \
+#define NARROW_ROWS(NAME, TARGET, VEC, MR, NR, ZERO, LOAD, SET1, FMA, LOADU,   \
+                    ADD, MAX, STOREU)                                          \
         __attribute__((target(TARGET), always_inline)) static inline void      \
                 NAME##_rows(const int rows, size_t kc, const float *a,         \
                             const float *b, const struct tile_output *out)     \
         {                                                                      \
-                VEC c[AVX512_MR];                                              \
+                VEC c[MR];                                                     \
                 _Pragma("GCC unroll 12") for (int i = 0; i < rows; i++)        \
                 {                                                              \
                         c[i] = ZERO();                                         \
                         _mm_prefetch((const char *)(out->c + i * out->ldc),    \
                                      _MM_HINT_T0);                             \
                 }                                                              \
-                for (size_t p = 0; p < kc; p++, a += AVX512_MR, b += NR) {     \
+                for (size_t p = 0; p < kc; p++, a += MR, b += NR) {            \
                         prefetch_a(a);                                         \
                         VEC b0 = LOAD(b);                                      \
                         _Pragma("GCC unroll 12") for (int i = 0; i < rows;     \
@@ -169,12 +169,18 @@ avx512_rows(const int rows, size_t kc, const float *a, const float *b,
                         STOREU(ci, v);                                         \
                 }                                                              \
         }
-NARROW_ROWS(n16, "avx512f", __m512, 16, _mm512_setzero_ps, _mm512_load_ps,
-            _mm512_set1_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_add_ps,
-            _mm512_max_ps, _mm512_storeu_ps)
-NARROW_ROWS(n8, "avx2,fma", __m256, 8, _mm256_setzero_ps, _mm256_load_ps,
-            _mm256_set1_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_add_ps,
-            _mm256_max_ps, _mm256_storeu_ps)
+NARROW_ROWS(n16, "avx512f", __m512, AVX512_MR, 16, _mm512_setzero_ps,
+            _mm512_load_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_loadu_ps,
+            _mm512_add_ps, _mm512_max_ps, _mm512_storeu_ps)
+NARROW_ROWS(n8, "avx2,fma", __m256, AVX512_MR, 8, _mm256_setzero_ps,
+            _mm256_load_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
+            _mm256_add_ps, _mm256_max_ps, _mm256_storeu_ps)
+
+/* The AVX2 kernel's twin, 6 x 8, for the same products on CPUs without
+ * AVX-512. */
+NARROW_ROWS(avx2n8, "avx2,fma", __m256, AVX2_MR, 8, _mm256_setzero_ps,
+            _mm256_load_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
+            _mm256_add_ps, _mm256_max_ps, _mm256_storeu_ps)
 
 /* One function per row count, and a table of them by count. */
 #define ROWS_KERNEL(ISA, TARGET, R)                                            \
@@ -226,6 +232,12 @@ ROWS_KERNEL(n8, "avx2,fma", 9)
 ROWS_KERNEL(n8, "avx2,fma", 10)
 ROWS_KERNEL(n8, "avx2,fma", 11)
 ROWS_KERNEL(n8, "avx2,fma", 12)
+ROWS_KERNEL(avx2n8, "avx2,fma", 1)
+ROWS_KERNEL(avx2n8, "avx2,fma", 2)
+ROWS_KERNEL(avx2n8, "avx2,fma", 3)
+ROWS_KERNEL(avx2n8, "avx2,fma", 4)
+ROWS_KERNEL(avx2n8, "avx2,fma", 5)
+ROWS_KERNEL(avx2n8, "avx2,fma", 6)
 
 typedef void rows_fn(size_t kc, const float *a, const float *b,
                      const struct tile_output *out);
@@ -266,10 +278,21 @@ static void kernel_n8(int rows, size_t kc, const float *a, const float *b,
         by_rows[rows](kc, a, b, out);
 }
 
-static const struct gemm_kernel narrow_kernels[] = {
+static void kernel_avx2n8(int rows, size_t kc, const float *a, const float *b,
+                          const struct tile_output *out)
+{
+        static rows_fn *const by_rows[AVX2_MR + 1] = {
+                NULL,     avx2n8_1, avx2n8_2, avx2n8_3,
+                avx2n8_4, avx2n8_5, avx2n8_6};
+        by_rows[rows](kc, a, b, out);
+}
+
+static const struct gemm_kernel avx512_narrow[] = {
         {"avx512-8", AVX512_MR, 8, false, kernel_n8},
         {"avx512-16", AVX512_MR, 16, false, kernel_n16},
 };
+static const struct gemm_kernel avx2_narrow = {"avx2-8", AVX2_MR, 8, false,
+                                               kernel_avx2n8};
 #endif
 
 const struct gemm_kernel *gemm_narrow_kernel(const struct gemm_kernel *k,
@@ -278,8 +301,10 @@ const struct gemm_kernel *gemm_narrow_kernel(const struct gemm_kernel *k,
 #ifdef HAVE_X86_KERNELS
         if (!strcmp(k->name, "avx512"))
                 for (int i = 0; i < 2; i++)
-                        if (n <= (size_t)narrow_kernels[i].nr)
-                                return &narrow_kernels[i];
+                        if (n <= (size_t)avx512_narrow[i].nr)
+                                return &avx512_narrow[i];
+        if (!strcmp(k->name, "avx2") && n <= (size_t)avx2_narrow.nr)
+                return &avx2_narrow;
 #endif
         (void)n;
         return k;

@@ -33,7 +33,7 @@ struct gemm_kernel {
 const struct gemm_kernel *gemm_kernel_select(void);
 /* For a product of n columns: a twin of k with the same A panels (MR) and
  * narrower B panels where n is small (the AVX-512 kernel's 12 x 8 and
- * 12 x 16), else k itself. */
+ * 12 x 16, the AVX2 kernel's 6 x 8), else k itself. */
 const struct gemm_kernel *gemm_narrow_kernel(const struct gemm_kernel *k,
                                              size_t n);
 
