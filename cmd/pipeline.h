@@ -1,12 +1,11 @@
-/* predict's two-stage pipeline: a decoding thread reads paths, decodes and
- * preprocesses a batch of images while the caller runs the network on the
- * previous batch.  Two batches circulate between the stages, so memory is
- * bounded whatever the number of inputs, and records come out in input
- * order. */
+/* predict's batches: paths read a batch at a time, then decoded and
+ * preprocessed on every core at once (one image a thread), then the
+ * network runs on them with the same cores.  One batch is in memory at a
+ * time, so memory is bounded whatever the number of inputs, and records
+ * come out in input order. */
 #ifndef ALEXNET_PIPELINE_H
 #define ALEXNET_PIPELINE_H
 
-#include <pthread.h>
 #include <stdbool.h>
 
 #include "image.h"
@@ -31,23 +30,18 @@ struct pipeline {
         struct image_options image;
         int capacity, crops;
 
-        struct batch batches[2];
-        bool ready[2];
-        bool stop;
-        int take_next; /* the batch pipeline_next returns next */
-        pthread_mutex_t lock;
-        pthread_cond_t changed;
-        pthread_t decoder;
+        struct batch batch;
+        bool done; /* the last batch was returned */
 };
 
-/* Allocates the batches and starts the decoding thread. */
+/* Allocates the batch. */
 bool pipeline_start(struct pipeline *p);
-/* The next decoded batch, in order (possibly empty); the one with `last`
- * set ends the stream. */
+/* The next batch, read and decoded now, in order (possibly empty); the
+ * one with `last` set ends the stream.  Valid until the next call. */
 struct batch *pipeline_next(struct pipeline *p);
-/* Hands a batch back for refilling. */
+/* Hands a batch back (kept for the symmetry of callers; nothing to do). */
 void pipeline_release(struct pipeline *p, struct batch *b);
-/* Stops the decoder (early or at the end) and frees everything. */
+/* Frees everything. */
 void pipeline_finish(struct pipeline *p);
 
 #endif
