@@ -9,7 +9,8 @@
  * A, NR-wide panels of B), but K runs in pairs: element (p, i) of an A
  * panel is at (p / 2) * 2 MR + 2 i + p % 2, element (p, j) of a B panel at
  * (p / 2) * 2 NR + 2 j + p % 2, and a slice of odd depth is padded with a
- * zero row.  Only the AVX-512 kernel's 12 x 32 tiles have a bf16 twin. */
+ * zero row.  Only the AVX-512 kernel's 12-row tiles have bf16 twins
+ * (12 x 32, and 12 x 16 for few columns). */
 #ifndef ALEXNET_GEMM_BF16_H
 #define ALEXNET_GEMM_BF16_H
 
