@@ -120,7 +120,6 @@ int evaluate_folder(struct model *m, struct pipeline *p,
                         count_batch(&t, b, probs, d->labels + position);
                         position += b->n;
                 }
-                pipeline_release(p, b);
         }
         if (status != EXIT_FATAL) {
                 if (o->format == FORMAT_JSON)

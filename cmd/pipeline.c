@@ -100,7 +100,6 @@ bool pipeline_start(struct pipeline *p)
 {
         size_t sample = shape_count(p->input) * p->crops;
         memset(&p->batch, 0, sizeof p->batch);
-        p->done = false;
         if (alloc_batch(&p->batch, p->capacity, sample))
                 return true;
         free_batch(&p->batch);
@@ -109,19 +108,8 @@ bool pipeline_start(struct pipeline *p)
 
 struct batch *pipeline_next(struct pipeline *p)
 {
-        if (p->done) { /* after the last batch: an empty last one */
-                clear_batch(&p->batch);
-                p->batch.last = true;
-                return &p->batch;
-        }
         fill_batch(p, &p->batch);
-        p->done = p->batch.last;
         return &p->batch;
-}
-
-void pipeline_release(struct pipeline *p, struct batch *b)
-{
-        (void)p, (void)b; /* the next call refills it */
 }
 
 void pipeline_finish(struct pipeline *p)

@@ -31,16 +31,14 @@ struct pipeline {
         int capacity, crops;
 
         struct batch batch;
-        bool done; /* the last batch was returned */
 };
 
 /* Allocates the batch. */
 bool pipeline_start(struct pipeline *p);
 /* The next batch, read and decoded now, in order (possibly empty); the
- * one with `last` set ends the stream.  Valid until the next call. */
+ * one with `last` set ends the stream, and is the last to ask for.  Valid
+ * until the next call. */
 struct batch *pipeline_next(struct pipeline *p);
-/* Hands a batch back (kept for the symmetry of callers; nothing to do). */
-void pipeline_release(struct pipeline *p, struct batch *b);
 /* Frees everything. */
 void pipeline_finish(struct pipeline *p);
 

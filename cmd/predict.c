@@ -229,7 +229,6 @@ static int classify_all(struct model *m, struct pipeline *p,
                         report("standard input", "%s", strerror(b->read_errno));
                         status = EXIT_FATAL;
                 }
-                pipeline_release(p, b);
                 /* A pipeline reader sees each batch as soon as it is done. */
                 if (fflush(stdout) != 0)
                         break;

@@ -334,13 +334,12 @@ static const float *a_block(const struct a_operand *a, size_t m, size_t ic,
                        shared, buffer);
                 return buffer;
         }
+        enum gemm_precision precision = a->packed->precision;
+        if (precision != GEMM_BF16)
+                return packed_panels(a->packed->data,
+                                     precision == GEMM_BF16_PAIRS,
+                                     packed_rows(m, mr), pc, ic, kc);
         size_t at = packed_offset(packed_rows(m, mr), pc, ic, kc);
-        if (a->packed->precision == GEMM_FP32)
-                return (const float *)a->packed->data + at;
-        if (a->packed->precision == GEMM_BF16_PAIRS)
-                return (const float *)((const uint16_t *)a->packed->data +
-                                       packed_offset(packed_rows(m, mr), pc, ic,
-                                                     bf16_pair_depth(kc)));
         widen_panels((const uint16_t *)a->packed->data + at,
                      packed_rows(mc, mr) * kc, shared, buffer);
         return buffer;
@@ -369,13 +368,13 @@ static const struct gemm_kernel *kernel_for(const struct a_operand *a, size_t n)
         return gemm_narrow_kernel(kernel, n);
 }
 
-static void packed_gemm(const struct a_operand *a, bool trans_b, size_t m,
+static void packed_gemm(const struct gemm_kernel *kern,
+                        const struct a_operand *a, bool trans_b, size_t m,
                         size_t n, size_t k, const float *b, size_t ldb,
                         float beta, float *c, size_t ldc,
                         const struct gemm_epilogue *ep, int threads,
                         float *scratch)
 {
-        const struct gemm_kernel *kern = kernel_for(a, n);
         bool rows = by_row_blocks(m, n, threads);
         size_t kc_max = k < KC ? k : KC;
         size_t a_size = (size_t)(MC + kernel->mr) * kc_max;
@@ -445,8 +444,8 @@ enum an_status gemm_blocked(const struct a_operand *a, bool trans_b, size_t m,
         if (!gemm_reserve(&buffers.b, &buffers.b_size, b_panel + scratch) ||
             !gemm_reserve(&buffers.a, &buffers.a_size, a_panel))
                 return AN_E_NOMEM;
-        packed_gemm(a, trans_b, m, n, k, b, ldb, beta, c, ldc, ep, threads,
-                    buffers.b + b_panel);
+        packed_gemm(kern, a, trans_b, m, n, k, b, ldb, beta, c, ldc, ep,
+                    threads, buffers.b + b_panel);
         return AN_OK;
 }
 

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "gemm_rows.h"
 #include "gemm_tile_store.h"
 #include "half.h"
 
@@ -41,37 +42,7 @@ bf16_rows(const int rows, size_t kc, const float *a_, const float *b_,
         tile_store_avx512(c, rows, out);
 }
 
-#define BF16_ROWS(R)                                                           \
-        BF16_TARGET static void bf16_##R(size_t kc, const float *a,            \
-                                         const float *b,                       \
-                                         const struct tile_output *out)        \
-        {                                                                      \
-                bf16_rows(R, kc, a, b, out);                                   \
-        }
-BF16_ROWS(1)
-BF16_ROWS(2)
-BF16_ROWS(3)
-BF16_ROWS(4)
-BF16_ROWS(5)
-BF16_ROWS(6)
-BF16_ROWS(7)
-BF16_ROWS(8)
-BF16_ROWS(9)
-BF16_ROWS(10)
-BF16_ROWS(11)
-BF16_ROWS(12)
-
-typedef void rows_fn(size_t kc, const float *a, const float *b,
-                     const struct tile_output *out);
-
-static void kernel_avx512_bf16(int rows, size_t kc, const float *a,
-                               const float *b, const struct tile_output *out)
-{
-        static rows_fn *const by_rows[MR + 1] = {
-                NULL,   bf16_1, bf16_2, bf16_3,  bf16_4,  bf16_5, bf16_6,
-                bf16_7, bf16_8, bf16_9, bf16_10, bf16_11, bf16_12};
-        by_rows[rows](kc, a, b, out);
-}
+ROWS_KERNEL_12(bf16, "avx512f,avx512bw,avx512bf16")
 
 /* 12 x 16 for products of at most 16 columns (fully connected layers at
  * small batches), as gemm_narrow_kernel's FP32 twins: one accumulator a
@@ -112,38 +83,10 @@ bf16_n16_rows(const int rows, size_t kc, const float *a_, const float *b_,
         }
 }
 
-#define BF16_N16_ROWS(R)                                                       \
-        BF16_TARGET static void bf16_n16_##R(size_t kc, const float *a,        \
-                                             const float *b,                   \
-                                             const struct tile_output *out)    \
-        {                                                                      \
-                bf16_n16_rows(R, kc, a, b, out);                               \
-        }
-BF16_N16_ROWS(1)
-BF16_N16_ROWS(2)
-BF16_N16_ROWS(3)
-BF16_N16_ROWS(4)
-BF16_N16_ROWS(5)
-BF16_N16_ROWS(6)
-BF16_N16_ROWS(7)
-BF16_N16_ROWS(8)
-BF16_N16_ROWS(9)
-BF16_N16_ROWS(10)
-BF16_N16_ROWS(11)
-BF16_N16_ROWS(12)
-
-static void kernel_bf16_n16(int rows, size_t kc, const float *a, const float *b,
-                            const struct tile_output *out)
-{
-        static rows_fn *const by_rows[MR + 1] = {
-                NULL,        bf16_n16_1,  bf16_n16_2, bf16_n16_3, bf16_n16_4,
-                bf16_n16_5,  bf16_n16_6,  bf16_n16_7, bf16_n16_8, bf16_n16_9,
-                bf16_n16_10, bf16_n16_11, bf16_n16_12};
-        by_rows[rows](kc, a, b, out);
-}
+ROWS_KERNEL_12(bf16_n16, "avx512f,avx512bw,avx512bf16")
 
 static const struct gemm_kernel bf16_kernel = {"avx512-bf16", MR, NR, true,
-                                               kernel_avx512_bf16};
+                                               kernel_bf16};
 static const struct gemm_kernel bf16_narrow = {"avx512-bf16-16", MR, 16, true,
                                                kernel_bf16_n16};
 

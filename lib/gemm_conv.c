@@ -404,11 +404,7 @@ static void multiply_output_tile(const struct conv_gemm *g, const float *pa,
 static const float *weight_tile(const struct conv_gemm *g, size_t k0, size_t it,
                                 size_t kc)
 {
-        if (g->bf16)
-                return (const float *)((const uint16_t *)g->a +
-                                       packed_offset(g->a_rows, k0, it * g->mr,
-                                                     bf16_pair_depth(kc)));
-        return g->a + packed_offset(g->a_rows, k0, it * g->mr, kc);
+        return packed_panels(g->a, g->bf16, g->a_rows, k0, it * g->mr, kc);
 }
 
 /* Panel q's rows k0.. into dst; in bf16 through an FP32 panel (the

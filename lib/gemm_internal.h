@@ -6,8 +6,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "gemm.h"
+#include "gemm_bf16.h"
 #include "gemm_kernels.h"
 
 enum {
@@ -33,7 +35,7 @@ const struct gemm_kernel *gemm_kernel(void);
 static inline size_t panel_floats(const struct gemm_kernel *k, int lanes,
                                   size_t kc)
 {
-        return k->bf16_pairs ? (kc + (kc & 1)) * (size_t)lanes / 2
+        return k->bf16_pairs ? bf16_pair_depth(kc) * (size_t)lanes / 2
                              : kc * (size_t)lanes;
 }
 
@@ -49,6 +51,20 @@ static inline size_t packed_rows(size_t m, int mr)
 static inline size_t packed_offset(size_t rows, size_t pc, size_t ic, size_t kc)
 {
         return pc * rows + ic * kc;
+}
+
+/* The panels of rows ic.. in the slice at pc (kc deep) of packed data
+ * (rows high), in FP32 or in bfloat16 pairs, whose slices are stored at
+ * an even depth. */
+static inline const float *packed_panels(const void *data, bool pairs,
+                                         size_t rows, size_t pc, size_t ic,
+                                         size_t kc)
+{
+        if (pairs)
+                return (const float *)((const uint16_t *)data +
+                                       packed_offset(rows, pc, ic,
+                                                     bf16_pair_depth(kc)));
+        return (const float *)data + packed_offset(rows, pc, ic, kc);
 }
 
 /* Packs row-major A (m x k, row stride lda) into data, which holds

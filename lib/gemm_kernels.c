@@ -2,6 +2,7 @@
  * time: the binary is built for the baseline ISA and each kernel is compiled
  * for its own target with GCC's target attribute. */
 #include "gemm_kernels.h"
+#include "gemm_rows.h"
 #include "gemm_tile_store.h"
 
 #include <stdbool.h>
@@ -182,110 +183,11 @@ NARROW_ROWS(avx2n8, "avx2,fma", __m256, AVX2_MR, 8, _mm256_setzero_ps,
             _mm256_load_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
             _mm256_add_ps, _mm256_max_ps, _mm256_storeu_ps)
 
-/* One function per row count, and a table of them by count. */
-#define ROWS_KERNEL(ISA, TARGET, R)                                            \
-        __attribute__((target(TARGET))) static void ISA##_##R(                 \
-                size_t kc, const float *a, const float *b,                     \
-                const struct tile_output *out)                                 \
-        {                                                                      \
-                ISA##_rows(R, kc, a, b, out);                                  \
-        }
-ROWS_KERNEL(avx2, "avx2,fma", 1)
-ROWS_KERNEL(avx2, "avx2,fma", 2)
-ROWS_KERNEL(avx2, "avx2,fma", 3)
-ROWS_KERNEL(avx2, "avx2,fma", 4)
-ROWS_KERNEL(avx2, "avx2,fma", 5)
-ROWS_KERNEL(avx2, "avx2,fma", 6)
-ROWS_KERNEL(avx512, "avx512f", 1)
-ROWS_KERNEL(avx512, "avx512f", 2)
-ROWS_KERNEL(avx512, "avx512f", 3)
-ROWS_KERNEL(avx512, "avx512f", 4)
-ROWS_KERNEL(avx512, "avx512f", 5)
-ROWS_KERNEL(avx512, "avx512f", 6)
-ROWS_KERNEL(avx512, "avx512f", 7)
-ROWS_KERNEL(avx512, "avx512f", 8)
-ROWS_KERNEL(avx512, "avx512f", 9)
-ROWS_KERNEL(avx512, "avx512f", 10)
-ROWS_KERNEL(avx512, "avx512f", 11)
-ROWS_KERNEL(avx512, "avx512f", 12)
-ROWS_KERNEL(n16, "avx512f", 1)
-ROWS_KERNEL(n16, "avx512f", 2)
-ROWS_KERNEL(n16, "avx512f", 3)
-ROWS_KERNEL(n16, "avx512f", 4)
-ROWS_KERNEL(n16, "avx512f", 5)
-ROWS_KERNEL(n16, "avx512f", 6)
-ROWS_KERNEL(n16, "avx512f", 7)
-ROWS_KERNEL(n16, "avx512f", 8)
-ROWS_KERNEL(n16, "avx512f", 9)
-ROWS_KERNEL(n16, "avx512f", 10)
-ROWS_KERNEL(n16, "avx512f", 11)
-ROWS_KERNEL(n16, "avx512f", 12)
-ROWS_KERNEL(n8, "avx2,fma", 1)
-ROWS_KERNEL(n8, "avx2,fma", 2)
-ROWS_KERNEL(n8, "avx2,fma", 3)
-ROWS_KERNEL(n8, "avx2,fma", 4)
-ROWS_KERNEL(n8, "avx2,fma", 5)
-ROWS_KERNEL(n8, "avx2,fma", 6)
-ROWS_KERNEL(n8, "avx2,fma", 7)
-ROWS_KERNEL(n8, "avx2,fma", 8)
-ROWS_KERNEL(n8, "avx2,fma", 9)
-ROWS_KERNEL(n8, "avx2,fma", 10)
-ROWS_KERNEL(n8, "avx2,fma", 11)
-ROWS_KERNEL(n8, "avx2,fma", 12)
-ROWS_KERNEL(avx2n8, "avx2,fma", 1)
-ROWS_KERNEL(avx2n8, "avx2,fma", 2)
-ROWS_KERNEL(avx2n8, "avx2,fma", 3)
-ROWS_KERNEL(avx2n8, "avx2,fma", 4)
-ROWS_KERNEL(avx2n8, "avx2,fma", 5)
-ROWS_KERNEL(avx2n8, "avx2,fma", 6)
-
-typedef void rows_fn(size_t kc, const float *a, const float *b,
-                     const struct tile_output *out);
-
-static void kernel_avx2(int rows, size_t kc, const float *a, const float *b,
-                        const struct tile_output *out)
-{
-        static rows_fn *const by_rows[AVX2_MR + 1] = {
-                NULL, avx2_1, avx2_2, avx2_3, avx2_4, avx2_5, avx2_6};
-        by_rows[rows](kc, a, b, out);
-}
-
-static void kernel_avx512(int rows, size_t kc, const float *a, const float *b,
-                          const struct tile_output *out)
-{
-        static rows_fn *const by_rows[AVX512_MR + 1] = {
-                NULL,      avx512_1,  avx512_2, avx512_3, avx512_4,
-                avx512_5,  avx512_6,  avx512_7, avx512_8, avx512_9,
-                avx512_10, avx512_11, avx512_12};
-        by_rows[rows](kc, a, b, out);
-}
-
-static void kernel_n16(int rows, size_t kc, const float *a, const float *b,
-                       const struct tile_output *out)
-{
-        static rows_fn *const by_rows[AVX512_MR + 1] = {
-                NULL,  n16_1, n16_2, n16_3,  n16_4,  n16_5, n16_6,
-                n16_7, n16_8, n16_9, n16_10, n16_11, n16_12};
-        by_rows[rows](kc, a, b, out);
-}
-
-static void kernel_n8(int rows, size_t kc, const float *a, const float *b,
-                      const struct tile_output *out)
-{
-        static rows_fn *const by_rows[AVX512_MR + 1] = {
-                NULL, n8_1, n8_2, n8_3,  n8_4,  n8_5, n8_6,
-                n8_7, n8_8, n8_9, n8_10, n8_11, n8_12};
-        by_rows[rows](kc, a, b, out);
-}
-
-static void kernel_avx2n8(int rows, size_t kc, const float *a, const float *b,
-                          const struct tile_output *out)
-{
-        static rows_fn *const by_rows[AVX2_MR + 1] = {
-                NULL,     avx2n8_1, avx2n8_2, avx2n8_3,
-                avx2n8_4, avx2n8_5, avx2n8_6};
-        by_rows[rows](kc, a, b, out);
-}
+ROWS_KERNEL_6(avx2, "avx2,fma")
+ROWS_KERNEL_12(avx512, "avx512f")
+ROWS_KERNEL_12(n16, "avx512f")
+ROWS_KERNEL_12(n8, "avx2,fma")
+ROWS_KERNEL_6(avx2n8, "avx2,fma")
 
 static const struct gemm_kernel avx512_narrow[] = {
         {"avx512-8", AVX512_MR, 8, false, kernel_n8},

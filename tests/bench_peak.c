@@ -51,6 +51,28 @@ __attribute__((target("avx2,fma"))) static float fma_avx2(long iters)
 }
 
 /* FP32 FLOP/s of FMAs on every OpenMP thread at once. */
+/* FLOP/s of loop (ITERS steps of macs_per_step multiply-adds per thread)
+ * on every OpenMP thread at once: the best of several runs of ~0.1 s each,
+ * since on a shared or virtual machine a single short run can land on a
+ * busy moment. */
+static double best_rate(float (*loop)(long), double macs_per_step)
+{
+        enum { ITERS = 50 * 1000 * 1000 };
+        volatile float sink = 0;
+        double best = 0;
+        for (int rep = 0; rep < 7; rep++) {
+                double t0 = now();
+#pragma omp parallel reduction(+ : sink)
+                sink += loop(ITERS);
+                double t = now() - t0;
+                double flops =
+                        2.0 * macs_per_step * ITERS * omp_get_max_threads();
+                if (flops / t > best)
+                        best = flops / t;
+        }
+        return best;
+}
+
 double measure_peak(const char **isa)
 {
         int lanes = __builtin_cpu_supports("avx512f") ? 16
@@ -61,22 +83,8 @@ double measure_peak(const char **isa)
         *isa = lanes == 16 ? "AVX-512" : lanes == 8 ? "AVX2+FMA" : "none";
         if (!lanes)
                 return 0;
-        /* The best of several runs of ~0.1 s each: on a shared or
-         * virtual machine a single short run can land on a busy moment. */
-        long iters = 50 * 1000 * 1000;
-        volatile float sink = 0;
-        double best = 0;
-        for (int rep = 0; rep < 7; rep++) {
-                double t0 = now();
-#pragma omp parallel reduction(+ : sink)
-                sink += lanes == 16 ? fma_avx512(iters) : fma_avx2(iters);
-                double t = now() - t0;
-                double flops = 2.0 * lanes * ACCUMULATORS * (double)iters *
-                               omp_get_max_threads();
-                if (flops / t > best)
-                        best = flops / t;
-        }
-        return best;
+        return best_rate(lanes == 16 ? fma_avx512 : fma_avx2,
+                         (double)lanes * ACCUMULATORS);
 }
 
 __attribute__((target("avx512f,avx512bf16"))) static float dot_bf16(long iters)
@@ -101,21 +109,8 @@ double measure_bf16_peak(void)
         __builtin_cpu_init();
         if (!__builtin_cpu_supports("avx512bf16"))
                 return 0;
-        long iters = 50 * 1000 * 1000;
-        volatile float sink = 0;
-        double best = 0;
-        for (int rep = 0; rep < 7; rep++) {
-                double t0 = now();
-#pragma omp parallel reduction(+ : sink)
-                sink += dot_bf16(iters);
-                double t = now() - t0;
-                /* 16 lanes, each two multiply-adds */
-                double flops = 2.0 * 32 * ACCUMULATORS * (double)iters *
-                               omp_get_max_threads();
-                if (flops / t > best)
-                        best = flops / t;
-        }
-        return best;
+        /* 16 lanes, each two multiply-adds */
+        return best_rate(dot_bf16, 32.0 * ACCUMULATORS);
 }
 
 /* Eight independent sums so that the adds keep up with memory. */
