@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "atomic_file.h"
+#include "base/atomic_file.h"
 
 void report(const char *what, const char *fmt, ...)
 {

@@ -3,7 +3,7 @@
 #ifndef ALEXNET_CLI_H
 #define ALEXNET_CLI_H
 
-#include "errors.h"
+#include "base/errors.h"
 
 /* The design's exit statuses. */
 enum {

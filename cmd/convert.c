@@ -8,10 +8,10 @@
 
 #include "cli.h"
 #include "config.h"
-#include "export_onnx.h"
-#include "import.h"
-#include "model.h"
-#include "model_meta.h"
+#include "convert/export_onnx.h"
+#include "convert/import.h"
+#include "model/model.h"
+#include "model/model_meta.h"
 
 static const char convert_help[] =
         "usage: alexnet convert [--from FORMAT] [--preprocess STYLE]\n"

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "classify.h"
+#include "model/classify.h"
 #include "cli.h"
 #include "predict.h"
 

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "model.h"
-#include "model_meta.h"
+#include "model/model.h"
+#include "model/model_meta.h"
 
 static const char inspect_help[] =
         "usage: alexnet inspect [--json] [--classes N] MODEL|PRESET\n"

@@ -8,9 +8,9 @@
 
 #include <stdbool.h>
 
-#include "image.h"
+#include "image/image.h"
 #include "paths.h"
-#include "transform.h"
+#include "image/transform.h"
 
 struct batch {
         int n;          /* inputs in this batch */

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "classify.h"
+#include "model/classify.h"
 #include "cli.h"
-#include "model.h"
+#include "model/model.h"
 #include "pipeline.h"
 #include "predict.h"
 #include "records.h"

@@ -4,8 +4,8 @@
 
 #include <stdbool.h>
 
-#include "dataset.h"
-#include "model.h"
+#include "data/dataset.h"
+#include "model/model.h"
 #include "pipeline.h"
 #include "records.h"
 

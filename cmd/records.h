@@ -17,7 +17,7 @@
 
 #include <stdio.h>
 
-#include "classify.h"
+#include "model/classify.h"
 
 enum record_format { FORMAT_TEXT, FORMAT_TSV, FORMAT_JSON };
 

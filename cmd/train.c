@@ -13,14 +13,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "augment.h"
+#include "data/augment.h"
 #include "cli.h"
 #include "config.h"
-#include "dataset.h"
-#include "model.h"
-#include "model_meta.h"
-#include "rng.h"
-#include "train.h"
+#include "data/dataset.h"
+#include "model/model.h"
+#include "model/model_meta.h"
+#include "base/rng.h"
+#include "train/init.h"
+#include "train/trainer.h"
 
 static const char train_help[] =
         "usage: alexnet train [-o MODEL] [--preset NAME] [--from MODEL]\n"
@@ -487,7 +488,7 @@ static enum an_status start_from(struct model *m, const char *path, int classes,
                 st = model_from_arch(m, &a, err);
         if (st == AN_OK) {
                 m->pre = src.pre;
-                init_weights(m, o->init, o->seed, replace ? last : a.n_layers);
+                model_init_weights(m, o->init, o->seed, replace ? last : a.n_layers);
                 for (int i = 0; i < (replace ? last : a.n_layers); i++)
                         if (m->net.weights[i]) {
                                 uint64_t n = layer_param_count(
@@ -1016,7 +1017,7 @@ static enum an_status build_model(struct model *m,
         } else {
                 st = model_from_preset(m, o->preset, classes, err);
                 if (st == AN_OK)
-                        init_weights(m, o->init, o->seed, 0);
+                        model_init_weights(m, o->init, o->seed, 0);
         }
         if (st != AN_OK)
                 return st; /* nothing opened */

@@ -24,7 +24,7 @@
 #include <time.h>
 
 #include "bench_peak.h"
-#include "model.h"
+#include "model/model.h"
 
 static double now(void)
 {

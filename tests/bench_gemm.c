@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "bench_peak.h"
-#include "gemm.h"
+#include "gemm/gemm.h"
 
 static double now(void)
 {

@@ -19,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "classify.h"
-#include "model.h"
+#include "model/classify.h"
+#include "model/model.h"
 #include "synth_jpeg.h"
 
 static double now(void)

@@ -20,8 +20,9 @@
 #include <time.h>
 
 #include "bench_peak.h"
-#include "model.h"
-#include "train.h"
+#include "model/model.h"
+#include "train/init.h"
+#include "train/trainer.h"
 
 static double now(void)
 {
@@ -66,7 +67,7 @@ static int bench(const char *preset, int batch, double machine_peak,
                 fprintf(stderr, "bench_train: %s\n", err.message);
                 return 1;
         }
-        init_weights(&m, INIT_HE, 1, 0);
+        model_init_weights(&m, INIT_HE, 1, 0);
         size_t in = shape_count(m.net.shapes[0]);
         float *x = malloc(in * batch * sizeof *x);
         int *labels = malloc(batch * sizeof *labels);

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "model.h"
+#include "model/model.h"
 
 int main(int argc, char **argv)
 {

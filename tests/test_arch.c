@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch.h"
+#include "model/arch.h"
 #include "testutil.h"
 
 static void totals(const struct arch *a, uint64_t *params, uint64_t *macs)

@@ -6,10 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "activation.h"
-#include "backward.h"
-#include "linear.h"
-#include "pool.h"
+#include "layers/activation.h"
+#include "layers/activation.h"
+#include "layers/avgpool.h"
+#include "layers/conv.h"
+#include "layers/linear.h"
+#include "layers/lrn.h"
+#include "layers/maxpool.h"
+#include "layers/linear.h"
 #include "testutil.h"
 
 /* float32 central differences: an error of about eps^2 from curvature and

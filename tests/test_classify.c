@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "classify.h"
-#include "model.h"
+#include "model/classify.h"
+#include "model/model.h"
 #include "testutil.h"
 
 #define PROB_TOL 1e-5

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backward.h"
-#include "conv.h"
-#include "gemm.h"
-#include "half.h"
+#include "layers/conv.h"
+#include "layers/conv.h"
+#include "gemm/gemm.h"
+#include "base/half.h"
 #include "testutil.h"
 
 struct conv_case {

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gemm.h"
-#include "half.h"
+#include "gemm/gemm.h"
+#include "base/half.h"
 #include "testutil.h"
 
 static float *random_matrix(size_t count, uint64_t seed)

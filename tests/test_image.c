@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "image.h"
+#include "image/image.h"
 #include "testutil.h"
-#include "transform.h"
+#include "image/transform.h"
 
 static void load_fixture_image(struct image *img, const char *file,
                                struct image_options opt)

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "import.h"
-#include "model.h"
+#include "convert/import.h"
+#include "model/model.h"
 #include "testutil.h"
 
 #define NET_TOL 1e-4

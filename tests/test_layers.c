@@ -3,12 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "activation.h"
-#include "arch.h"
-#include "conv.h"
-#include "linear.h"
-#include "lrn.h"
-#include "pool.h"
+#include "layers/activation.h"
+#include "model/arch.h"
+#include "layers/conv.h"
+#include "layers/linear.h"
+#include "layers/lrn.h"
+#include "layers/avgpool.h"
+#include "layers/maxpool.h"
 #include "testutil.h"
 
 /* Agreement the issue asks of a single layer. */

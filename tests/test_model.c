@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "half.h"
-#include "model.h"
+#include "base/half.h"
+#include "model/model.h"
 #include "testutil.h"
 
 static char *temp_path(void)

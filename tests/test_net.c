@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
+#include "model/model.h"
 #include "testutil.h"
 
 /* Agreement the issue asks of whole-network logits. */

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "half.h"
+#include "base/half.h"
 #include "testutil.h"
 
 /* A file image: 8-byte length, the header text, then data_len bytes. */

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
+#include "model/model.h"
 #include "testutil.h"
-#include "train.h"
+#include "train/trainer.h"
 
 static void open_init(struct model *m)
 {

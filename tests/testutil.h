@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "safetensors.h"
+#include "formats/safetensors.h"
 
 /* $FIXTURES/rel (FIXTURES is set by make check), in a static buffer. */
 const char *fixture_path(const char *rel);

@@ -3,7 +3,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 
-#include "arch.h"
+#include "model/arch.h"
 #include "fuzz.h"
 
 static void walk_shapes(const struct arch *a)

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 
 #include "fuzz.h"
-#include "image.h"
-#include "model.h"
-#include "transform.h"
+#include "image/image.h"
+#include "model/model.h"
+#include "image/transform.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -2,7 +2,7 @@
  * container plus the metadata (format, architecture JSON, preprocessing,
  * labels) and the check of every parameter tensor against the layers. */
 #include "fuzz.h"
-#include "model.h"
+#include "model/model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

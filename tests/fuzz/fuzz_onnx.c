@@ -1,7 +1,7 @@
 /* An ONNX model (protobuf-c) as `alexnet convert` reads it: the graph,
  * initializers and the mapping of nodes onto layers. */
 #include "fuzz.h"
-#include "import.h"
+#include "convert/import.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,6 +1,6 @@
 /* The restricted unpickler on its own (PyTorch's data.pkl). */
 #include "fuzz.h"
-#include "pickle.h"
+#include "formats/pickle.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

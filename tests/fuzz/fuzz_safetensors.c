@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "fuzz.h"
-#include "safetensors.h"
+#include "formats/safetensors.h"
 
 static void widen_all(const struct st_file *f)
 {

@@ -2,7 +2,7 @@
  * (libzip) or the legacy tar-less format, the pickle, the storages and
  * the inference of the architecture from the state_dict. */
 #include "fuzz.h"
-#include "import.h"
+#include "convert/import.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

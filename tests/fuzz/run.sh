@@ -32,13 +32,15 @@ cflags="-std=c11 -D_DEFAULT_SOURCE -g -O1 -fno-omit-frame-pointer -fopenmp
 
 # The library, instrumented (rebuilt only when a source is newer).
 objects=()
-# protoc-c's output is in the build tree (and so in lib/ of an in-tree build)
-sources=("$builddir"/lib/onnx.pb-c.c)
-for src in "$srcdir"/lib/*.c; do
+# protoc-c's output is in the build tree (and so in lib/formats/ of an in-tree build)
+sources=("$builddir"/lib/formats/onnx.pb-c.c)
+for src in "$srcdir"/lib/*/*.c; do
         [ "$(basename "$src")" = onnx.pb-c.c ] || sources+=("$src")
 done
 for src in "${sources[@]}"; do
-        obj=$objdir/$(basename "${src%.c}").o
+        # subsystem_file.o: two subsystems may hold files of one name
+        sub=$(basename "$(dirname "$src")")
+        obj=$objdir/${sub}_$(basename "${src%.c}").o
         if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ]; then
                 echo "  FUZZCC   $src"
                 # shellcheck disable=SC2086

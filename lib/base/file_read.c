@@ -1,0 +1,51 @@
+#define _POSIX_C_SOURCE 200809L
+#include "base/file_read.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum an_status read_whole_file(const char *path, size_t max_bytes,
+                               uint8_t **data, size_t *size,
+                               struct an_error *err)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return an_error_set(err, AN_E_IO, "%s", strerror(errno));
+        struct stat sb;
+        enum an_status st = AN_OK;
+        if (fstat(fd, &sb) != 0)
+                st = an_error_set(err, AN_E_IO, "%s", strerror(errno));
+        else if (S_ISDIR(sb.st_mode))
+                st = an_error_set(err, AN_E_IO, "is a directory");
+        else if (!S_ISREG(sb.st_mode))
+                st = an_error_set(err, AN_E_IO, "not a regular file");
+        else if ((uint64_t)sb.st_size > max_bytes)
+                st = an_error_set(err, AN_E_FORMAT, "file is too large");
+        size_t n = st == AN_OK ? (size_t)sb.st_size : 0, got = 0;
+        uint8_t *buf = st == AN_OK ? malloc(n ? n : 1) : NULL;
+        if (st == AN_OK && !buf)
+                st = an_error_set(err, AN_E_NOMEM, "out of memory");
+        while (st == AN_OK && got < n) {
+                ssize_t r = read(fd, buf + got, n - got);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0)
+                        st = an_error_set(err, AN_E_IO, "read failed: %s",
+                                          r < 0 ? strerror(errno)
+                                                : "file shrank");
+                else
+                        got += (size_t)r;
+        }
+        close(fd);
+        if (st != AN_OK) {
+                free(buf);
+                return st;
+        }
+        *data = buf;
+        *size = n;
+        return AN_OK;
+}

@@ -1,0 +1,13 @@
+/* Writing a model as an ONNX graph (opset 13) that other runtimes (OpenCV's
+ * DNN module, onnxruntime, ...) can run: same layers, same weights, one
+ * input "input" [N, C, H, W] and one output "output" [N, classes]. */
+#ifndef ALEXNET_EXPORT_ONNX_H
+#define ALEXNET_EXPORT_ONNX_H
+
+#include "base/errors.h"
+#include "model/model.h"
+
+enum an_status export_onnx(const struct model *m, const char *path,
+                           struct an_error *err);
+
+#endif

@@ -1,0 +1,426 @@
+/* torch.save'd state_dicts.
+ *
+ * Zip container (PyTorch 1.6+): entries under an arbitrary "<prefix>/":
+ * data.pkl (the pickled state_dict, storages as persistent ids), data/<key>
+ * (each storage's raw little-endian bytes), version, and maybe byteorder.
+ *
+ * Legacy stream (before 1.6): five pickles in a row (magic number,
+ * protocol 1001, sys_info, the state_dict, the list of storage keys), then
+ * each storage in that order as an int64 element count and its bytes.
+ *
+ * The tensors found are turned into an architecture by their names: the
+ * torchvision layout (features.N / classifier.N) or the paper layout
+ * (conv1..conv5, fc6..fc8), see arch_from_state_dict. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zip.h>
+
+#include "base/half.h"
+#include "convert/import.h"
+#include "model/model.h"
+#include "formats/pickle.h"
+
+#define MAX_TORCH_FILE ((size_t)8 << 30)
+
+/* Where a storage's bytes are. */
+struct storage_bytes {
+        const char *key;
+        const uint8_t *data;
+        uint64_t size;
+        uint8_t *owned; /* copied out of the zip */
+};
+
+struct torch_file {
+        struct pickle pickle;
+        struct pvalue *root;
+        struct storage_bytes *storages;
+        size_t n_storages;
+};
+
+static void torch_file_free(struct torch_file *tf)
+{
+        for (size_t i = 0; i < tf->n_storages; i++)
+                free(tf->storages[i].owned);
+        free(tf->storages);
+        pickle_free(&tf->pickle);
+}
+
+static struct storage_bytes *find_storage(struct torch_file *tf,
+                                          const char *key)
+{
+        for (size_t i = 0; i < tf->n_storages; i++)
+                if (!strcmp(tf->storages[i].key, key))
+                        return &tf->storages[i];
+        return NULL;
+}
+
+static struct storage_bytes *add_storage(struct torch_file *tf, const char *key)
+{
+        struct storage_bytes *s = realloc(
+                tf->storages, (tf->n_storages + 1) * sizeof *tf->storages);
+        if (!s)
+                return NULL;
+        tf->storages = s;
+        s = &tf->storages[tf->n_storages++];
+        memset(s, 0, sizeof *s);
+        s->key = key;
+        return s;
+}
+
+/* The state_dict: the root, or root["state_dict"] for training
+ * checkpoints that wrap it. */
+static const struct pvalue *state_dict_of(const struct pvalue *root)
+{
+        if (root->type != PV_DICT)
+                return NULL;
+        for (size_t i = 0; i + 1 < root->n; i += 2)
+                if (root->items[i]->type == PV_STR &&
+                    !strcmp(root->items[i]->str, "state_dict") &&
+                    root->items[i + 1]->type == PV_DICT)
+                        return root->items[i + 1];
+        return root;
+}
+
+/* Every storage the state_dict refers to, once each. */
+static size_t list_storages(const struct pvalue *root,
+                            const struct pvalue **out, size_t max)
+{
+        size_t n = 0;
+        root = state_dict_of(root);
+        if (!root)
+                return 0;
+        for (size_t i = 1; i < root->n; i += 2) {
+                const struct pvalue *t = root->items[i];
+                if (t->type != PV_TENSOR)
+                        continue;
+                bool seen = false;
+                for (size_t j = 0; j < n; j++)
+                        seen |= !strcmp(out[j]->str, t->storage->str);
+                if (!seen && n < max)
+                        out[n++] = t->storage;
+        }
+        return n;
+}
+
+/* ---- zip container ---------------------------------------------------- */
+
+static enum an_status zip_read_entry(zip_t *za, zip_int64_t index, uint64_t max,
+                                     uint8_t **out, uint64_t *size,
+                                     struct an_error *err)
+{
+        zip_stat_t zs;
+        if (zip_stat_index(za, (zip_uint64_t)index, 0, &zs) != 0 ||
+            !(zs.valid & ZIP_STAT_SIZE))
+                return an_error_set(err, AN_E_FORMAT, "zip: unreadable entry");
+        if (zs.size > max)
+                return an_error_set(err, AN_E_FORMAT,
+                                    "zip: entry %s is larger than expected",
+                                    zs.name);
+        uint8_t *buf = malloc(zs.size ? zs.size : 1);
+        zip_file_t *f =
+                buf ? zip_fopen_index(za, (zip_uint64_t)index, 0) : NULL;
+        zip_int64_t got = f ? zip_fread(f, buf, zs.size) : -1;
+        if (f)
+                zip_fclose(f);
+        if (!buf || got < 0 || (zip_uint64_t)got != zs.size) {
+                free(buf);
+                return an_error_set(err, buf ? AN_E_FORMAT : AN_E_NOMEM,
+                                    "zip: cannot read entry %s (corrupt or "
+                                    "truncated)",
+                                    zs.name);
+        }
+        *out = buf;
+        *size = zs.size;
+        return AN_OK;
+}
+
+/* The one "<prefix>/data.pkl" entry; its prefix goes to prefix. */
+static zip_int64_t find_data_pkl(zip_t *za, char *prefix, size_t size)
+{
+        zip_int64_t n = zip_get_num_entries(za, 0), found = -1;
+        for (zip_int64_t i = 0; i < n; i++) {
+                const char *name = zip_get_name(za, (zip_uint64_t)i, 0);
+                size_t len = name ? strlen(name) : 0;
+                if (len < 9 || strcmp(name + len - 9, "/data.pkl") ||
+                    len - 8 >= size)
+                        continue;
+                if (found >= 0)
+                        return -2;
+                memcpy(prefix, name, len - 8);
+                prefix[len - 8] = 0; /* keeps the slash */
+                found = i;
+        }
+        return found;
+}
+
+static enum an_status read_zip(struct torch_file *tf, const uint8_t *data,
+                               size_t size, struct an_error *err)
+{
+        zip_error_t zerr;
+        zip_error_init(&zerr);
+        zip_source_t *src = zip_source_buffer_create(data, size, 0, &zerr);
+        zip_t *za = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS,
+                                               &zerr)
+                        : NULL;
+        if (!za) {
+                an_error_set(err, AN_E_FORMAT, "zip: %s",
+                             zip_error_strerror(&zerr));
+                zip_error_fini(&zerr);
+                if (src)
+                        zip_source_free(src);
+                return AN_E_FORMAT;
+        }
+        char prefix[512], name[1024];
+        zip_int64_t pkl = find_data_pkl(za, prefix, sizeof prefix);
+        enum an_status st = AN_OK;
+        uint8_t *pickled = NULL;
+        uint64_t pickled_size = 0;
+        if (pkl < 0)
+                st = an_error_set(err, AN_E_FORMAT,
+                                  pkl == -1 ? "zip holds no data.pkl: not a "
+                                              "torch.save file"
+                                            : "zip holds several data.pkl");
+        snprintf(name, sizeof name, "%sbyteorder", prefix);
+        zip_int64_t order = st == AN_OK ? zip_name_locate(za, name, 0) : -1;
+        if (order >= 0) {
+                uint8_t *text;
+                uint64_t len;
+                st = zip_read_entry(za, order, 16, &text, &len, err);
+                if (st == AN_OK && !(len >= 6 && !memcmp(text, "little", 6)))
+                        st = an_error_set(err, AN_E_UNSUPPORTED,
+                                          "big-endian tensor data");
+                if (st == AN_OK)
+                        free(text);
+        }
+        if (st == AN_OK)
+                st = zip_read_entry(za, pkl, 1 << 30, &pickled, &pickled_size,
+                                    err);
+        if (st == AN_OK)
+                st = pickle_load(&tf->pickle, pickled, pickled_size, &tf->root,
+                                 err);
+        free(pickled);
+        /* Each storage the state_dict uses, from data/<key>. */
+        if (st == AN_OK && tf->root->type == PV_DICT) {
+                const struct pvalue *refs[4096];
+                size_t n = list_storages(tf->root, refs, 4096);
+                for (size_t i = 0; st == AN_OK && i < n; i++) {
+                        snprintf(name, sizeof name, "%sdata/%s", prefix,
+                                 refs[i]->str);
+                        zip_int64_t e = zip_name_locate(za, name, 0);
+                        struct storage_bytes *s = add_storage(tf, refs[i]->str);
+                        if (e < 0 || !s)
+                                st = an_error_set(
+                                        err, e < 0 ? AN_E_FORMAT : AN_E_NOMEM,
+                                        "zip: storage %s is missing",
+                                        refs[i]->str);
+                        else
+                                st = zip_read_entry(za, e, (uint64_t)1 << 34,
+                                                    &s->owned, &s->size, err);
+                        if (st == AN_OK)
+                                s->data = s->owned;
+                }
+        }
+        zip_discard(za);
+        return st;
+}
+
+/* ---- legacy stream ---------------------------------------------------- */
+
+static enum an_status read_legacy(struct torch_file *tf, const uint8_t *data,
+                                  size_t size, struct an_error *err)
+{
+        /* 0x1950a86a20f9469cfc6c, little-endian, as torch writes it */
+        static const uint8_t magic[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9,
+                                          0x20, 0x6a, 0xa8, 0x50, 0x19};
+        struct pvalue *v[5];
+        size_t pos = 0;
+        for (int i = 0; i < 5; i++) {
+                enum an_status st = pickle_load(&tf->pickle, data + pos,
+                                                size - pos, &v[i], err);
+                if (st != AN_OK)
+                        return i ? st
+                                 : an_error_set(err, AN_E_FORMAT,
+                                                "not a PyTorch file (no zip "
+                                                "and no legacy header)");
+                pos += tf->pickle.consumed;
+                if (i == 0 && (v[0]->type != PV_BIGINT || v[0]->len != 10 ||
+                               memcmp(v[0]->str, magic, 10)))
+                        return an_error_set(err, AN_E_FORMAT,
+                                            "not a PyTorch file (wrong magic "
+                                            "number)");
+                if (i == 1 && (v[1]->type != PV_INT || v[1]->i != 1001))
+                        return an_error_set(err, AN_E_UNSUPPORTED,
+                                            "legacy protocol version is not "
+                                            "1001");
+        }
+        tf->root = v[3];
+        if (v[4]->type != PV_LIST)
+                return an_error_set(err, AN_E_FORMAT,
+                                    "legacy file: no storage key list");
+        const struct pvalue *refs[4096];
+        size_t n_refs = tf->root->type == PV_DICT
+                                ? list_storages(tf->root, refs, 4096)
+                                : 0;
+        for (size_t k = 0; k < v[4]->n; k++) {
+                const struct pvalue *key = v[4]->items[k];
+                const struct pvalue *ref = NULL;
+                for (size_t j = 0; key->type == PV_STR && j < n_refs; j++)
+                        if (!strcmp(refs[j]->str, key->str))
+                                ref = refs[j];
+                if (!ref)
+                        return an_error_set(err, AN_E_FORMAT,
+                                            "legacy file: storage key list "
+                                            "does not match the tensors");
+                if (size - pos < 8)
+                        return an_error_set(err, AN_E_FORMAT,
+                                            "legacy file: truncated storage "
+                                            "header");
+                uint64_t numel = 0;
+                for (int b = 7; b >= 0; b--)
+                        numel = numel << 8 | data[pos + b];
+                pos += 8;
+                size_t esize = storage_dtype_size(ref->dtype);
+                if (numel > (size - pos) / esize)
+                        return an_error_set(err, AN_E_FORMAT,
+                                            "legacy file: storage %s runs "
+                                            "past the end (truncated)",
+                                            key->str);
+                struct storage_bytes *s = add_storage(tf, key->str);
+                if (!s)
+                        return an_error_set(err, AN_E_NOMEM, "out of memory");
+                s->data = data + pos;
+                s->size = numel * esize;
+                pos += s->size;
+        }
+        return AN_OK;
+}
+
+/* ---- tensors ---------------------------------------------------------- */
+
+static float element(const uint8_t *p, enum storage_dtype d)
+{
+        switch (d) {
+        case SD_F32: {
+                float f;
+                memcpy(&f, p, 4);
+                return f;
+        }
+        case SD_F16: return f16_to_f32((uint16_t)(p[0] | p[1] << 8));
+        case SD_BF16: return bf16_to_f32((uint16_t)(p[0] | p[1] << 8));
+        case SD_F64: {
+                double f;
+                memcpy(&f, p, 8);
+                return (float)f;
+        }
+        default: return 0.0f;
+        }
+}
+
+/* Copies a strided view of its storage into a new named tensor. */
+static enum an_status materialise(struct torch_file *tf, const char *name,
+                                  const struct pvalue *t, struct tensor_set *ts,
+                                  struct an_error *err)
+{
+        struct storage_bytes *s = find_storage(tf, t->storage->str);
+        size_t esize = storage_dtype_size(t->storage->dtype);
+        uint64_t numel = s ? s->size / esize : 0;
+        if (!s)
+                return an_error_set(err, AN_E_FORMAT,
+                                    "tensor %s: storage missing", name);
+        /* the largest element index the view touches; 128-bit so that no
+         * crafted size, stride or offset can wrap around */
+        unsigned __int128 last = (unsigned __int128)t->offset;
+        bool empty = false;
+        if (t->offset < 0 || t->offset > ((int64_t)1 << 40))
+                return an_error_set(err, AN_E_FORMAT,
+                                    "tensor %s: invalid storage offset", name);
+        for (int d = 0; d < t->rank; d++) {
+                if (t->size[d] < 0 || t->stride[d] < 0 ||
+                    t->size[d] > (1 << 30) || t->stride[d] > ((int64_t)1 << 40))
+                        return an_error_set(err, AN_E_FORMAT,
+                                            "tensor %s: invalid size or "
+                                            "stride",
+                                            name);
+                empty |= t->size[d] == 0;
+                if (t->size[d])
+                        last += (unsigned __int128)(t->size[d] - 1) *
+                                (uint64_t)t->stride[d];
+        }
+        if (!empty && last >= numel)
+                return an_error_set(err, AN_E_FORMAT,
+                                    "tensor %s: needs element %llu of a "
+                                    "%llu-element storage (truncated?)",
+                                    name,
+                                    (unsigned long long)(last > UINT64_MAX
+                                                                 ? UINT64_MAX
+                                                                 : last),
+                                    (unsigned long long)numel);
+        struct named_tensor *out =
+                tensor_set_add(ts, name, t->rank, t->size, err);
+        if (!out)
+                return err ? err->code : AN_E_FORMAT;
+        for (size_t i = 0; i < out->count; i++) {
+                size_t rest = i;
+                uint64_t index = (uint64_t)t->offset;
+                for (int d = t->rank - 1; d >= 0; d--) {
+                        index += rest % t->size[d] * t->stride[d];
+                        rest /= t->size[d];
+                }
+                out->data[i] =
+                        element(s->data + index * esize, t->storage->dtype);
+        }
+        return AN_OK;
+}
+
+static enum an_status collect_tensors(struct torch_file *tf,
+                                      struct tensor_set *ts,
+                                      struct an_error *err)
+{
+        const struct pvalue *sd = state_dict_of(tf->root);
+        if (!sd)
+                return an_error_set(err, AN_E_FORMAT,
+                                    "the pickled object is not a state_dict");
+        for (size_t i = 0; i + 1 < sd->n; i += 2) {
+                const struct pvalue *k = sd->items[i], *v = sd->items[i + 1];
+                if (k->type != PV_STR || v->type != PV_TENSOR)
+                        return an_error_set(err, AN_E_FORMAT,
+                                            "state_dict entry is not a "
+                                            "named tensor");
+                if (v->storage->dtype == SD_I64)
+                        continue; /* counters such as num_batches_tracked */
+                enum an_status st = materialise(tf, k->str, v, ts, err);
+                if (st != AN_OK)
+                        return st;
+        }
+        return AN_OK;
+}
+
+enum an_status import_torch(struct imported *im, const char *path,
+                            struct an_error *err)
+{
+        uint8_t *data;
+        size_t size;
+        memset(im, 0, sizeof *im);
+        enum an_status st =
+                read_whole_file(path, MAX_TORCH_FILE, &data, &size, err);
+        if (st != AN_OK)
+                return st;
+        struct torch_file tf = {0};
+        if (size >= 4 && !memcmp(data, "PK\3\4", 4))
+                st = read_zip(&tf, data, size, err);
+        else
+                st = read_legacy(&tf, data, size, err);
+        if (st == AN_OK)
+                st = collect_tensors(&tf, &im->tensors, err);
+        torch_file_free(&tf);
+        free(data);
+        if (st == AN_OK)
+                st = arch_from_state_dict(&im->arch, &im->tensors, err);
+        im->pre = preprocess_torchvision(256);
+        snprintf(im->source, sizeof im->source, "torch");
+        if (st != AN_OK)
+                imported_free(im);
+        return st;
+}

@@ -1,0 +1,52 @@
+/* The image object: its limits, allocation and release. */
+#include "image/image.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct image_options image_defaults(void)
+{
+        return (struct image_options){
+                (uint64_t)IMAGE_DEFAULT_MAX_MEGAPIXELS * 1000 * 1000, 0};
+}
+
+void image_free(struct image *img)
+{
+        free(img->rgb);
+        memset(img, 0, sizeof *img);
+}
+
+enum an_status image_check_size(uint64_t width, uint64_t height,
+                                const struct image_options *opt,
+                                struct an_error *err)
+{
+        if (width == 0 || height == 0)
+                return an_error_set(err, AN_E_FORMAT, "image has no pixels");
+        if (width > INT32_MAX / 4 || height > INT32_MAX / 4 ||
+            width * height > opt->max_pixels)
+                return an_error_set(err, AN_E_FORMAT,
+                                    "image is %llux%llu, over the limit of "
+                                    "%llu pixels",
+                                    (unsigned long long)width,
+                                    (unsigned long long)height,
+                                    (unsigned long long)opt->max_pixels);
+        return AN_OK;
+}
+
+enum an_status image_alloc(struct image *img, int width, int height,
+                           const struct image_options *opt,
+                           struct an_error *err)
+{
+        enum an_status st =
+                image_check_size((uint64_t)width, (uint64_t)height, opt, err);
+        if (st != AN_OK)
+                return st;
+        img->rgb = malloc((size_t)width * height * 3);
+        if (!img->rgb)
+                return an_error_set(err, AN_E_NOMEM,
+                                    "out of memory for a %dx%d image", width,
+                                    height);
+        img->width = width;
+        img->height = height;
+        return AN_OK;
+}

@@ -1,0 +1,48 @@
+/* 2-D convolution with groups, forward and backward, lowered to SGEMM.
+ *
+ * Weights are OIHW as in PyTorch: [out_c][in_c / groups][kernel_h][kernel_w].
+ * Group g maps input channels [g*in_c/groups, (g+1)*in_c/groups) to output
+ * channels [g*out_c/groups, (g+1)*out_c/groups).  Each group is one GEMM
+ * (gemm_conv.c) over its own rows of the weights, with every image of the
+ * batch in its N, whose unfolded input is packed straight from the images
+ * and never stored; bias and an optional ReLU are applied as the GEMM
+ * writes its result into the NCHW output. */
+#ifndef ALEXNET_CONV_H
+#define ALEXNET_CONV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/errors.h"
+#include "gemm/gemm.h"
+#include "base/shape.h"
+
+struct conv_params {
+        int in_c, out_c, groups;
+        struct window win;
+};
+
+/* y[n][out_c][out_h][out_w] = relu?(conv(x[n][in_c][in.h][in.w]) + bias).
+ * bias may be NULL.  packed, when not NULL, holds each group's weights
+ * prepacked in FP32 (sgemm_pack of its out_c/groups x in_c/groups*kh*kw
+ * rows) and is used instead of weight. */
+enum an_status conv_forward(const struct conv_params *p, int batch,
+                            struct shape in, const float *x,
+                            const float *weight, const float *bias, bool relu,
+                            float *y, const struct packed_matrix *packed);
+
+/* Floats of scratch conv_backward needs. */
+size_t conv_backward_workspace_floats(const struct conv_params *p,
+                                      struct shape in, int batch);
+
+/* From the forward input x and the gradient at the output dy: dx, the
+ * gradient at the input (skipped when NULL, for the first layer), and the
+ * parameter gradients, overwriting dweight and dbias (dbias may be NULL).
+ * Every reduction runs in a fixed order, so gradients are identical for
+ * any number of threads and training is reproducible bit for bit. */
+enum an_status conv_backward(const struct conv_params *p, int batch,
+                             struct shape in, const float *x,
+                             const float *weight, const float *dy, float *dx,
+                             float *dweight, float *dbias, float *workspace);
+
+#endif

@@ -1,0 +1,58 @@
+/* The one dispatcher from a layer of an architecture to the code of its
+ * type (lib/layers/, one file per type holding forward and backward).
+ * Inference (net.c) and training (train/trainer.c) both run every layer
+ * through here, so a new layer type is a file in lib/layers/ plus a case in
+ * each function of layer.c.
+ *
+ * Buffers are explicit: the caller owns inputs, outputs, parameters,
+ * gradients and scratch; nothing here allocates or keeps state. */
+#ifndef ALEXNET_LAYER_H
+#define ALEXNET_LAYER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/errors.h"
+#include "base/shape.h"
+#include "gemm/gemm.h"
+#include "model/arch.h"
+
+/* A layer's parameters as the forward pass reads them. */
+struct layer_params {
+        const float *weight, *bias;            /* NULL for layers without */
+        const struct packed_matrix *packed; /* one per group, or NULL */
+};
+
+/* Dropout as the forward pass applies it: mask NULL means inference (the
+ * identity); otherwise the mask is drawn from (seed, stream) into mask,
+ * which the backward pass then reads. */
+struct dropout_draw {
+        float *mask;
+        uint64_t seed, stream;
+};
+
+/* Floats of scratch the layer needs for a batch: forward only, or forward
+ * and backward (training). */
+size_t layer_workspace_floats(const struct layer *l, struct shape in,
+                              int batch, bool backward);
+
+/* Layer l from x into y (y may equal x for element-wise layers; not for
+ * the others).  relu applies a ReLU that follows in the same pass (conv and
+ * linear only).  drop: NULL or an inference draw for the identity. */
+enum an_status layer_forward(const struct layer *l, struct shape in,
+                             const struct layer_params *p, int batch,
+                             const float *x, float *y, bool relu,
+                             float *workspace, const struct dropout_draw *drop);
+
+/* The gradients of layer l: from its forward input x, its output y and the
+ * gradient at its output dy, writes dx (skipped when NULL: the first layer
+ * trained) and, for layers with parameters, dweight and dbias (overwritten;
+ * dbias NULL when the layer has none).  drop: the forward pass's draw. */
+enum an_status layer_backward(const struct layer *l, struct shape in,
+                              const float *weight, int batch, const float *x,
+                              const float *y, const float *dy, float *dx,
+                              float *dweight, float *dbias, float *workspace,
+                              const struct dropout_draw *drop);
+
+#endif

@@ -1,0 +1,22 @@
+/* The JSON documents of a model file's metadata besides the architecture:
+ * preprocessing and class labels (see model.h for the keys). */
+#ifndef ALEXNET_MODEL_META_H
+#define ALEXNET_MODEL_META_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "base/errors.h"
+#include "model/model.h"
+
+json_t *preprocess_to_json(const struct preprocess *p, struct shape input);
+enum an_status preprocess_from_json(struct preprocess *p, const json_t *j,
+                                    struct shape input, struct an_error *err);
+
+json_t *labels_to_json(char *const *labels);
+void labels_free(char **labels);
+/* Reads exactly `count` labels into a new NULL-terminated array. */
+enum an_status labels_from_json(char ***labels, const json_t *j, size_t count,
+                                struct an_error *err);
+
+#endif

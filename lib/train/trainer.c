@@ -1,0 +1,236 @@
+#include "train/trainer.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers/activation.h"
+#include "model/layer.h"
+
+/* Scratch floats layer i needs, forward or backward. */
+static size_t layer_scratch(const struct net *net, int i, int batch)
+{
+        return layer_workspace_floats(&net->arch.layers[i], net->shapes[i],
+                                      batch, true);
+}
+
+void trainer_free(struct trainer *t)
+{
+        int n = t->model ? t->model->net.arch.n_layers : 0;
+        for (int i = 1; t->acts && i <= n; i++)
+                free(t->acts[i]);
+        for (int i = 0; t->masks && i < n; i++)
+                free(t->masks[i]);
+        free(t->acts);
+        free(t->masks);
+        free(t->grads[0]);
+        free(t->grads[1]);
+        free(t->param_grads);
+        free(t->velocity);
+        free(t->workspace);
+        memset(t, 0, sizeof *t);
+}
+
+enum an_status trainer_init(struct trainer *t, struct model *m, int capacity,
+                            struct an_error *err)
+{
+        memset(t, 0, sizeof *t);
+        struct net *net = &m->net;
+        int n = net->arch.n_layers;
+        if (!m->owned_params)
+                return an_error_set(err, AN_E_INVALID,
+                                    "training needs a model whose parameters "
+                                    "it owns");
+        t->model = m;
+        t->capacity = capacity;
+        t->n_params = model_param_count(m);
+        t->loss_layer =
+                net->arch.layers[n - 1].type == LAYER_SOFTMAX ? n - 1 : n;
+        for (int i = 0; i < t->loss_layer; i++)
+                if (net->arch.layers[i].type == LAYER_SOFTMAX)
+                        return an_error_set(err, AN_E_UNSUPPORTED,
+                                            "softmax inside the network (layer "
+                                            "%s) cannot be trained",
+                                            net->arch.layers[i].name);
+        t->acts = calloc(n + 1, sizeof *t->acts);
+        t->masks = calloc(n, sizeof *t->masks);
+        size_t largest = 0, scratch = 1;
+        bool ok = t->acts && t->masks;
+        for (int i = 0; ok && i < n; i++) {
+                size_t count = shape_count(net->shapes[i + 1]) * capacity;
+                size_t in = shape_count(net->shapes[i]) * capacity;
+                largest = count > largest ? count : largest;
+                largest = in > largest ? in : largest;
+                size_t s = layer_scratch(net, i, capacity);
+                scratch = s > scratch ? s : scratch;
+                ok = (t->acts[i + 1] = malloc(count * sizeof(float))) != NULL;
+                if (ok && net->arch.layers[i].type == LAYER_DROPOUT)
+                        ok = (t->masks[i] = malloc(count * sizeof(float))) !=
+                             NULL;
+        }
+        if (ok) {
+                t->grads[0] = malloc(largest * sizeof(float));
+                t->grads[1] = malloc(largest * sizeof(float));
+                t->param_grads = calloc(t->n_params + 1, sizeof(float));
+                t->velocity = calloc(t->n_params + 1, sizeof(float));
+                t->workspace = malloc(scratch * sizeof(float));
+                ok = t->grads[0] && t->grads[1] && t->param_grads &&
+                     t->velocity && t->workspace;
+        }
+        if (!ok) {
+                trainer_free(t);
+                return an_error_set(err, AN_E_NOMEM,
+                                    "out of memory for training at batch %d",
+                                    capacity);
+        }
+        return AN_OK;
+}
+
+/* Layer i's dropout draw: training with dropout on draws a mask keyed by
+ * (seed, step, layer); otherwise NULL, the identity. */
+static struct dropout_draw dropout_draw_of(const struct trainer *t, int i,
+                                           bool train,
+                                           const struct train_config *cfg)
+{
+        struct dropout_draw d = {NULL, 0, 0};
+        if (train && cfg->dropout && t->masks[i])
+                d = (struct dropout_draw){t->masks[i], cfg->seed,
+                                          t->step * 1024 + (uint64_t)i};
+        return d;
+}
+
+/* Layer i forward from acts[i] to acts[i+1], all outputs kept (no ReLU
+ * fused: backward needs each layer's own output). */
+static enum an_status forward_layer(struct trainer *t, int i, int batch,
+                                    bool train, const struct train_config *cfg)
+{
+        struct net *net = &t->model->net;
+        struct layer_params p = {net->weights[i], net->biases[i], NULL};
+        struct dropout_draw d = dropout_draw_of(t, i, train, cfg);
+        return layer_forward(&net->arch.layers[i], net->shapes[i], &p, batch,
+                             t->acts[i], t->acts[i + 1], false, t->workspace,
+                             &d);
+}
+
+static enum an_status forward_all(struct trainer *t, const float *x, int batch,
+                                  bool train, const struct train_config *cfg,
+                                  struct an_error *err)
+{
+        if (batch < 1 || batch > t->capacity)
+                return an_error_set(err, AN_E_INVALID,
+                                    "batch of %d outside 1..%d", batch,
+                                    t->capacity);
+        t->acts[0] = (float *)x; /* read only */
+        for (int i = 0; i < t->loss_layer; i++) {
+                double start = t->profile ? omp_get_wtime() : 0;
+                enum an_status st = forward_layer(t, i, batch, train, cfg);
+                if (t->profile)
+                        t->profile[i] += omp_get_wtime() - start;
+                if (st != AN_OK)
+                        return an_error_set(err, st, "layer %s: %s",
+                                            t->model->net.arch.layers[i].name,
+                                            an_status_string(st));
+        }
+        return AN_OK;
+}
+
+/* Offset of a parameter pointer in the model's parameter block. */
+static size_t offset_of(const struct trainer *t, const float *p)
+{
+        return (size_t)(p - t->model->owned_params);
+}
+
+/* Layer i backward: dy is the gradient at its output; dx (may be NULL)
+ * gets the gradient at its input. */
+static enum an_status backward_layer(struct trainer *t, int i, int batch,
+                                     const struct train_config *cfg,
+                                     const float *dy, float *dx)
+{
+        struct net *net = &t->model->net;
+        float *dw = NULL, *db = NULL;
+        if (net->weights[i]) {
+                dw = t->param_grads + offset_of(t, net->weights[i]);
+                db = net->biases[i]
+                             ? t->param_grads + offset_of(t, net->biases[i])
+                             : NULL;
+        }
+        struct dropout_draw d = dropout_draw_of(t, i, true, cfg);
+        return layer_backward(&net->arch.layers[i], net->shapes[i],
+                              net->weights[i], batch, t->acts[i],
+                              t->acts[i + 1], dy, dx, dw, db, t->workspace,
+                              &d);
+}
+
+/* The paper's update for the parameters of layers not frozen. */
+static void sgd_update(struct trainer *t, const struct train_config *cfg,
+                       double lr)
+{
+        struct net *net = &t->model->net;
+        float mu = (float)cfg->momentum,
+              decay = (float)(cfg->weight_decay * lr);
+        float rate = (float)lr;
+        size_t start = t->n_params;
+        for (int i = cfg->frozen_layers; i < net->arch.n_layers; i++)
+                if (net->weights[i]) {
+                        start = offset_of(t, net->weights[i]);
+                        break;
+                }
+        float *w = t->model->owned_params, *v = t->velocity;
+        const float *g = t->param_grads;
+#pragma omp parallel for schedule(static)
+        for (size_t j = start; j < t->n_params; j++) {
+                v[j] = mu * v[j] - decay * w[j] - rate * g[j];
+                w[j] += v[j];
+        }
+}
+
+enum an_status trainer_step(struct trainer *t, const struct train_config *cfg,
+                            const float *x, const int *labels, int batch,
+                            double lr, struct step_stats *stats,
+                            struct an_error *err)
+{
+        enum an_status st = forward_all(t, x, batch, true, cfg, err);
+        if (st != AN_OK)
+                return st;
+        int classes = (int)shape_count(t->model->net.shapes[t->loss_layer]);
+        float *g = t->grads[0], *other = t->grads[1];
+        stats->loss =
+                softmax_cross_entropy(batch, classes, t->acts[t->loss_layer],
+                                      labels, g, &stats->correct);
+        for (int i = t->loss_layer - 1; i >= cfg->frozen_layers; i--) {
+                float *dx = i > cfg->frozen_layers ? other : NULL;
+                double start = t->profile ? omp_get_wtime() : 0;
+                st = backward_layer(t, i, batch, cfg, g, dx);
+                if (t->profile)
+                        t->profile[t->model->net.arch.n_layers + i] +=
+                                omp_get_wtime() - start;
+                if (st != AN_OK)
+                        return an_error_set(err, st, "layer %s: %s",
+                                            t->model->net.arch.layers[i].name,
+                                            an_status_string(st));
+                if (dx) {
+                        other = g;
+                        g = dx;
+                }
+        }
+        sgd_update(t, cfg, lr);
+        t->step++;
+        return AN_OK;
+}
+
+enum an_status trainer_evaluate(struct trainer *t, const float *x,
+                                const int *labels, int batch, float *probs,
+                                struct step_stats *stats, struct an_error *err)
+{
+        struct train_config none = {0};
+        enum an_status st = forward_all(t, x, batch, false, &none, err);
+        if (st != AN_OK)
+                return st;
+        int classes = (int)shape_count(t->model->net.shapes[t->loss_layer]);
+        stats->loss =
+                softmax_cross_entropy(batch, classes, t->acts[t->loss_layer],
+                                      labels, t->grads[0], &stats->correct);
+        if (probs)
+                softmax_forward(batch, classes, t->acts[t->loss_layer], probs);
+        return AN_OK;
+}

@@ -1,0 +1,77 @@
+/* One SGD step of a network: forward with every activation kept, softmax
+ * cross-entropy, backward through every layer, and the update of
+ * Krizhevsky et al. (2012, section 5):
+ *
+ *     v <- momentum * v - weight_decay * lr * w - lr * dL/dw
+ *     w <- w + v
+ *
+ * (with a constant learning rate this equals PyTorch's SGD with momentum
+ * and weight decay).  Dropout masks come from a counter-based generator
+ * keyed by (seed, step, layer), so a step is a pure function of the
+ * weights, the batch, the step number and the seed: resuming from a
+ * checkpoint reproduces an uninterrupted run bit for bit.
+ *
+ *     struct trainer t;
+ *     trainer_init(&t, &model, batch, &err);   // model params must be owned
+ *     trainer_step(&t, &cfg, x, labels, n, lr, &stats, &err);
+ *     trainer_free(&t);
+ *
+ * The trainer allocates everything in trainer_init; a step allocates
+ * nothing. */
+#ifndef ALEXNET_TRAIN_H
+#define ALEXNET_TRAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/errors.h"
+#include "model/model.h"
+
+struct train_config {
+        double momentum;     /* 0.9 in the paper */
+        double weight_decay; /* 5e-4 */
+        bool dropout;        /* apply the dropout layers */
+        uint64_t seed;
+        int frozen_layers; /* layers [0, frozen_layers) are not updated */
+};
+
+struct step_stats {
+        double loss;
+        int correct; /* top-1 hits in the batch */
+};
+
+struct trainer {
+        struct model *model;
+        int capacity;
+        float **acts;       /* [n_layers + 1]: input, then each output */
+        float **masks;      /* dropout scales per layer, or NULL */
+        float *grads[2];    /* activation gradients, ping-pong */
+        float *param_grads; /* same layout as model->owned_params */
+        float *velocity;
+        float *workspace;
+        size_t n_params;
+        uint64_t step;  /* steps taken, keys the dropout masks */
+        int loss_layer; /* layers from here on are skipped (a final
+                         * softmax: the loss includes it) */
+        /* When not NULL, trainer_step adds each layer's wall time in
+         * seconds: forward to profile[i], backward to profile[n_layers +
+         * i].  For benchmarks. */
+        double *profile;
+};
+
+enum an_status trainer_init(struct trainer *t, struct model *m, int capacity,
+                            struct an_error *err);
+void trainer_free(struct trainer *t);
+
+enum an_status trainer_step(struct trainer *t, const struct train_config *cfg,
+                            const float *x, const int *labels, int batch,
+                            double lr, struct step_stats *stats,
+                            struct an_error *err);
+
+/* Forward without dropout and the loss, for validation; probs gets the
+ * softmax (may be NULL). */
+enum an_status trainer_evaluate(struct trainer *t, const float *x,
+                                const int *labels, int batch, float *probs,
+                                struct step_stats *stats, struct an_error *err);
+
+#endif
