@@ -1,7 +1,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,46 +18,6 @@ void report(const char *what, const char *fmt, ...)
         vfprintf(stderr, fmt, ap);
         fputc('\n', stderr);
         va_end(ap);
-}
-
-void report_error(const char *what, const struct an_error *err)
-{
-        report(what, "%s", err->message);
-}
-
-/* The usage lines are the help text's opening lines up to the first blank
- * line. */
-static void print_usage_lines(FILE *out, const char *help)
-{
-        const char *end = strstr(help, "\n\n");
-        fprintf(out, "%.*s\n", end ? (int)(end - help) : (int)strlen(help),
-                help);
-}
-
-int usage_error(const struct command *cmd, const char *fmt, ...)
-{
-        va_list ap;
-        va_start(ap, fmt);
-        fprintf(stderr, "alexnet %s: ", cmd->name);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
-        va_end(ap);
-        print_usage_lines(stderr, cmd->help);
-        return EXIT_FATAL;
-}
-
-int option_error(const struct command *cmd, int c, char **argv)
-{
-        if (c == ':')
-                return usage_error(cmd, "option '%s' needs a value",
-                                   argv[optind - 1]);
-        return usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-}
-
-int print_help(const struct command *cmd)
-{
-        fputs(cmd->help, stdout);
-        return EXIT_ALL_DONE;
 }
 
 int finish_output(int status)

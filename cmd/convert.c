@@ -1,34 +1,14 @@
 /* alexnet convert: import weights from PyTorch, ONNX or darknet files into
  * a model file, and export model files to ONNX. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
-#include "config.h"
 #include "convert/export_onnx.h"
 #include "convert/import.h"
 #include "model/model.h"
 #include "model/model_meta.h"
-
-static const char convert_help[] =
-        "usage: alexnet convert [--from FORMAT] [--preprocess STYLE]\n"
-        "       [--labels FILE] [--dtype f32|f16|bf16] IN [WEIGHTS] OUT\n"
-        "\n"
-        "Convert IN to the model file OUT, or, when OUT ends in .onnx, export\n"
-        "the model IN to ONNX.  For darknet, IN is the .cfg and WEIGHTS the\n"
-        ".weights file.\n"
-        "\n"
-        "  --from FORMAT       torch, onnx, darknet or safetensors (default:\n"
-        "                      detected from the content)\n"
-        "  --preprocess STYLE  torchvision, caffe or darknet: the input the\n"
-        "                      weights expect (default: by format)\n"
-        "  --labels FILE       class labels, one a line (default: the bundled\n"
-        "                      ImageNet labels for 1000 classes)\n"
-        "  --dtype TYPE        stored precision: f32 (default), f16 or bf16\n"
-        "  -h, --help          show this help\n";
 
 enum source_format {
         FROM_AUTO,
@@ -38,21 +18,40 @@ enum source_format {
         FROM_MODEL
 };
 
-struct convert_options {
-        enum source_format from;
-        const char *preprocess, *labels;
-        enum st_dtype dtype;
+/* The options; choices hold an index into their names below. */
+static int from_choice = -1; /* into from_names: FROM_TORCH + index */
+static int preprocess_choice = -1;
+static const char *labels_path;
+static int dtype_choice = 0; /* into dtype_names, in st_dtype order */
+
+static const char *const from_names[] = {"torch", "onnx", "darknet",
+                                         "safetensors", NULL};
+static const char *const preprocess_names[] = {"torchvision", "caffe",
+                                               "darknet", NULL};
+static const char *const dtype_names[] = {"f32", "f16", "bf16", NULL};
+
+static const struct option_spec convert_options[] = {
+        OPT_CHOICE(0, "from", "FORMAT",
+                   "torch, onnx, darknet or safetensors (default:\n"
+                   "detected from the content)",
+                   &from_choice, from_names),
+        OPT_CHOICE(0, "preprocess", "STYLE",
+                   "torchvision, caffe or darknet: the input the\n"
+                   "weights expect (default: by format)",
+                   &preprocess_choice, preprocess_names),
+        OPT_STRING(0, "labels", "FILE",
+                   "class labels, one a line (default: the bundled\n"
+                   "ImageNet labels for 1000 classes)",
+                   &labels_path),
+        OPT_CHOICE(0, "dtype", "TYPE",
+                   "stored precision: f32 (default), f16 or bf16",
+                   &dtype_choice, dtype_names),
+        OPT_HELP,
+        OPT_END,
 };
 
-static int parse_from(const char *s)
-{
-        static const char *const names[] = {"torch", "onnx", "darknet",
-                                            "safetensors"};
-        for (int i = 0; i < 4; i++)
-                if (!strcmp(s, names[i]))
-                        return i + 1;
-        return -1;
-}
+_Static_assert(ST_F32 == 0 && ST_F16 == 1 && ST_BF16 == 2,
+               "dtype_names follows enum st_dtype");
 
 /* The format of path from its first bytes. */
 static enum source_format detect(const char *path)
@@ -143,16 +142,11 @@ static enum an_status read_labels(struct model *m, const char *path,
 static void record_provenance(struct model *m, const char *in,
                               const char *format)
 {
-        char when[32];
-        time_t now = time(NULL);
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
         const char *base = strrchr(in, '/') ? strrchr(in, '/') + 1 : in;
         json_object_set_new(m->provenance, "converted_from", json_string(base));
         json_object_set_new(m->provenance, "source_format",
                             json_string(format));
-        json_object_set_new(m->provenance, "converted_at", json_string(when));
-        json_object_set_new(m->provenance, "tool",
-                            json_string("alexnet " PACKAGE_VERSION));
+        provenance_stamp(m->provenance, "converted_at");
 }
 
 /* Fills m from the source file(s). */
@@ -187,56 +181,6 @@ static enum an_status load_source(struct model *m, enum source_format from,
         return st;
 }
 
-static int parse_options(int argc, char **argv, struct convert_options *o)
-{
-        enum { OPT_FROM = 256, OPT_PRE, OPT_LABELS, OPT_DTYPE };
-        static const struct option options[] = {
-                {"from", required_argument, NULL, OPT_FROM},
-                {"preprocess", required_argument, NULL, OPT_PRE},
-                {"labels", required_argument, NULL, OPT_LABELS},
-                {"dtype", required_argument, NULL, OPT_DTYPE},
-                {"help", no_argument, NULL, 'h'},
-                {NULL, 0, NULL, 0},
-        };
-        const struct command *cmd = &convert_command;
-        int c, f;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-                switch (c) {
-                case OPT_FROM:
-                        if ((f = parse_from(optarg)) < 0)
-                                return usage_error(cmd, "unknown format '%s'",
-                                                   optarg);
-                        o->from = (enum source_format)f;
-                        break;
-                case OPT_PRE:
-                        if (strcmp(optarg, "torchvision") &&
-                            strcmp(optarg, "caffe") &&
-                            strcmp(optarg, "darknet"))
-                                return usage_error(cmd, "--preprocess is "
-                                                        "torchvision, caffe "
-                                                        "or darknet");
-                        o->preprocess = optarg;
-                        break;
-                case OPT_LABELS: o->labels = optarg; break;
-                case OPT_DTYPE:
-                        if (!strcmp(optarg, "f32"))
-                                o->dtype = ST_F32;
-                        else if (!strcmp(optarg, "f16"))
-                                o->dtype = ST_F16;
-                        else if (!strcmp(optarg, "bf16"))
-                                o->dtype = ST_BF16;
-                        else
-                                return usage_error(cmd, "--dtype is f32, f16 "
-                                                        "or bf16");
-                        break;
-                case 'h': print_help(cmd); return -1;
-                default: return option_error(cmd, c, argv);
-                }
-        }
-        return EXIT_ALL_DONE;
-}
-
 /* Labels: --labels, else the bundled ImageNet list for 1000 classes when
  * the source had none. */
 static enum an_status set_labels(struct model *m, const char *labels,
@@ -256,18 +200,19 @@ static enum an_status set_labels(struct model *m, const char *labels,
 
 static int run_convert(int argc, char **argv)
 {
-        struct convert_options o = {FROM_AUTO, NULL, NULL, ST_F32};
-        int rc = parse_options(argc, argv, &o);
-        if (rc != EXIT_ALL_DONE)
-                return rc < 0 ? EXIT_ALL_DONE : rc;
-        int operands = argc - optind;
+        int operands = options_parse(&convert_command, argc, argv, NULL);
+        if (operands < 0)
+                return operands == -1 ? EXIT_ALL_DONE : EXIT_FATAL;
         if (operands != 2 && operands != 3)
                 return usage_error(&convert_command, "expected IN [WEIGHTS] "
                                                      "OUT");
-        const char *in = argv[optind];
-        const char *weights = operands == 3 ? argv[optind + 1] : NULL;
-        const char *out = argv[argc - 1];
-        enum source_format from = o.from ? o.from : detect(in);
+        const char *in = argv[1];
+        const char *weights = operands == 3 ? argv[2] : NULL;
+        const char *out = argv[operands];
+        enum source_format from =
+                from_choice >= 0
+                        ? (enum source_format)(FROM_TORCH + from_choice)
+                        : detect(in);
         remove_partial_output_on_signals();
 
         struct model m;
@@ -275,25 +220,26 @@ static int run_convert(int argc, char **argv)
         enum an_status st = load_source(&m, from, in, weights, &err);
         if (st != AN_OK) {
                 /* darknet: the weights file is at fault when it is short */
-                report_error(weights && strstr(err.message, "weights") ? weights
-                                                                       : in,
-                             &err);
+                report(weights && strstr(err.message, "weights") ? weights : in,
+                       "%s", err.message);
                 return EXIT_FATAL;
         }
-        if (o.preprocess)
-                st = apply_preprocess(&m, o.preprocess, &err);
+        if (preprocess_choice >= 0)
+                st = apply_preprocess(&m, preprocess_names[preprocess_choice],
+                                      &err);
         if (st == AN_OK)
-                st = set_labels(&m, o.labels, &err);
+                st = set_labels(&m, labels_path, &err);
         if (st != AN_OK) {
-                report_error(in, &err);
+                report(in, "%s", err.message);
                 model_close(&m);
                 return EXIT_FATAL;
         }
-        st = ends_with(out, ".onnx") ? export_onnx(&m, out, &err)
-                                     : model_save(&m, out, o.dtype, &err);
+        st = ends_with(out, ".onnx")
+                     ? export_onnx(&m, out, &err)
+                     : model_save(&m, out, (enum st_dtype)dtype_choice, &err);
         model_close(&m);
         if (st != AN_OK) {
-                report_error(out, &err);
+                report(out, "%s", err.message);
                 return EXIT_FATAL;
         }
         return EXIT_ALL_DONE;
@@ -303,5 +249,11 @@ const struct command convert_command = {
         "convert",
         run_convert,
         "import PyTorch, ONNX or darknet weights; export to ONNX",
-        convert_help,
+        "usage: alexnet convert [--from FORMAT] [--preprocess STYLE]\n"
+        "       [--labels FILE] [--dtype f32|f16|bf16] IN [WEIGHTS] OUT\n",
+        "Convert IN to the model file OUT, or, when OUT ends in .onnx, export\n"
+        "the model IN to ONNX.  For darknet, IN is the .cfg and WEIGHTS the\n"
+        ".weights file.\n",
+        convert_options,
+        NULL,
 };

@@ -1,6 +1,5 @@
 /* alexnet inspect: the layer table, totals and metadata of a model file or a
  * preset, for people (a table) or machines (--json). */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,18 +9,18 @@
 #include "model/model.h"
 #include "model/model_meta.h"
 
-static const char inspect_help[] =
-        "usage: alexnet inspect [--json] [--classes N] MODEL|PRESET\n"
-        "\n"
-        "Show a network's layers (type, kernel, stride, padding, groups,\n"
-        "output shape, parameters, multiply-adds), its totals, and a model\n"
-        "file's preprocessing, labels and provenance.\n"
-        "\n"
-        "  MODEL            a model file (.safetensors)\n"
-        "  PRESET           alexnet, alexnet-owt or alexnet-half\n"
-        "  --json           print one JSON document instead of the table\n"
-        "  -c, --classes N  outputs of a preset's last layer (default 1000)\n"
-        "  -h, --help       show this help\n";
+static bool json_output;
+static int classes = 1000;
+
+static const struct option_spec inspect_options[] = {
+        OPT_FLAG(0, "json", "print one JSON document instead of the table",
+                 &json_output),
+        OPT_INT('c', "classes", "N",
+                "outputs of a preset's last layer (default 1000)", &classes, 1,
+                1 << 24),
+        OPT_HELP,
+        OPT_END,
+};
 
 struct layer_row {
         const struct layer *l;
@@ -226,48 +225,25 @@ static bool is_preset(const char *name)
 
 static int run_inspect(int argc, char **argv)
 {
-        static const struct option options[] = {
-                {"json", no_argument, NULL, 'J'},
-                {"classes", required_argument, NULL, 'c'},
-                {"help", no_argument, NULL, 'h'},
-                {NULL, 0, NULL, 0},
-        };
-        bool json = false;
-        long classes = 1000;
-        char *end;
-        int c;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, ":c:h", options, NULL)) != -1) {
-                switch (c) {
-                case 'J': json = true; break;
-                case 'c':
-                        classes = strtol(optarg, &end, 10);
-                        if (*end || end == optarg || classes < 1 ||
-                            classes > 1 << 24)
-                                return usage_error(&inspect_command,
-                                                   "--classes needs a count "
-                                                   "from 1 to 16777216");
-                        break;
-                case 'h': return print_help(&inspect_command);
-                default: return option_error(&inspect_command, c, argv);
-                }
-        }
-        if (optind != argc - 1)
+        int operands = options_parse(&inspect_command, argc, argv, NULL);
+        if (operands < 0)
+                return operands == -1 ? EXIT_ALL_DONE : EXIT_FATAL;
+        if (operands != 1)
                 return usage_error(&inspect_command,
                                    "expected one MODEL or PRESET");
-        const char *target = argv[optind];
+        const char *target = argv[1];
         struct model m;
         struct an_error err;
         bool preset = is_preset(target);
         enum an_status st =
-                preset ? model_from_preset(&m, target, (int)classes, &err)
+                preset ? model_from_preset(&m, target, classes, &err)
                        : model_open(&m, target, &err);
         if (st != AN_OK) {
-                report_error(target, &err);
+                report(target, "%s", err.message);
                 return EXIT_FATAL;
         }
         int status = EXIT_ALL_DONE;
-        if (json)
+        if (json_output)
                 status = print_json(&m, preset ? NULL : target,
                                     preset ? target : NULL);
         else
@@ -280,5 +256,14 @@ const struct command inspect_command = {
         "inspect",
         run_inspect,
         "show a model's layers, sizes, preprocessing and provenance",
-        inspect_help,
+        "usage: alexnet inspect [--json] [--classes N] MODEL|PRESET\n",
+        "Show a network's layers (type, kernel, stride, padding, groups,\n"
+        "output shape, parameters, multiply-adds), its totals, and a model\n"
+        "file's preprocessing, labels and provenance.\n"
+        "\n"
+        "  MODEL                       a model file (.safetensors)\n"
+        "  PRESET                      alexnet, alexnet-owt, alexnet-half or\n"
+        "                              alexnet-small\n",
+        inspect_options,
+        NULL,
 };

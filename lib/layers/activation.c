@@ -35,7 +35,6 @@ void relu_backward(size_t count, const float *y, const float *dy, float *dx)
                 dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
-
 double softmax_cross_entropy(int batch, int classes, const float *logits,
                              const int *labels, float *dlogits, int *correct)
 {

@@ -46,7 +46,6 @@ enum an_status conv_forward(const struct conv_params *p, int batch,
 
 /* ---- backward -------------------------------------------------------- */
 
-
 /* The input gradient of a stride-1 convolution is itself a stride-1
  * convolution: of dY, padded by kernel - 1 - pad, with each group's
  * weights transposed (in and out channels swapped) and flipped in both

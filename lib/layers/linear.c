@@ -34,7 +34,6 @@ enum an_status linear_forward(int in_features, int out_features, int batch,
         return AN_OK;
 }
 
-
 enum an_status linear_backward(int in_features, int out_features, int batch,
                                const float *x, const float *weight,
                                const float *dy, float *dx, float *dweight,

@@ -63,7 +63,6 @@ void lrn_forward(const struct lrn_params *p, int batch, struct shape in,
         }
 }
 
-
 /* With s_i = k + a/n sum_{j in W(i)} x_j^2 and y_i = x_i s_i^-b:
  *   dx_j = dy_j s_j^-b - (2ab/n) x_j sum_{i : j in W(i)} dy_i x_i s_i^(-b-1)
  * where j in W(i) means i - before <= j <= i + after.  Two passes over

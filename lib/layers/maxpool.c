@@ -132,7 +132,6 @@ void maxpool_forward(const struct window *win, int batch, struct shape in,
         }
 }
 
-
 /* Where the window [ylo, yhi) x [xlo, xhi) (not empty) has its maximum,
  * by the forward pass's rule: the first maximum, or the last NaN.  No
  * branch on the data: the comparisons of a random-looking input would
@@ -158,7 +157,7 @@ static inline int window_argmax(const float *src, int w, int ylo, int yhi,
         do {                                                                   \
                 int i = base + (dy)*w + (dx);                                  \
                 float v = src[i];                                              \
-                bool take = maxpool_takes(v, top);                              \
+                bool take = maxpool_takes(v, top);                             \
                 best = take ? i : best;                                        \
                 top = take ? v : top;                                          \
         } while (0)

@@ -1,5 +1,6 @@
 #include "model/classify.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "layers/activation.h"
@@ -56,4 +57,64 @@ int top_k(const float *probs, int classes, int k, struct prediction *out)
                 out[j] = p;
         }
         return n;
+}
+
+int class_rank(const float *probs, int classes, int label)
+{
+        struct prediction mine = {label, probs[label]};
+        int rank = 0;
+        for (int i = 0; i < classes; i++)
+                rank += ranks_before((struct prediction){i, probs[i]}, mine);
+        return rank;
+}
+
+enum an_status accuracy_init(struct accuracy *a, int classes, bool confusion,
+                             struct an_error *err)
+{
+        memset(a, 0, sizeof *a);
+        a->classes = classes;
+        if (confusion) {
+                a->confusion =
+                        calloc((size_t)classes * classes, sizeof *a->confusion);
+                if (!a->confusion)
+                        return an_error_set(err, AN_E_NOMEM,
+                                            "out of memory for a %d-class "
+                                            "confusion matrix",
+                                            classes);
+        }
+        return AN_OK;
+}
+
+void accuracy_add(struct accuracy *a, const float *probs, const int *labels,
+                  int n)
+{
+        for (int i = 0; i < n; i++) {
+                const float *p = probs + (size_t)i * a->classes;
+                int rank = class_rank(p, a->classes, labels[i]);
+                a->seen++;
+                a->top1 += rank == 0;
+                a->top5 += rank < 5;
+                if (a->confusion) {
+                        struct prediction first;
+                        top_k(p, a->classes, 1, &first);
+                        a->confusion[(size_t)labels[i] * a->classes +
+                                     first.index]++;
+                }
+        }
+}
+
+double accuracy_top1(const struct accuracy *a)
+{
+        return a->seen ? (double)a->top1 / a->seen : 0;
+}
+
+double accuracy_top5(const struct accuracy *a)
+{
+        return a->seen ? (double)a->top5 / a->seen : 0;
+}
+
+void accuracy_free(struct accuracy *a)
+{
+        free(a->confusion);
+        memset(a, 0, sizeof *a);
 }

@@ -10,14 +10,13 @@
 #include "layers/lrn.h"
 #include "layers/maxpool.h"
 
-static struct conv_params conv_params_of(const struct layer *l,
-                                         struct shape in)
+static struct conv_params conv_params_of(const struct layer *l, struct shape in)
 {
         return (struct conv_params){in.c, l->out, l->groups, l->win};
 }
 
-size_t layer_workspace_floats(const struct layer *l, struct shape in,
-                              int batch, bool backward)
+size_t layer_workspace_floats(const struct layer *l, struct shape in, int batch,
+                              bool backward)
 {
         struct conv_params p;
         switch (l->type) {

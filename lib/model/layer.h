@@ -20,7 +20,7 @@
 
 /* A layer's parameters as the forward pass reads them. */
 struct layer_params {
-        const float *weight, *bias;            /* NULL for layers without */
+        const float *weight, *bias;         /* NULL for layers without */
         const struct packed_matrix *packed; /* one per group, or NULL */
 };
 
@@ -34,8 +34,8 @@ struct dropout_draw {
 
 /* Floats of scratch the layer needs for a batch: forward only, or forward
  * and backward (training). */
-size_t layer_workspace_floats(const struct layer *l, struct shape in,
-                              int batch, bool backward);
+size_t layer_workspace_floats(const struct layer *l, struct shape in, int batch,
+                              bool backward);
 
 /* Layer l from x into y (y may equal x for element-wise layers; not for
  * the others).  relu applies a ReLU that follows in the same pass (conv and

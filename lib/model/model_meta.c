@@ -3,6 +3,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "config.h"
 
 enum { MAX_LABEL_BYTES = 1024 };
 
@@ -117,4 +120,15 @@ enum an_status labels_from_json(char ***labels, const json_t *j, size_t count,
         }
         *labels = list;
         return AN_OK;
+}
+
+void provenance_stamp(json_t *provenance, const char *time_key)
+{
+        char when[32];
+        time_t now = time(NULL);
+        struct tm utc;
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &utc));
+        json_object_set_new(provenance, time_key, json_string(when));
+        json_object_set_new(provenance, "tool",
+                            json_string("alexnet " PACKAGE_VERSION));
 }

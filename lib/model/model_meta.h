@@ -1,5 +1,6 @@
 /* The JSON documents of a model file's metadata besides the architecture:
- * preprocessing and class labels (see model.h for the keys). */
+ * preprocessing, class labels and provenance (see model.h for the
+ * keys). */
 #ifndef ALEXNET_MODEL_META_H
 #define ALEXNET_MODEL_META_H
 
@@ -18,5 +19,10 @@ void labels_free(char **labels);
 /* Reads exactly `count` labels into a new NULL-terminated array. */
 enum an_status labels_from_json(char ***labels, const json_t *j, size_t count,
                                 struct an_error *err);
+
+/* Sets provenance[time_key] to the current UTC time (ISO 8601) and
+ * provenance["tool"] to this program and version: what every writer of a
+ * model (train, convert) records beside its own keys. */
+void provenance_stamp(json_t *provenance, const char *time_key);
 
 #endif

@@ -244,11 +244,11 @@ enum an_status net_reserve(struct net *net, int batch, struct an_error *err)
 static enum an_status run_layer(const struct net *net, int i, int batch,
                                 const float *x, float *y, bool relu)
 {
-        struct layer_params p = {
-                net->weights[i], net->biases[i],
-                wants_packed(net, i, batch) ? net->packed[i] : NULL};
-        return layer_forward(&net->arch.layers[i], net->shapes[i], &p, batch,
-                             x, y, relu, net->workspace, NULL);
+        struct layer_params p = {net->weights[i], net->biases[i],
+                                 wants_packed(net, i, batch) ? net->packed[i]
+                                                             : NULL};
+        return layer_forward(&net->arch.layers[i], net->shapes[i], &p, batch, x,
+                             y, relu, net->workspace, NULL);
 }
 
 static bool in_place(enum layer_type t)

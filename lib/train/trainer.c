@@ -157,8 +157,7 @@ static enum an_status backward_layer(struct trainer *t, int i, int batch,
         struct dropout_draw d = dropout_draw_of(t, i, true, cfg);
         return layer_backward(&net->arch.layers[i], net->shapes[i],
                               net->weights[i], batch, t->acts[i],
-                              t->acts[i + 1], dy, dx, dw, db, t->workspace,
-                              &d);
+                              t->acts[i + 1], dy, dx, dw, db, t->workspace, &d);
 }
 
 /* The paper's update for the parameters of layers not frozen. */

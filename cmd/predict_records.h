@@ -21,8 +21,8 @@
 
 enum record_format { FORMAT_TEXT, FORMAT_TSV, FORMAT_JSON };
 
-/* Parses "text", "tsv" or "json"; returns -1 for anything else. */
-int record_format_parse(const char *name);
+/* "text", "tsv", "json" in enum order, NULL-ended. */
+extern const char *const record_format_names[];
 
 void record_header(FILE *out, enum record_format f);
 

@@ -1,5 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
-#include "paths.h"
+#include "predict_paths.h"
 
 #include <errno.h>
 #include <stdlib.h>

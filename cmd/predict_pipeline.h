@@ -9,14 +9,16 @@
 #include <stdbool.h>
 
 #include "image/image.h"
-#include "paths.h"
+#include "predict_paths.h"
 #include "image/transform.h"
+#include "model/net.h"
 
 struct batch {
         int n;          /* inputs in this batch */
         int decoded;    /* of which decoded: their tensors come first */
         char **paths;   /* [capacity] */
         char **errors;  /* [capacity]: NULL, or why the input failed */
+        bool *ok;       /* [capacity]: decoded */
         int *slot;      /* [capacity]: tensor index, or -1 */
         float *input;   /* [capacity * crops][C][H][W] */
         bool last;      /* no batch follows */
@@ -41,5 +43,11 @@ bool pipeline_start(struct pipeline *p);
 struct batch *pipeline_next(struct pipeline *p);
 /* Frees everything. */
 void pipeline_finish(struct pipeline *p);
+
+/* Runs b's decoded images through net into probs[decoded][classes]
+ * (softmax averaged over the crops); reports a failure and returns
+ * false. */
+bool pipeline_classify(const struct pipeline *p, const struct batch *b,
+                       struct net *net, float *probs);
 
 #endif

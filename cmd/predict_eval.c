@@ -5,41 +5,31 @@
 
 #include "model/classify.h"
 #include "cli.h"
-#include "predict.h"
+#include "predict_eval.h"
 
-struct tally {
-        size_t seen, failed, top1, top5;
-        size_t *confusion; /* [true][predicted] */
-        int classes;
-};
-
-static void count_batch(struct tally *t, const struct batch *b,
-                        const float *probs, const int *labels_of_batch)
+/* Counts a batch: failures reported, the decoded images against their
+ * labels. */
+static void count_batch(struct accuracy *acc, size_t *failed,
+                        const struct batch *b, const float *probs,
+                        const int *labels_of_batch)
 {
-        struct prediction top[5];
         for (int i = 0; i < b->n; i++) {
                 if (b->slot[i] < 0) {
                         report(b->paths[i], "%s", b->errors[i]);
-                        t->failed++;
+                        (*failed)++;
                         continue;
                 }
-                int truth = labels_of_batch[i];
-                int k = top_k(probs + (size_t)b->slot[i] * t->classes,
-                              t->classes, 5, top);
-                t->seen++;
-                t->top1 += top[0].index == truth;
-                for (int r = 0; r < k; r++)
-                        t->top5 += top[r].index == truth;
-                t->confusion[(size_t)truth * t->classes + top[0].index]++;
+                accuracy_add(acc, probs + (size_t)b->slot[i] * acc->classes,
+                             &labels_of_batch[i], 1);
         }
 }
 
-static void print_text(const struct tally *t, const struct dataset *d)
+static void print_text(const struct accuracy *t, size_t failed,
+                       const struct dataset *d)
 {
-        printf("images: %zu (%zu could not be read)\n", t->seen, t->failed);
-        printf("top-1: %.2f%%\ntop-5: %.2f%%\n\n",
-               t->seen ? 100.0 * t->top1 / t->seen : 0,
-               t->seen ? 100.0 * t->top5 / t->seen : 0);
+        printf("images: %zu (%zu could not be read)\n", t->seen, failed);
+        printf("top-1: %.2f%%\ntop-5: %.2f%%\n\n", 100 * accuracy_top1(t),
+               100 * accuracy_top5(t));
         printf("%-24s %8s %8s\n", "class", "images", "top-1");
         for (int c = 0; c < t->classes; c++) {
                 size_t n = 0;
@@ -63,7 +53,8 @@ static void print_text(const struct tally *t, const struct dataset *d)
         }
 }
 
-static void print_json(const struct tally *t, const struct dataset *d)
+static void print_json(const struct accuracy *t, size_t failed,
+                       const struct dataset *d)
 {
         json_t *classes = json_array(), *matrix = json_array();
         for (int c = 0; c < t->classes; c++) {
@@ -85,50 +76,53 @@ static void print_json(const struct tally *t, const struct dataset *d)
                                                   n
                                     : 0.0));
         }
-        json_t *doc =
-                json_pack("{s:I,s:I,s:f,s:f,s:o,s:o}", "images",
-                          (json_int_t)t->seen, "failed", (json_int_t)t->failed,
-                          "top1", t->seen ? (double)t->top1 / t->seen : 0.0,
-                          "top5", t->seen ? (double)t->top5 / t->seen : 0.0,
-                          "classes", classes, "confusion", matrix);
+        json_t *doc = json_pack(
+                "{s:I,s:I,s:f,s:f,s:o,s:o}", "images", (json_int_t)t->seen,
+                "failed", (json_int_t)failed, "top1", accuracy_top1(t), "top5",
+                accuracy_top5(t), "classes", classes, "confusion", matrix);
         json_dumpf(doc, stdout, JSON_COMPACT);
         putchar('\n');
         json_decref(doc);
 }
 
 int evaluate_folder(struct model *m, struct pipeline *p,
-                    const struct dataset *d, const struct predict_options *o)
+                    const struct dataset *d, const char *dir, bool json)
 {
-        struct tally t = {0};
-        t.classes = (int)net_outputs(&m->net);
-        if (t.classes != d->n_classes) {
-                report(o->eval, "%d class folders, the model has %d classes",
-                       d->n_classes, t.classes);
+        struct accuracy acc;
+        struct an_error err;
+        int classes = (int)net_outputs(&m->net);
+        if (classes != d->n_classes) {
+                report(dir, "%d class folders, the model has %d classes",
+                       d->n_classes, classes);
                 return EXIT_FATAL;
         }
-        t.confusion =
-                calloc((size_t)t.classes * t.classes, sizeof *t.confusion);
-        float *probs = malloc((size_t)o->batch * t.classes * sizeof *probs);
-        int status = t.confusion && probs ? EXIT_ALL_DONE : EXIT_FATAL;
-        size_t position = 0;
+        float *probs = malloc((size_t)p->capacity * classes * sizeof *probs);
+        if (!probs || accuracy_init(&acc, classes, true, &err) != AN_OK) {
+                free(probs);
+                report("predict", "out of memory");
+                return EXIT_FATAL;
+        }
+        int status = EXIT_ALL_DONE;
+        size_t position = 0, failed = 0;
         for (bool last = false; status != EXIT_FATAL && !last;) {
                 struct batch *b = pipeline_next(p);
                 last = b->last;
-                if (!classify_pipeline_batch(m, b, o->crops, probs)) {
+                if (!pipeline_classify(p, b, &m->net, probs)) {
                         status = EXIT_FATAL;
                 } else {
-                        count_batch(&t, b, probs, d->labels + position);
+                        count_batch(&acc, &failed, b, probs,
+                                    d->labels + position);
                         position += b->n;
                 }
         }
         if (status != EXIT_FATAL) {
-                if (o->format == FORMAT_JSON)
-                        print_json(&t, d);
+                if (json)
+                        print_json(&acc, failed, d);
                 else
-                        print_text(&t, d);
-                status = t.failed ? EXIT_SOME_FAILED : EXIT_ALL_DONE;
+                        print_text(&acc, failed, d);
+                status = failed ? EXIT_SOME_FAILED : EXIT_ALL_DONE;
         }
-        free(t.confusion);
+        accuracy_free(&acc);
         free(probs);
         return status;
 }

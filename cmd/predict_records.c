@@ -1,20 +1,11 @@
-#include "records.h"
+#include "predict_records.h"
 
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
-int record_format_parse(const char *name)
-{
-        if (!strcmp(name, "text"))
-                return FORMAT_TEXT;
-        if (!strcmp(name, "tsv"))
-                return FORMAT_TSV;
-        if (!strcmp(name, "json"))
-                return FORMAT_JSON;
-        return -1;
-}
+const char *const record_format_names[] = {"text", "tsv", "json", NULL};
 
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 if the bytes there
  * are not one (overlong forms, surrogates and values past U+10FFFF are

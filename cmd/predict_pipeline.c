@@ -1,9 +1,13 @@
 #define _POSIX_C_SOURCE 200809L
-#include "pipeline.h"
+#include "predict_pipeline.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "cli.h"
+#include "data/batch.h"
+#include "model/classify.h"
 
 static void clear_batch(struct batch *b)
 {
@@ -27,7 +31,7 @@ static void decode_into(struct pipeline *p, struct batch *b, int i)
                                       b->input + (size_t)i * sample, &err);
                 image_free(&img);
         }
-        b->slot[i] = st == AN_OK ? i : -1;
+        b->ok[i] = st == AN_OK;
         if (st != AN_OK)
                 b->errors[i] = strdup(err.message);
 }
@@ -36,22 +40,13 @@ static void decode_into(struct pipeline *p, struct batch *b, int i)
 static void compact(struct pipeline *p, struct batch *b)
 {
         size_t sample = shape_count(p->input) * p->crops;
-        b->decoded = 0;
-        for (int i = 0; i < b->n; i++) {
-                if (b->slot[i] < 0)
-                        continue;
-                if (b->decoded != i)
-                        memcpy(b->input + (size_t)b->decoded * sample,
-                               b->input + (size_t)i * sample,
-                               sample * sizeof *b->input);
-                b->slot[i] = b->decoded++;
-        }
+        b->decoded = batch_compact(b->input, sample, b->n, b->ok, b->slot);
 }
 
 /* Reads up to a batch of paths, then decodes them on every core at once,
  * one image a thread: the network's threads are idle meanwhile, where a
  * decoding thread beside them took a core from every product it
- * overlapped (make bench-predict on 2 cores: 79-93 -> 98-101 images/s). */
+ * overlapped (measured with make bench-predict). */
 static void fill_batch(struct pipeline *p, struct batch *b)
 {
         clear_batch(b);
@@ -83,8 +78,9 @@ static bool alloc_batch(struct batch *b, int capacity, size_t sample)
         b->paths = calloc(capacity, sizeof *b->paths);
         b->errors = calloc(capacity, sizeof *b->errors);
         b->slot = calloc(capacity, sizeof *b->slot);
+        b->ok = calloc(capacity, sizeof *b->ok);
         b->input = malloc(capacity * sample * sizeof *b->input);
-        return b->paths && b->errors && b->slot && b->input;
+        return b->paths && b->errors && b->slot && b->ok && b->input;
 }
 
 static void free_batch(struct batch *b)
@@ -93,6 +89,7 @@ static void free_batch(struct batch *b)
         free(b->paths);
         free(b->errors);
         free(b->slot);
+        free(b->ok);
         free(b->input);
 }
 
@@ -115,4 +112,15 @@ struct batch *pipeline_next(struct pipeline *p)
 void pipeline_finish(struct pipeline *p)
 {
         free_batch(&p->batch);
+}
+
+bool pipeline_classify(const struct pipeline *p, const struct batch *b,
+                       struct net *net, float *probs)
+{
+        struct an_error err;
+        if (!b->decoded || classify_batch(net, b->input, b->decoded, p->crops,
+                                          probs, &err) == AN_OK)
+                return true;
+        report("predict", "%s", err.message);
+        return false;
 }

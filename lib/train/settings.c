@@ -1,0 +1,124 @@
+#include "train/settings.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *const schedule_names[] = {"paper", "step", "cosine", NULL};
+const char *const augment_names[] = {"none", "flip", "flip-crop", "paper",
+                                     NULL};
+const char *const init_names[] = {"paper", "he", NULL};
+
+void train_settings_defaults(struct train_settings *s)
+{
+        memset(s, 0, sizeof *s);
+        snprintf(s->preset, sizeof s->preset, "alexnet-owt");
+        s->init = INIT_PAPER;
+        s->epochs = 90;
+        s->batch = 128;
+        s->lr = 0.01;
+        s->momentum = 0.9;
+        s->weight_decay = 5e-4;
+        s->schedule = SCHEDULE_PAPER;
+        s->lr_step = 30;
+        s->dropout = -1;
+        s->augment = AUGMENT_PAPER;
+        s->seed = 1;
+}
+
+enum an_status settings_set_path(char *field, size_t size, const char *path,
+                                 struct an_error *err)
+{
+        if (strlen(path) >= size)
+                return an_error_set(err, AN_E_INVALID,
+                                    "a path of more than %zu bytes", size - 1);
+        memcpy(field, path, strlen(path) + 1);
+        return AN_OK;
+}
+
+json_t *train_settings_to_json(const struct train_settings *s)
+{
+        return json_pack(
+                "{s:s,s:s,s:f,s:s,s:s,s:s,s:i,s:i,s:f,s:f,s:f,s:s,s:i,s:f,"
+                "s:s,s:i,s:I,s:b}",
+                "datadir", s->datadir, "val", s->val, "val_split", s->val_split,
+                "preset", s->preset, "from", s->from, "init",
+                init_names[s->init], "epochs", s->epochs, "batch", s->batch,
+                "lr", s->lr, "momentum", s->momentum, "weight_decay",
+                s->weight_decay, "schedule", schedule_names[s->schedule],
+                "lr_step", s->lr_step, "dropout", s->dropout, "augment",
+                augment_names[s->augment], "resize", s->resize, "seed",
+                (json_int_t)s->seed, "freeze", s->freeze);
+}
+
+/* The index of name in names, or -1. */
+static int choice_index(const char *const *names, const char *name)
+{
+        for (int i = 0; names[i]; i++)
+                if (!strcmp(names[i], name))
+                        return i;
+        return -1;
+}
+
+static enum an_status copy_string(char *field, size_t size, const char *key,
+                                  const char *value, struct an_error *err)
+{
+        if (strlen(value) >= size)
+                return an_error_set(err, AN_E_FORMAT,
+                                    "training settings: %s is too long", key);
+        memcpy(field, value, strlen(value) + 1);
+        return AN_OK;
+}
+
+/* Ranges a run could have been started with (the options' own). */
+static bool in_range(const struct train_settings *s)
+{
+        return s->epochs >= 1 && s->batch >= 1 && s->lr_step >= 1 &&
+               s->resize >= 0 && s->lr >= 0 && isfinite(s->lr) &&
+               s->momentum >= 0 && s->momentum < 1 && s->weight_decay >= 0 &&
+               isfinite(s->weight_decay) && s->dropout < 1 &&
+               s->val_split >= 0 && s->val_split < 1;
+}
+
+enum an_status train_settings_from_json(struct train_settings *s,
+                                        const json_t *j, struct an_error *err)
+{
+        const char *datadir, *val, *preset, *from, *init, *schedule, *augment;
+        json_int_t seed;
+        int freeze;
+        train_settings_defaults(s);
+        if (json_unpack((json_t *)j,
+                        "{s:s,s:s,s:F,s:s,s:s,s:s,s:i,s:i,s:F,s:F,s:F,s:s,s:i,"
+                        "s:F,s:s,s:i,s:I,s:b}",
+                        "datadir", &datadir, "val", &val, "val_split",
+                        &s->val_split, "preset", &preset, "from", &from, "init",
+                        &init, "epochs", &s->epochs, "batch", &s->batch, "lr",
+                        &s->lr, "momentum", &s->momentum, "weight_decay",
+                        &s->weight_decay, "schedule", &schedule, "lr_step",
+                        &s->lr_step, "dropout", &s->dropout, "augment",
+                        &augment, "resize", &s->resize, "seed", &seed, "freeze",
+                        &freeze))
+                return an_error_set(err, AN_E_FORMAT,
+                                    "training settings incomplete");
+        int i = choice_index(init_names, init),
+            sc = choice_index(schedule_names, schedule),
+            au = choice_index(augment_names, augment);
+        if (i < 0 || sc < 0 || au < 0 || seed < 0 || !in_range(s))
+                return an_error_set(err, AN_E_FORMAT,
+                                    "training settings out of range");
+        s->init = (enum init_mode)i;
+        s->schedule = (enum schedule)sc;
+        s->augment = (enum augment_mode)au;
+        s->seed = (uint64_t)seed;
+        s->freeze = freeze;
+        enum an_status st = copy_string(s->datadir, sizeof s->datadir,
+                                        "datadir", datadir, err);
+        if (st == AN_OK)
+                st = copy_string(s->val, sizeof s->val, "val", val, err);
+        if (st == AN_OK)
+                st = copy_string(s->preset, sizeof s->preset, "preset", preset,
+                                 err);
+        if (st == AN_OK)
+                st = copy_string(s->from, sizeof s->from, "from", from, err);
+        return st;
+}
