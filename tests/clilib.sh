@@ -1,5 +1,16 @@
 # Helpers for the shell tests.  Sourced; sets $out and $err to files that
 # hold the last command's standard output and error.
+#
+# A script is a list of named behaviours, as in git's t/:
+#
+#     csv_log() { expect 0 "$ALEXNET" train ...; grep -q ... || fail "..."; }
+#     test_expect "train writes a CSV line per epoch" csv_log
+#     ...
+#     test_done
+#
+# Each runs in a subshell, so a failure ("fail" exits it) is reported with
+# its title and output and the next one still runs; test_done exits 1 if
+# any failed.  Files persist between them; shell variables do not.
 set -u
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/alexnet-cli.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -31,5 +42,28 @@ one_line_error() {
 }
 
 pass() {
+        exit 0
+}
+
+failures=0
+tests_run=0
+
+# test_expect TITLE FUNCTION [ARGS...]: runs one behaviour.
+test_expect() {
+        title=$1
+        shift
+        tests_run=$((tests_run + 1))
+        if ("$@") >"$tmp/case.log" 2>&1; then
+                echo "ok $tests_run - $title"
+        else
+                echo "not ok $tests_run - $title"
+                sed 's/^/#   /' "$tmp/case.log"
+                failures=$((failures + 1))
+        fi
+}
+
+test_done() {
+        echo "# $tests_run behaviours, $failures failed"
+        [ "$failures" -eq 0 ] || exit 1
         exit 0
 }

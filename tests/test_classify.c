@@ -77,6 +77,36 @@ START_TEST(top_k_ranks_by_probability_then_index)
 }
 END_TEST
 
+/* class_rank agrees with top_k's order for every class, ties included;
+ * accuracy counts with it, so a label tied with five lower classes is not
+ * in the top five. */
+START_TEST(rank_and_accuracy_follow_top_k)
+{
+        const float p[8] = {0.2f, 0.2f, 0.2f, 0.2f, 0.2f, 0.2f, 0.1f, 0.05f};
+        struct prediction top[8];
+        ck_assert_int_eq(top_k(p, 8, 8, top), 8);
+        for (int r = 0; r < 8; r++)
+                ck_assert_int_eq(class_rank(p, 8, top[r].index), r);
+        struct accuracy acc;
+        struct an_error err;
+        ck_assert_int_eq(accuracy_init(&acc, 8, true, &err), AN_OK);
+        const int labels[3] = {5, 4, 0};
+        float probs[3][8];
+        for (int i = 0; i < 3; i++)
+                memcpy(probs[i], p, sizeof p);
+        accuracy_add(&acc, probs[0], labels, 3);
+        /* six classes tie at 0.2: label 5 ranks sixth (out of the top
+         * five), label 4 fifth (in), label 0 first */
+        ck_assert_int_eq(acc.seen, 3);
+        ck_assert_int_eq(acc.top5, 2);
+        ck_assert_int_eq(acc.top1, 1);
+        ck_assert_int_eq(acc.confusion[5 * 8 + 0], 1);
+        ck_assert_int_eq(acc.confusion[0 * 8 + 0], 1);
+        ck_assert_double_eq_tol(accuracy_top5(&acc), 2.0 / 3, 1e-12);
+        accuracy_free(&acc);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("classify");
@@ -85,6 +115,7 @@ int main(void)
         tcase_add_test(tc, centre_crop_matches_torchvision);
         tcase_add_test(tc, ten_crop_matches_torchvision);
         tcase_add_test(tc, top_k_ranks_by_probability_then_index);
+        tcase_add_test(tc, rank_and_accuracy_follow_top_k);
         suite_add_tcase(s, tc);
         return run_suite(s);
 }

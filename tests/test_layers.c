@@ -1,5 +1,6 @@
 /* Each layer's forward pass against PyTorch (float64) references from
  * tests/fixtures/layers, made by tests/fixtures/generate.py. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,12 +158,83 @@ START_TEST(relu_and_softmax_work_in_place)
 }
 END_TEST
 
+/* Forward and backward take one rule: for random planes full of ties and
+ * NaNs, the gradient of each output lands on an input holding exactly the
+ * forward output (NaN where it is NaN), at the first maximum in row order
+ * when there is no NaN; with padding taps never chosen. */
+START_TEST(maxpool_directions_agree_on_ties_and_nan)
+{
+        const struct window wins[] = {
+                {3, 3, 2, 2, 0, 0, 0, 0}, /* AlexNet's */
+                {3, 3, 2, 2, 1, 1, 1, 1}, /* padded */
+                {2, 3, 1, 2, 0, 1, 1, 0}, /* odd */
+        };
+        struct shape in = {2, 13, 37};
+        size_t n = shape_count(in);
+        float *x = malloc(n * sizeof *x), *dx = malloc(n * sizeof *dx);
+        unsigned state = 99;
+        for (size_t w = 0; w < sizeof wins / sizeof wins[0]; w++) {
+                const struct window *win = &wins[w];
+                int oh = window_out_h(win, in.h), ow = window_out_w(win, in.w);
+                size_t outs = (size_t)in.c * oh * ow;
+                float *y = malloc(outs * sizeof *y), *dy = calloc(outs, 4);
+                for (size_t i = 0; i < n; i++) {
+                        state = state * 1103515245u + 12345u;
+                        unsigned r = (state >> 16) % 16;
+                        x[i] = r == 0 ? NAN : (float)(r % 3); /* many ties */
+                }
+                maxpool_forward(win, 1, in, x, y);
+                for (size_t o = 0; o < outs; o++) {
+                        dy[o] = 1;
+                        maxpool_backward(win, 1, in, x, dy, dx);
+                        dy[o] = 0;
+                        size_t at = n, hits = 0;
+                        for (size_t i = 0; i < n; i++)
+                                if (dx[i] != 0) {
+                                        at = i;
+                                        hits++;
+                                }
+                        ck_assert_int_eq(hits, 1);
+                        ck_assert_msg(isnan(y[o]) ? isnan(x[at])
+                                                  : x[at] == y[o],
+                                      "window %zu output %zu", w, o);
+                        /* the first maximum: nothing before it in the
+                         * window's row order is as large */
+                        int c = (int)(o / ((size_t)oh * ow));
+                        int oy = (int)(o / ow % oh), ox = (int)(o % ow);
+                        int y0 = oy * win->stride_h - win->pad_top;
+                        int x0 = ox * win->stride_w - win->pad_left;
+                        for (int iy = y0; iy < y0 + win->kernel_h; iy++)
+                                for (int ix = x0; ix < x0 + win->kernel_w;
+                                     ix++) {
+                                        if (iy < 0 || ix < 0 || iy >= in.h ||
+                                            ix >= in.w)
+                                                continue;
+                                        size_t i =
+                                                ((size_t)c * in.h + iy) * in.w +
+                                                ix;
+                                        if (i == at)
+                                                goto next;
+                                        if (!isnan(y[o]))
+                                                ck_assert(!(x[i] >= y[o]));
+                                }
+                next:;
+                }
+                free(y);
+                free(dy);
+        }
+        free(x);
+        free(dx);
+}
+END_TEST
+
 static Suite *layers_suite(void)
 {
         Suite *s = suite_create("layers");
         TCase *tc = tcase_create("pytorch");
         tcase_add_loop_test(tc, layer_matches_pytorch, 0, N_CASES);
         tcase_add_test(tc, relu_and_softmax_work_in_place);
+        tcase_add_test(tc, maxpool_directions_agree_on_ties_and_nan);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -1,8 +1,14 @@
 #include "testutil.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "synth_jpeg.h"
 
 const char *fixture_path(const char *rel)
 {
@@ -80,4 +86,51 @@ int run_suite(Suite *s)
         int failed = srunner_ntests_failed(sr);
         srunner_free(sr);
         return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+void make_image_folder(char *dir, int classes, int per_class, int w, int h)
+{
+        const char *tmp = getenv("TMPDIR");
+        snprintf(dir, 64, "%s/alexnet-test.XXXXXX",
+                 tmp && *tmp && strlen(tmp) < 40 ? tmp : "/tmp");
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        for (int c = 0; c < classes; c++) {
+                char path[256];
+                snprintf(path, sizeof path, "%s/c%d", dir, c);
+                ck_assert_int_eq(mkdir(path, 0700), 0);
+                for (int i = 0; i < per_class; i++) {
+                        snprintf(path, sizeof path, "%s/c%d/i%d.jpg", dir, c,
+                                 i);
+                        ck_assert_int_eq(
+                                write_synth_jpeg(path, w, h,
+                                                 (unsigned)(c * 1000 + i + 1)),
+                                0);
+                }
+        }
+}
+
+void remove_image_folder(const char *dir)
+{
+        DIR *top = opendir(dir);
+        struct dirent *e;
+        while (top && (e = readdir(top))) {
+                if (e->d_name[0] == '.')
+                        continue;
+                char sub[512];
+                snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
+                DIR *d = opendir(sub);
+                struct dirent *f;
+                while (d && (f = readdir(d))) {
+                        char file[1024];
+                        snprintf(file, sizeof file, "%s/%s", sub, f->d_name);
+                        if (f->d_name[0] != '.')
+                                unlink(file);
+                }
+                if (d)
+                        closedir(d);
+                rmdir(sub);
+        }
+        if (top)
+                closedir(top);
+        rmdir(dir);
 }

@@ -32,6 +32,15 @@ void seeded_uniform(uint64_t seed, uint64_t start, size_t count, float bound,
  * for a bias (rank 1). */
 float seeded_bound(int rank, const int64_t *shape);
 
+/* A labelled image folder in a new temporary directory: dir/cK/iJ.jpg,
+ * `classes` folders of `per_class` w x h JPEGs (synth_jpeg.h, seeded by
+ * class and index).  dir holds at least 64 bytes; the test fails if the
+ * folder cannot be made. */
+void make_image_folder(char *dir, int classes, int per_class, int w, int h);
+
+/* Removes a folder made by make_image_folder (two levels of files). */
+void remove_image_folder(const char *dir);
+
 /* Runs suite s and returns the process exit status. */
 int run_suite(Suite *s);
 
