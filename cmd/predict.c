@@ -220,13 +220,13 @@ static int run_predict(int argc, char **argv)
         p.image.max_pixels = (uint64_t)(opt.max_megapixels * 1e6);
         p.image.min_side = m.pre.resize;
         int status = EXIT_FATAL;
-        if (!pipeline_start(&p)) {
+        if (!pipeline_init(&p)) {
                 report("predict", "out of memory");
         } else {
                 status = opt.eval ? evaluate_folder(&m, &p, &d, opt.eval,
                                                     opt.format == FORMAT_JSON)
                                   : classify_all(&m, &p);
-                pipeline_finish(&p);
+                pipeline_free(&p);
         }
         dataset_free(&d);
         path_source_free(&source);

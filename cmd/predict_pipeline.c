@@ -93,7 +93,7 @@ static void free_batch(struct batch *b)
         free(b->input);
 }
 
-bool pipeline_start(struct pipeline *p)
+bool pipeline_init(struct pipeline *p)
 {
         size_t sample = shape_count(p->input) * p->crops;
         memset(&p->batch, 0, sizeof p->batch);
@@ -109,7 +109,7 @@ struct batch *pipeline_next(struct pipeline *p)
         return &p->batch;
 }
 
-void pipeline_finish(struct pipeline *p)
+void pipeline_free(struct pipeline *p)
 {
         free_batch(&p->batch);
 }

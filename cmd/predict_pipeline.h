@@ -36,13 +36,13 @@ struct pipeline {
 };
 
 /* Allocates the batch. */
-bool pipeline_start(struct pipeline *p);
+bool pipeline_init(struct pipeline *p);
 /* The next batch, read and decoded now, in order (possibly empty); the
  * one with `last` set ends the stream, and is the last to ask for.  Valid
  * until the next call. */
 struct batch *pipeline_next(struct pipeline *p);
 /* Frees everything. */
-void pipeline_finish(struct pipeline *p);
+void pipeline_free(struct pipeline *p);
 
 /* Runs b's decoded images through net into probs[decoded][classes]
  * (softmax averaged over the crops); reports a failure and returns

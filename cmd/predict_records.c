@@ -37,7 +37,7 @@ static bool valid_utf8(const char *s)
         return true;
 }
 
-/* The text and TSV escaping described in records.h. */
+/* The text and TSV escaping described in predict_records.h. */
 static void put_escaped(FILE *out, const char *s)
 {
         for (const unsigned char *p = (const unsigned char *)s; *p;) {

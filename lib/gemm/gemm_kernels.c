@@ -50,8 +50,7 @@ static inline void prefetch_row(const float *row, int n)
 
 /* Asks for A's panel 2 KiB ahead.  A fully connected layer's weights are
  * read once per batch, straight from memory, and the hardware prefetcher
- * alone left the kernel waiting for them (fc6 at batch 32, prepacked:
- * 14.0-14.2 -> 12.0-12.1 ms, `make bench-gemm`); in conv layers A is in
+ * alone left the kernel waiting for them; in conv layers A is in
  * cache and the prefetch costs one instruction per step of K. */
 static inline void prefetch_a(const void *a)
 {

@@ -3,8 +3,8 @@
  * blocked driver of gemm.c for most shapes, and here a GEMV over the panels
  * for N <= SMALL_N (fully connected layers at batch 1 to 4), where the
  * product is bound by how fast the weights stream from memory, which is why
- * bfloat16 storage makes it faster (fc6 at batch 1: 3.7-4.6 ms against
- * 6.0-7.6 ms in FP32 on a 2-core Zen 3, `make bench-gemm`). */
+ * bfloat16 storage, half the bytes, makes it faster (`make bench-gemm`
+ * measures both). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

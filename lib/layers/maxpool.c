@@ -166,8 +166,7 @@ static inline int window_argmax(const float *src, int w, int ylo, int yhi,
  * row of output, the first at offset first, the next 2 to the right:
  * AlexNet's pooling.  The windows are independent, so the compiler
  * vectorises across them and their chains of comparisons overlap (one
- * window at a time waited on each comparison: pool1's backward at batch
- * 64 took 27 ms). */
+ * window at a time, the core waited on each comparison). */
 __attribute__((target_clones("avx512f", "avx2", "default"))) static void
 argmax3_stride2(const float *src, int w, int first, int n, int *restrict idx)
 {

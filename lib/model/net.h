@@ -61,8 +61,8 @@ void net_set_params(struct net *net, int layer, const float *weight,
  * now.  In FP32 a layer is packed when a batch of more than
  * SGEMM_GEMV_MAX_N first runs, and conv layers also from the second
  * forward pass on, so that classifying one image does not pay for packing
- * weights it reads once (measured: 7-17 ms more for one image with
- * alexnet-owt); at small batches fully connected weights stream as stored,
+ * weights it reads once (packing costs more than the product it
+ * serves); at small batches fully connected weights stream as stored,
  * as fast as packed.  FP32 results do not depend on whether a layer was
  * packed yet.  The weights must not change afterwards except through
  * net_set_params.  For inference; the trainer does not use it. */
