@@ -15,103 +15,108 @@ cp "$I"/rgb8.png "$I"/rgba8.png "$I"/gray8.png "$data/apple/"
 cp "$I"/baseline.jpg "$I"/progressive.jpg "$I"/gray.jpg "$data/banana/"
 train_args="--preset alexnet-small -b 2 --seed 3 -q"
 
-# ---- /dev/full: one clear line and exit 2 from every writer --------------
-if [ -w /dev/full ]; then
-        expect 2 sh -c '"$0" predict -m "$1" "$2" >/dev/full' "$ALEXNET" \
-                "$model" "$I/rgb8.png"
-        one_line_error "standard output"
-        expect 2 "$ALEXNET" convert "$small_pth" /dev/full
-        one_line_error /dev/full
-        grep -q "No space left on device" "$err" || fail "convert: ENOSPC"
-        [ -c /dev/full ] || fail "/dev/full is no longer a device"
-        # (its checkpoint goes to ./full.ckpt: run it in $tmp)
-        expect 2 sh -c 'cd "$0" && exec "$@"' "$tmp" \
-                "$(cd "$(dirname "$ALEXNET")" && pwd)/$(basename "$ALEXNET")" \
-                train $train_args --epochs 1 -o /dev/full "$data"
-        one_line_error /dev/full
-        [ -e "$tmp/full.ckpt" ] || fail "no checkpoint beside the run"
-        expect 2 "$ALEXNET" train $train_args --epochs 1 --log /dev/full \
-                -o "$tmp/log-full.safetensors" "$data"
-        one_line_error /dev/full
-fi
-
-# ---- a directory where a file should go ------------------------------------
-expect 2 "$ALEXNET" convert "$small_pth" "$tmp"
-one_line_error "$tmp"
-grep -q "is a directory" "$err" || fail "convert to a directory"
-
-# ---- SIGKILL or SIGINT during a conversion: the old file or the new, ------
-# ---- never half; after SIGINT not even a temporary file -------------------
-expect 0 "$ALEXNET" train --preset alexnet-half --epochs 1 -b 2 -q \
-        -o "$tmp/half.safetensors" "$data"
-expect 0 "$ALEXNET" convert --dtype f16 "$tmp/half.safetensors" "$tmp/ref16.safetensors"
-for try in KILL:0.01 INT:0.02 KILL:0.05 INT:0.08 KILL:0.1 INT:0.15 KILL:0.2 INT:0.3; do
-        signal=${try%:*} delay=${try#*:}
-        rm -f "$tmp"/out16.safetensors*  # (SIGKILL leaves its temporary file)
-        "$ALEXNET" convert --dtype f16 "$tmp/half.safetensors" \
-                "$tmp/out16.safetensors" 2>/dev/null &
-        pid=$!
-        sleep "$delay"
-        kill -"$signal" "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-        if [ -e "$tmp/out16.safetensors" ]; then
-                cmp -s "$tmp/out16.safetensors" "$tmp/ref16.safetensors" ||
-                        fail "SIG$signal after $delay s: a different file under the final name"
+faults_1() {
+        if [ -w /dev/full ]; then
+                expect 2 sh -c '"$0" predict -m "$1" "$2" >/dev/full' "$ALEXNET" \
+                        "$model" "$I/rgb8.png"
+                one_line_error "standard output"
+                expect 2 "$ALEXNET" convert "$small_pth" /dev/full
+                one_line_error /dev/full
+                grep -q "No space left on device" "$err" || fail "convert: ENOSPC"
+                [ -c /dev/full ] || fail "/dev/full is no longer a device"
+                # (its checkpoint goes to ./full.ckpt: run it in $tmp)
+                expect 2 sh -c 'cd "$0" && exec "$@"' "$tmp" \
+                        "$(cd "$(dirname "$ALEXNET")" && pwd)/$(basename "$ALEXNET")" \
+                        train $train_args --epochs 1 -o /dev/full "$data"
+                one_line_error /dev/full
+                [ -e "$tmp/full.ckpt" ] || fail "no checkpoint beside the run"
+                expect 2 "$ALEXNET" train $train_args --epochs 1 --log /dev/full \
+                        -o "$tmp/log-full.safetensors" "$data"
+                one_line_error /dev/full
         fi
-        if [ "$signal" = INT ] && ls "$tmp" | grep -q 'out16.safetensors.tmp'; then
-                fail "SIGINT after $delay s left a temporary file"
-        fi
-done
-rm -f "$tmp"/out16.safetensors.tmp.* "$tmp"/half.safetensors*
+}
+test_expect "/dev/full: one clear line and exit 2 from every writer" faults_1
 
-# ---- sharing: two predicts read a model a training run replaces -----------
-shared=$tmp/shared.safetensors
-expect 0 "$ALEXNET" train $train_args --epochs 1 -o "$shared" "$data"
-for i in $(seq 150); do echo "$I/rgb8.png"; echo "$I/baseline.jpg"; done >"$tmp/paths"
-expect 0 "$ALEXNET" predict -m "$shared" -k 1 -f tsv <"$tmp/paths"
-cp "$out" "$tmp/expected"
-"$ALEXNET" predict -m "$shared" -k 1 -f tsv -b 1 <"$tmp/paths" >"$tmp/p1" 2>&1 &
-p1=$!
-"$ALEXNET" predict -m "$shared" -k 1 -f tsv -b 1 <"$tmp/paths" >"$tmp/p2" 2>&1 &
-p2=$!
-expect 0 "$ALEXNET" train $train_args --epochs 2 --seed 9 -o "$shared" "$data"
-wait "$p1" || fail "predict 1 failed beside the training run"
-wait "$p2" || fail "predict 2 failed beside the training run"
-cmp -s "$tmp/p1" "$tmp/expected" || fail "predict 1 saw a changing model"
-cmp -s "$tmp/p2" "$tmp/expected" || fail "predict 2 saw a changing model"
-expect 0 "$ALEXNET" inspect "$shared"
+faults_2() {
+        expect 2 "$ALEXNET" convert "$small_pth" "$tmp"
+        one_line_error "$tmp"
+        grep -q "is a directory" "$err" || fail "convert to a directory"
+}
+test_expect "a directory where a file should go" faults_2
 
-# ---- memory does not grow with the number of paths on stdin --------------
-# peak RSS (from the kernel's accounting of the finished child) for 200
-# and for 6,000 paths
-peak_rss_kb() {
-        python3 -c '
+faults_3() {
+        expect 0 "$ALEXNET" train --preset alexnet-half --epochs 1 -b 2 -q \
+                -o "$tmp/half.safetensors" "$data"
+        expect 0 "$ALEXNET" convert --dtype f16 "$tmp/half.safetensors" "$tmp/ref16.safetensors"
+        for try in KILL:0.01 INT:0.02 KILL:0.05 INT:0.08 KILL:0.1 INT:0.15 KILL:0.2 INT:0.3; do
+                signal=${try%:*} delay=${try#*:}
+                rm -f "$tmp"/out16.safetensors*  # (SIGKILL leaves its temporary file)
+                "$ALEXNET" convert --dtype f16 "$tmp/half.safetensors" \
+                        "$tmp/out16.safetensors" 2>/dev/null &
+                pid=$!
+                sleep "$delay"
+                kill -"$signal" "$pid" 2>/dev/null
+                wait "$pid" 2>/dev/null
+                if [ -e "$tmp/out16.safetensors" ]; then
+                        cmp -s "$tmp/out16.safetensors" "$tmp/ref16.safetensors" ||
+                                fail "SIG$signal after $delay s: a different file under the final name"
+                fi
+                if [ "$signal" = INT ] && ls "$tmp" | grep -q 'out16.safetensors.tmp'; then
+                        fail "SIGINT after $delay s left a temporary file"
+                fi
+        done
+        rm -f "$tmp"/out16.safetensors.tmp.* "$tmp"/half.safetensors*
+}
+test_expect "SIGKILL or SIGINT during a conversion: the old file or the new, never half; after SIGINT not even a temporary file" faults_3
+
+faults_4() {
+        shared=$tmp/shared.safetensors
+        expect 0 "$ALEXNET" train $train_args --epochs 1 -o "$shared" "$data"
+        for i in $(seq 150); do echo "$I/rgb8.png"; echo "$I/baseline.jpg"; done >"$tmp/paths"
+        expect 0 "$ALEXNET" predict -m "$shared" -k 1 -f tsv <"$tmp/paths"
+        cp "$out" "$tmp/expected"
+        "$ALEXNET" predict -m "$shared" -k 1 -f tsv -b 1 <"$tmp/paths" >"$tmp/p1" 2>&1 &
+        p1=$!
+        "$ALEXNET" predict -m "$shared" -k 1 -f tsv -b 1 <"$tmp/paths" >"$tmp/p2" 2>&1 &
+        p2=$!
+        expect 0 "$ALEXNET" train $train_args --epochs 2 --seed 9 -o "$shared" "$data"
+        wait "$p1" || fail "predict 1 failed beside the training run"
+        wait "$p2" || fail "predict 2 failed beside the training run"
+        cmp -s "$tmp/p1" "$tmp/expected" || fail "predict 1 saw a changing model"
+        cmp -s "$tmp/p2" "$tmp/expected" || fail "predict 2 saw a changing model"
+        expect 0 "$ALEXNET" inspect "$shared"
+}
+test_expect "sharing: two predicts read a model a training run replaces" faults_4
+
+faults_5() {
+        peak_rss_kb() {
+                python3 -c '
 import resource, subprocess, sys
 with open(sys.argv[2]) as f:
     subprocess.run(sys.argv[3:], stdin=f, stdout=subprocess.DEVNULL, check=True)
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 ' "$@"
+        }
+        # (not under AddressSanitizer, whose quarantine of freed memory grows RSS
+        # by design)
+        if ldd "$ALEXNET" 2>/dev/null | grep -q libasan; then
+                echo "SKIP: RSS comparison under AddressSanitizer"
+        elif command -v python3 >/dev/null; then
+                head -n 200 "$tmp/paths" >"$tmp/paths200"
+                for i in $(seq 20); do cat "$tmp/paths"; done >"$tmp/paths6000"
+                few=$(peak_rss_kb x "$tmp/paths200" "$ALEXNET" predict -m "$model" -k 1 -f tsv) ||
+                        fail "predict over 200 paths"
+                many=$(peak_rss_kb x "$tmp/paths6000" "$ALEXNET" predict -m "$model" -k 1 -f tsv) ||
+                        fail "predict over 6000 paths"
+                echo "peak RSS: $few kB for 200 paths, $many kB for 6000"
+                [ "$many" -le $((few + 2048)) ] || fail "RSS grew: $few kB -> $many kB"
+        fi
 }
-# (not under AddressSanitizer, whose quarantine of freed memory grows RSS
-# by design)
-if ldd "$ALEXNET" 2>/dev/null | grep -q libasan; then
-        echo "SKIP: RSS comparison under AddressSanitizer"
-elif command -v python3 >/dev/null; then
-        head -n 200 "$tmp/paths" >"$tmp/paths200"
-        for i in $(seq 20); do cat "$tmp/paths"; done >"$tmp/paths6000"
-        few=$(peak_rss_kb x "$tmp/paths200" "$ALEXNET" predict -m "$model" -k 1 -f tsv) ||
-                fail "predict over 200 paths"
-        many=$(peak_rss_kb x "$tmp/paths6000" "$ALEXNET" predict -m "$model" -k 1 -f tsv) ||
-                fail "predict over 6000 paths"
-        echo "peak RSS: $few kB for 200 paths, $many kB for 6000"
-        [ "$many" -le $((few + 2048)) ] || fail "RSS grew: $few kB -> $many kB"
-fi
+test_expect "memory does not grow with the number of paths on stdin" faults_5
 
-# ---- a model whose activations would take the machine's memory ----------
-# (the fixture's architecture with a 3x8000x8000 input: ~22 GiB a batch of
-# one) is refused at once, before any image is decoded
-if command -v python3 >/dev/null; then
-        python3 - "$FIXTURES/train/init.safetensors" "$tmp/huge.safetensors" <<'PY'
+faults_6() {
+        if command -v python3 >/dev/null; then
+                python3 - "$FIXTURES/train/init.safetensors" "$tmp/huge.safetensors" <<'PY'
 import json, struct, sys
 raw = open(sys.argv[1], "rb").read()
 n = struct.unpack("<Q", raw[:8])[0]
@@ -123,37 +128,42 @@ text = json.dumps(header).encode()
 text += b" " * (-len(text) % 8)
 open(sys.argv[2], "wb").write(struct.pack("<Q", len(text)) + text + raw[8 + n:])
 PY
-        expect 2 "$ALEXNET" predict -m "$tmp/huge.safetensors" "$I/rgb8.png"
-        one_line_error "$tmp/huge.safetensors"
-        grep -q "GiB limit" "$err" || fail "huge activations: message"
-fi
+                expect 2 "$ALEXNET" predict -m "$tmp/huge.safetensors" "$I/rgb8.png"
+                one_line_error "$tmp/huge.safetensors"
+                grep -q "GiB limit" "$err" || fail "huge activations: message"
+        fi
+}
+test_expect "a model whose activations would take the machine's memory is refused at once" faults_6
 
-# ---- a small file system filled up (needs permission to mount tmpfs) ------
-mnt=$tmp/mnt
-mkdir -p "$mnt"
-if mount -t tmpfs -o size=8m tmpfs "$mnt" 2>/dev/null; then
-        trap 'umount "$mnt" 2>/dev/null; rm -rf "$tmp"' EXIT
-        ckpt=$mnt/run.ckpt
-        expect 0 "$ALEXNET" train $train_args --epochs 1 --checkpoint "$ckpt" \
-                -o "$mnt/first.safetensors" "$data"
-        cp "$ckpt" "$tmp/ckpt.before"
-        # leave less room than one more checkpoint needs
-        dd if=/dev/zero of="$mnt/filler" bs=64k 2>/dev/null || true
-        rm -f "$mnt/first.safetensors"
-        dd if=/dev/zero of="$mnt/filler2" bs=64k count=8 2>/dev/null || true
-        expect 2 "$ALEXNET" train $train_args --epochs 2 --resume "$ckpt" \
-                --checkpoint "$ckpt" -o "$mnt/second.safetensors" "$data"
-        one_line_error "$ckpt"
-        grep -q "No space left on device" "$err" || fail "checkpoint: ENOSPC"
-        cmp -s "$ckpt" "$tmp/ckpt.before" || fail "the previous checkpoint changed"
-        ls "$mnt" | grep -q tmp && fail "a temporary file was left behind"
-        dd if=/dev/zero of="$mnt/filler3" bs=4k 2>/dev/null || true
-        expect 2 "$ALEXNET" convert "$small_pth" "$mnt/owt.safetensors"
-        one_line_error "$mnt/owt.safetensors"
-        [ -e "$mnt/owt.safetensors" ] && fail "convert left a file on a full disk"
-        ls "$mnt" | grep -q tmp && fail "convert left a temporary file"
-        umount "$mnt"
-else
-        echo "SKIP: cannot mount a tmpfs here (the full-tmpfs checks)"
-fi
-pass
+faults_7() {
+        mnt=$tmp/mnt
+        mkdir -p "$mnt"
+        if mount -t tmpfs -o size=8m tmpfs "$mnt" 2>/dev/null; then
+                trap 'umount "$mnt" 2>/dev/null; rm -rf "$tmp"' EXIT
+                ckpt=$mnt/run.ckpt
+                expect 0 "$ALEXNET" train $train_args --epochs 1 --checkpoint "$ckpt" \
+                        -o "$mnt/first.safetensors" "$data"
+                cp "$ckpt" "$tmp/ckpt.before"
+                # leave less room than one more checkpoint needs
+                dd if=/dev/zero of="$mnt/filler" bs=64k 2>/dev/null || true
+                rm -f "$mnt/first.safetensors"
+                dd if=/dev/zero of="$mnt/filler2" bs=64k count=8 2>/dev/null || true
+                expect 2 "$ALEXNET" train $train_args --epochs 2 --resume "$ckpt" \
+                        --checkpoint "$ckpt" -o "$mnt/second.safetensors" "$data"
+                one_line_error "$ckpt"
+                grep -q "No space left on device" "$err" || fail "checkpoint: ENOSPC"
+                cmp -s "$ckpt" "$tmp/ckpt.before" || fail "the previous checkpoint changed"
+                ! ls "$mnt" | grep -q tmp || fail "a temporary file was left behind"
+                dd if=/dev/zero of="$mnt/filler3" bs=4k 2>/dev/null || true
+                expect 2 "$ALEXNET" convert "$small_pth" "$mnt/owt.safetensors"
+                one_line_error "$mnt/owt.safetensors"
+                [ ! -e "$mnt/owt.safetensors" ] || fail "convert left a file on a full disk"
+                ! ls "$mnt" | grep -q tmp || fail "convert left a temporary file"
+                umount "$mnt"
+        else
+                echo "SKIP: cannot mount a tmpfs here (the full-tmpfs checks)"
+        fi
+}
+test_expect "a small file system filled up (needs permission to mount tmpfs)" faults_7
+
+test_done

@@ -8,125 +8,151 @@ P=$FIXTURES/predict
 bad=$FIXTURES/images/bad
 good="$P/square256.png $P/small.jpg $P/tall.png $P/wide.jpg"
 
-# text: one line per image, in input order
-expect 0 "$ALEXNET" predict -m "$model" $good
-[ "$(wc -l <"$out")" -eq 4 ] || fail "text: 4 lines expected"
-cut -d: -f1 "$out" | tr '\n' ' ' | grep -qx "$(echo $good) " || fail "text order"
-grep -q "^$P/small.jpg: tabby cat 95.1%, " "$out" || fail "text record"
-[ "$(head -1 "$out" | tr ',' '\n' | wc -l)" -eq 5 ] || fail "default k is 5"
+predict_1() {
+        expect 0 "$ALEXNET" predict -m "$model" $good
+        [ "$(wc -l <"$out")" -eq 4 ] || fail "text: 4 lines expected"
+        cut -d: -f1 "$out" | tr '\n' ' ' | grep -qx "$(echo $good) " || fail "text order"
+        grep -q "^$P/small.jpg: tabby cat 95.1%, " "$out" || fail "text record"
+        [ "$(head -1 "$out" | tr ',' '\n' | wc -l)" -eq 5 ] || fail "default k is 5"
+}
+test_expect "text: one line per image, in input order" predict_1
 
-# tsv: one line per image and rank
-expect 0 "$ALEXNET" predict -m "$model" -f tsv -k 3 --header $good
-[ "$(wc -l <"$out")" -eq 13 ] || fail "tsv: header + 12 lines"
-head -1 "$out" | grep -q "^path	rank	index	probability	label$" || fail "tsv header"
-grep -q "^$P/small.jpg	1	9	0.95[0-9]*	tabby cat$" "$out" || fail "tsv record"
-awk -F'\t' 'NR > 1 && NF != 5 { exit 1 }' "$out" || fail "tsv fields"
-# at least 6 significant digits
-awk -F'\t' 'NR > 1 && $4 !~ /e/ { d = $4; sub(/^0\.0*/, "", d); if (length(d) < 5) exit 1 }' "$out" ||
-        fail "tsv probability digits"
+predict_2() {
+        expect 0 "$ALEXNET" predict -m "$model" -f tsv -k 3 --header $good
+        [ "$(wc -l <"$out")" -eq 13 ] || fail "tsv: header + 12 lines"
+        head -1 "$out" | grep -q "^path	rank	index	probability	label$" || fail "tsv header"
+        grep -q "^$P/small.jpg	1	9	0.95[0-9]*	tabby cat$" "$out" || fail "tsv record"
+        awk -F'\t' 'NR > 1 && NF != 5 { exit 1 }' "$out" || fail "tsv fields"
+        # at least 6 significant digits
+        awk -F'\t' 'NR > 1 && $4 !~ /e/ { d = $4; sub(/^0\.0*/, "", d); if (length(d) < 5) exit 1 }' "$out" ||
+                fail "tsv probability digits"
+}
+test_expect "tsv: one line per image and rank" predict_2
 
-# json: JSON Lines; a failure is a record too
-expect 1 "$ALEXNET" predict -m "$model" -f json -k 2 "$P/wide.jpg" "$bad/truncated.jpg" "$P/tall.png"
-[ "$(wc -l <"$out")" -eq 3 ] || fail "json: 3 lines"
-sed -n 1p "$out" | grep -q "^{\"file\":\"$P/wide.jpg\",\"top\":\[{\"rank\":1,\"index\":9,\"label\":\"tabby cat\",\"prob\":0.9[0-9]*},{\"rank\":2," ||
-        fail "json record"
-sed -n 2p "$out" | grep -q "^{\"file\":\"$bad/truncated.jpg\",\"error\":\"JPEG: .*\"}$" || fail "json error record"
-[ "$(wc -l <"$err")" -eq 1 ] || fail "one stderr line per failure"
-grep -q "^alexnet: $bad/truncated.jpg: JPEG: " "$err" || fail "stderr names the file"
-if command -v python3 >/dev/null 2>&1; then
-        python3 -c 'import json, sys
+predict_3() {
+        expect 1 "$ALEXNET" predict -m "$model" -f json -k 2 "$P/wide.jpg" "$bad/truncated.jpg" "$P/tall.png"
+        [ "$(wc -l <"$out")" -eq 3 ] || fail "json: 3 lines"
+        sed -n 1p "$out" | grep -q "^{\"file\":\"$P/wide.jpg\",\"top\":\[{\"rank\":1,\"index\":9,\"label\":\"tabby cat\",\"prob\":0.9[0-9]*},{\"rank\":2," ||
+                fail "json record"
+        sed -n 2p "$out" | grep -q "^{\"file\":\"$bad/truncated.jpg\",\"error\":\"JPEG: .*\"}$" || fail "json error record"
+        [ "$(wc -l <"$err")" -eq 1 ] || fail "one stderr line per failure"
+        grep -q "^alexnet: $bad/truncated.jpg: JPEG: " "$err" || fail "stderr names the file"
+        if command -v python3 >/dev/null 2>&1; then
+                python3 -c 'import json, sys
 for line in open(sys.argv[1]): json.loads(line)' "$out" || fail "json does not parse"
-fi
+        fi
+}
+test_expect "json: JSON Lines; a failure is a record too" predict_3
 
-# standard input, newline- and NUL-separated, and "-" among operands
-printf '%s\n' $good | "$ALEXNET" predict -m "$model" -f tsv -k 1 >"$out" 2>"$err" || fail "stdin"
-[ "$(wc -l <"$out")" -eq 4 ] || fail "stdin: 4 records"
-printf '%s\0' $good | "$ALEXNET" predict -0 -m "$model" -f tsv -k 1 >"$tmp/nul" 2>"$err" || fail "-0"
-cmp -s "$out" "$tmp/nul" || fail "-0 and newline input differ"
-echo "$P/tall.png" | "$ALEXNET" predict -m "$model" -k 1 "$P/wide.jpg" - "$P/small.jpg" >"$out" 2>"$err" || fail "-"
-cut -d: -f1 "$out" | tr '\n' ' ' | grep -qx "$P/wide.jpg $P/tall.png $P/small.jpg " || fail "- order"
+predict_4() {
+        printf '%s\n' $good | "$ALEXNET" predict -m "$model" -f tsv -k 1 >"$out" 2>"$err" || fail "stdin"
+        [ "$(wc -l <"$out")" -eq 4 ] || fail "stdin: 4 records"
+        printf '%s\0' $good | "$ALEXNET" predict -0 -m "$model" -f tsv -k 1 >"$tmp/nul" 2>"$err" || fail "-0"
+        cmp -s "$out" "$tmp/nul" || fail "-0 and newline input differ"
+        echo "$P/tall.png" | "$ALEXNET" predict -m "$model" -k 1 "$P/wide.jpg" - "$P/small.jpg" >"$out" 2>"$err" || fail "-"
+        cut -d: -f1 "$out" | tr '\n' ' ' | grep -qx "$P/wide.jpg $P/tall.png $P/small.jpg " || fail "- order"
+}
+test_expect "standard input, newline- and NUL-separated, and \"-\" among operands" predict_4
 
-# every kind of broken input among good ones: exit 1, good ones classified
-expect 1 "$ALEXNET" predict -m "$model" -b 2 "$P/wide.jpg" "$bad"/* "$FIXTURES/images" "$tmp/missing.jpg" "$P/tall.png"
-[ "$(wc -l <"$out")" -eq 2 ] || fail "good images among bad"
-[ "$(wc -l <"$err")" -eq $(($(ls "$bad" | wc -l) + 2)) ] || fail "one line per bad input"
-grep -q "^alexnet: $FIXTURES/images: is a directory$" "$err" || fail "directory"
-grep -q "over the limit of 100000000 pixels" "$err" || fail "pixel limit"
-expect 1 "$ALEXNET" predict -m "$model" --max-megapixels 0.05 "$P/wide.jpg" "$P/small.jpg"
-grep -q "^$P/small.jpg: " "$out" || fail "--max-megapixels let small through"
-grep -q "wide.jpg: image is 400x300, over the limit of 50000 pixels" "$err" || fail "--max-megapixels"
+predict_5() {
+        expect 1 "$ALEXNET" predict -m "$model" -b 2 "$P/wide.jpg" "$bad"/* "$FIXTURES/images" "$tmp/missing.jpg" "$P/tall.png"
+        [ "$(wc -l <"$out")" -eq 2 ] || fail "good images among bad"
+        [ "$(wc -l <"$err")" -eq $(($(ls "$bad" | wc -l) + 2)) ] || fail "one line per bad input"
+        grep -q "^alexnet: $FIXTURES/images: is a directory$" "$err" || fail "directory"
+        grep -q "over the limit of 100000000 pixels" "$err" || fail "pixel limit"
+        expect 1 "$ALEXNET" predict -m "$model" --max-megapixels 0.05 "$P/wide.jpg" "$P/small.jpg"
+        grep -q "^$P/small.jpg: " "$out" || fail "--max-megapixels let small through"
+        grep -q "wide.jpg: image is 400x300, over the limit of 50000 pixels" "$err" || fail "--max-megapixels"
+}
+test_expect "every kind of broken input among good ones: exit 1, good ones classified" predict_5
 
-# the same answers whatever the batch size and thread count
-expect 0 "$ALEXNET" predict -m "$model" -f tsv -b 1 -j 1 $good
-mv "$out" "$tmp/b1"
-expect 0 "$ALEXNET" predict -m "$model" -f tsv -b 3 -j 2 $good
-cmp -s "$out" "$tmp/b1" || fail "batch size changes results"
+predict_6() {
+        expect 0 "$ALEXNET" predict -m "$model" -f tsv -b 1 -j 1 $good
+        mv "$out" "$tmp/b1"
+        expect 0 "$ALEXNET" predict -m "$model" -f tsv -b 3 -j 2 $good
+        cmp -s "$out" "$tmp/b1" || fail "batch size changes results"
+}
+test_expect "the same answers whatever the batch size and thread count" predict_6
 
-# ten-crop
-expect 0 "$ALEXNET" predict -m "$model" --tta ten-crop -k 1 "$P/wide.jpg"
-grep -q "^$P/wide.jpg: tabby cat " "$out" || fail "ten-crop"
+predict_7() {
+        expect 0 "$ALEXNET" predict -m "$model" --tta ten-crop -k 1 "$P/wide.jpg"
+        grep -q "^$P/wide.jpg: tabby cat " "$out" || fail "ten-crop"
+}
+test_expect "ten-crop" predict_7
 
-# shards cover every input exactly once
-for i in 1 2 3 4 5 6 7; do printf '%s\n' $good; done >"$tmp/list"
-: >"$tmp/sharded"
-for k in 0 1 2; do
-        "$ALEXNET" predict -m "$model" -k 1 -f tsv --shard $k/3 <"$tmp/list" >>"$tmp/sharded" || fail "shard $k"
-done
-"$ALEXNET" predict -m "$model" -k 1 -f tsv <"$tmp/list" >"$tmp/all" || fail "unsharded"
-[ "$(wc -l <"$tmp/sharded")" -eq 28 ] || fail "shards: 28 records"
-sort "$tmp/sharded" >"$tmp/s1"; sort "$tmp/all" >"$tmp/s2"
-cmp -s "$tmp/s1" "$tmp/s2" || fail "shards differ from the whole"
-expect 0 "$ALEXNET" predict -m "$model" -k 1 --shard 1/3 $good
-[ "$(wc -l <"$out")" -eq 1 ] && grep -q "^$P/small.jpg:" "$out" || fail "shard 1/3 of 4"
+predict_8() {
+        for i in 1 2 3 4 5 6 7; do printf '%s\n' $good; done >"$tmp/list"
+        : >"$tmp/sharded"
+        for k in 0 1 2; do
+                "$ALEXNET" predict -m "$model" -k 1 -f tsv --shard $k/3 <"$tmp/list" >>"$tmp/sharded" || fail "shard $k"
+        done
+        "$ALEXNET" predict -m "$model" -k 1 -f tsv <"$tmp/list" >"$tmp/all" || fail "unsharded"
+        [ "$(wc -l <"$tmp/sharded")" -eq 28 ] || fail "shards: 28 records"
+        sort "$tmp/sharded" >"$tmp/s1"; sort "$tmp/all" >"$tmp/s2"
+        cmp -s "$tmp/s1" "$tmp/s2" || fail "shards differ from the whole"
+        expect 0 "$ALEXNET" predict -m "$model" -k 1 --shard 1/3 $good
+        [ "$(wc -l <"$out")" -eq 1 ] && grep -q "^$P/small.jpg:" "$out" || fail "shard 1/3 of 4"
+}
+test_expect "shards cover every input exactly once" predict_8
 
-# paths with tabs, newlines and invalid UTF-8 still give valid records
-weird=$(printf '%s/we\tird\n\377.png' "$tmp")
-cp "$P/tall.png" "$weird"
-printf '%s\0' "$weird" | "$ALEXNET" predict -0 -m "$model" -f tsv -k 1 >"$out" 2>"$err" || fail "weird path"
-[ "$(wc -l <"$out")" -eq 1 ] || fail "tsv weird path on one line"
-grep -q '/we\\tird\\n\\xff.png	1	' "$out" || fail "tsv escaping"
-printf '%s\0' "$weird" | "$ALEXNET" predict -0 -m "$model" -f json -k 1 >"$out" 2>"$err" || fail "weird json"
-grep -q '/we\\tird\\n\\ufffd.png","file_hex":"[0-9a-f]*7765096972640aff2e706e67","top"' "$out" ||
-        fail "json escaping"
+predict_9() {
+        weird=$(printf '%s/we\tird\n\377.png' "$tmp")
+        cp "$P/tall.png" "$weird"
+        printf '%s\0' "$weird" | "$ALEXNET" predict -0 -m "$model" -f tsv -k 1 >"$out" 2>"$err" || fail "weird path"
+        [ "$(wc -l <"$out")" -eq 1 ] || fail "tsv weird path on one line"
+        grep -q '/we\\tird\\n\\xff.png	1	' "$out" || fail "tsv escaping"
+        printf '%s\0' "$weird" | "$ALEXNET" predict -0 -m "$model" -f json -k 1 >"$out" 2>"$err" || fail "weird json"
+        grep -q '/we\\tird\\n\\ufffd.png","file_hex":"[0-9a-f]*7765096972640aff2e706e67","top"' "$out" ||
+                fail "json escaping"
+}
+test_expect "paths with tabs, newlines and invalid UTF-8 still give valid records" predict_9
 
-# a closed pipe ends quietly
-for i in $(seq 40); do echo "$P/small.jpg"; done >"$tmp/many"
-"$ALEXNET" predict -m "$model" -b 1 <"$tmp/many" 2>"$err" | head -1 >"$out"
-[ -s "$err" ] && fail "| head: stderr not quiet"
-[ "$(wc -l <"$out")" -eq 1 ] || fail "| head"
+predict_10() {
+        for i in $(seq 40); do echo "$P/small.jpg"; done >"$tmp/many"
+        "$ALEXNET" predict -m "$model" -b 1 <"$tmp/many" 2>"$err" | head -1 >"$out"
+        [ ! -s "$err" ] || fail "| head: stderr not quiet"
+        [ "$(wc -l <"$out")" -eq 1 ] || fail "| head"
+}
+test_expect "a closed pipe ends quietly" predict_10
 
-# with SIGPIPE ignored (as some parents leave it) EPIPE also ends quietly
-if command -v python3 >/dev/null 2>&1; then
-        python3 -c 'import signal, subprocess, sys
+predict_11() {
+        if command -v python3 >/dev/null 2>&1; then
+                python3 -c 'import signal, subprocess, sys
 signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 p = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, restore_signals=False,
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 p.stdout.readline(); p.stdout.close()
 err = p.stderr.read(); p.wait()
 sys.exit(1 if err else 0)' "$ALEXNET" predict -m "$model" -b 1 $(for i in $(seq 40); do echo "$P/small.jpg"; done) ||
-                fail "EPIPE with SIGPIPE ignored was not quiet"
-fi
+                        fail "EPIPE with SIGPIPE ignored was not quiet"
+        fi
+}
+test_expect "with SIGPIPE ignored (as some parents leave it) EPIPE also ends quietly" predict_11
 
-# no model, bad model, bad options: exit 2
-ALEXNET_MODEL= expect 2 "$ALEXNET" predict "$P/wide.jpg"
-grep -q "^alexnet: no model: give -m MODEL or set ALEXNET_MODEL" "$err" || fail "no model message"
-ALEXNET_MODEL=$model expect 0 "$ALEXNET" predict "$P/wide.jpg"
-expect 2 "$ALEXNET" predict -m "$P/wide.jpg" "$P/wide.jpg"
-one_line_error "$P/wide.jpg"
-expect 2 "$ALEXNET" predict -m "$model" -f xml "$P/wide.jpg"
-expect 2 "$ALEXNET" predict -m "$model" --shard 3/3 "$P/wide.jpg"
-expect 2 "$ALEXNET" predict -m "$model" -k 0 "$P/wide.jpg"
-expect 2 "$ALEXNET" predict -m "$model" --tta five "$P/wide.jpg"
+predict_12() {
+        ALEXNET_MODEL= expect 2 "$ALEXNET" predict "$P/wide.jpg"
+        grep -q "^alexnet: no model: give -m MODEL or set ALEXNET_MODEL" "$err" || fail "no model message"
+        ALEXNET_MODEL=$model expect 0 "$ALEXNET" predict "$P/wide.jpg"
+        expect 2 "$ALEXNET" predict -m "$P/wide.jpg" "$P/wide.jpg"
+        one_line_error "$P/wide.jpg"
+        expect 2 "$ALEXNET" predict -m "$model" -f xml "$P/wide.jpg"
+        expect 2 "$ALEXNET" predict -m "$model" --shard 3/3 "$P/wide.jpg"
+        expect 2 "$ALEXNET" predict -m "$model" -k 0 "$P/wide.jpg"
+        expect 2 "$ALEXNET" predict -m "$model" --tta five "$P/wide.jpg"
+}
+test_expect "no model, bad model, bad options: exit 2" predict_12
 
-# --precision bf16: the same records (batched and one by one) with
-# probabilities within bfloat16 rounding of fp32's
-expect 0 "$ALEXNET" predict -m "$model" -f tsv -k 3 -b 4 $good
-mv "$out" "$tmp/fp32"
-for b in 4 1; do
-        expect 0 "$ALEXNET" predict -m "$model" -f tsv -k 3 -b $b --precision bf16 $good
-        paste "$tmp/fp32" "$out" | awk -F'\t' '$1 != $6 || $2 != $7 || $3 != $8 ||
+predict_13() {
+        expect 0 "$ALEXNET" predict -m "$model" -f tsv -k 3 -b 4 $good
+        mv "$out" "$tmp/fp32"
+        for b in 4 1; do
+                expect 0 "$ALEXNET" predict -m "$model" -f tsv -k 3 -b $b --precision bf16 $good
+                paste "$tmp/fp32" "$out" | awk -F'\t' '$1 != $6 || $2 != $7 || $3 != $8 ||
                 ($4 - $9) > 0.02 || ($9 - $4) > 0.02 { exit 1 }' ||
-                fail "bf16 (batch $b) differs from fp32 beyond rounding"
-done
-expect 2 "$ALEXNET" predict -m "$model" --precision fp16 "$P/wide.jpg"
-pass
+                        fail "bf16 (batch $b) differs from fp32 beyond rounding"
+        done
+        expect 2 "$ALEXNET" predict -m "$model" --precision fp16 "$P/wide.jpg"
+}
+test_expect "--precision bf16: the same records (batched and one by one) with probabilities within bfloat16 rounding of fp32's" predict_13
+
+test_done
