@@ -235,7 +235,7 @@ static int run_convert(int argc, char **argv)
                 return EXIT_FATAL;
         }
         st = ends_with(out, ".onnx")
-                     ? export_onnx(&m, out, &err)
+                     ? model_export_onnx(&m, out, &err)
                      : model_save(&m, out, (enum st_dtype)dtype_choice, &err);
         model_close(&m);
         if (st != AN_OK) {

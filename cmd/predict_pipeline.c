@@ -27,7 +27,7 @@ static void decode_into(struct pipeline *p, struct batch *b, int i)
         size_t sample = shape_count(p->input) * p->crops;
         enum an_status st = image_load(&img, b->paths[i], &p->image, &err);
         if (st == AN_OK) {
-                st = preprocess_image(&img, p->pre, p->input, p->crops,
+                st = image_preprocess(&img, p->pre, p->input, p->crops,
                                       b->input + (size_t)i * sample, &err);
                 image_free(&img);
         }

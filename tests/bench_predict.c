@@ -97,7 +97,7 @@ int main(int argc, char **argv)
                 if (image_load(&img, path, &opt, &err) != AN_OK)
                         return 1;
                 double t1 = now();
-                preprocess_image(&img, &m.pre, in, 1,
+                image_preprocess(&img, &m.pre, in, 1,
                                  input + (i % BATCH) * sample, &err);
                 image_free(&img);
                 double t2 = now();

@@ -211,6 +211,7 @@ int main(void)
 {
         Suite *s = suite_create("augment");
         TCase *tc = tcase_create("augment");
+        tcase_set_timeout(tc, 120);
         tcase_add_test(tc, random_crops_stay_inside_and_cover_the_range);
         tcase_add_test(tc, no_augmentation_is_the_centre_crop);
         tcase_add_test(tc, draws_depend_on_seed_epoch_and_sample_only);

@@ -132,6 +132,7 @@ int main(void)
 {
         Suite *s = suite_create("checkpoint");
         TCase *tc = tcase_create("checkpoint");
+        tcase_set_timeout(tc, 120);
         tcase_add_test(tc, round_trip_is_exact);
         tcase_add_test(tc, a_plain_model_is_not_a_checkpoint);
         tcase_add_test(tc, bad_settings_are_refused);

@@ -34,7 +34,7 @@ static void check_pipeline(int crops, const char *tensor)
                 opt.min_side = m.pre.resize;
                 ck_assert_int_eq(
                         image_load(&img, fixture_path(rel), &opt, &err), AN_OK);
-                ck_assert_int_eq(preprocess_image(&img, &m.pre, m.net.shapes[0],
+                ck_assert_int_eq(image_preprocess(&img, &m.pre, m.net.shapes[0],
                                                   crops, input, &err),
                                  AN_OK);
                 image_free(&img);

@@ -189,20 +189,20 @@ END_TEST
 START_TEST(shorter_side_and_crops_follow_torchvision)
 {
         int w, h;
-        resize_shorter_side(400, 300, 256, &w, &h);
+        image_resized_size(400, 300, 256, &w, &h);
         ck_assert(w == 341 && h == 256); /* int(256 * 400 / 300) */
-        resize_shorter_side(200, 330, 256, &w, &h);
+        image_resized_size(200, 330, 256, &w, &h);
         ck_assert(w == 256 && h == 422);
         int x0[TEN_CROPS], y0[TEN_CROPS];
         bool flip[TEN_CROPS];
-        crop_offsets(341, 256, 224, 224, TEN_CROPS, x0, y0, flip);
+        image_crop_offsets(341, 256, 224, 224, TEN_CROPS, x0, y0, flip);
         /* round(58.5) is 58 in Python (half to even) */
         ck_assert_int_eq(x0[0], 58);
         ck_assert_int_eq(y0[0], 16);
         ck_assert(x0[2] == 117 && y0[3] == 32 && !flip[4] && flip[5]);
         ck_assert_int_eq(x0[5], 59); /* the mirrored image's centre crop */
         ck_assert_int_eq(x0[6], 117);
-        crop_offsets(343, 256, 224, 224, 1, x0, y0, flip);
+        image_crop_offsets(343, 256, 224, 224, 1, x0, y0, flip);
         ck_assert_int_eq(x0[0], 60); /* round(59.5) = 60 */
 }
 END_TEST

@@ -119,7 +119,7 @@ int main(void)
 {
         Suite *s = suite_create("init");
         TCase *tc = tcase_create("init");
-        tcase_set_timeout(tc, 60);
+        tcase_set_timeout(tc, 300);
         tcase_add_test(tc, paper_init_is_the_papers);
         tcase_add_test(tc, he_init_scales_by_fan_in);
         tcase_add_test(tc, seed_decides_and_first_layer_keeps);

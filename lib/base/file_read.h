@@ -9,7 +9,7 @@
 #include "base/errors.h"
 
 /* *data is malloc'd (free it); errors name the problem, not the path. */
-enum an_status read_whole_file(const char *path, size_t max_bytes,
+enum an_status file_read_whole(const char *path, size_t max_bytes,
                                uint8_t **data, size_t *size,
                                struct an_error *err);
 

@@ -348,8 +348,8 @@ static enum an_status write_packed(const Onnx__ModelProto *model,
         return st;
 }
 
-enum an_status export_onnx(const struct model *m, const char *path,
-                           struct an_error *err)
+enum an_status model_export_onnx(const struct model *m, const char *path,
+                                 struct an_error *err)
 {
         struct builder b = {0};
         Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;

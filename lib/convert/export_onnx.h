@@ -7,7 +7,7 @@
 #include "base/errors.h"
 #include "model/model.h"
 
-enum an_status export_onnx(const struct model *m, const char *path,
-                           struct an_error *err);
+enum an_status model_export_onnx(const struct model *m, const char *path,
+                                 struct an_error *err);
 
 #endif

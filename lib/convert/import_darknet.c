@@ -323,10 +323,10 @@ enum an_status import_darknet(struct imported *im, const char *cfg_path,
                                     ? AN_OK
                                     : an_error_set(err, AN_E_NOMEM, "oom");
         if (st == AN_OK)
-                st = read_whole_file(cfg_path, MAX_CFG_FILE, &cfg, &cfg_size,
+                st = file_read_whole(cfg_path, MAX_CFG_FILE, &cfg, &cfg_size,
                                      err);
         if (st == AN_OK)
-                st = read_whole_file(weights_path, MAX_WEIGHTS_FILE, &weights,
+                st = file_read_whole(weights_path, MAX_WEIGHTS_FILE, &weights,
                                      &weights_size, err);
         int n = 0;
         if (st == AN_OK) {

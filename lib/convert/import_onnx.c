@@ -509,7 +509,7 @@ enum an_status import_onnx(struct imported *im, const char *path,
         size_t size;
         memset(im, 0, sizeof *im);
         enum an_status st =
-                read_whole_file(path, MAX_ONNX_FILE, &data, &size, err);
+                file_read_whole(path, MAX_ONNX_FILE, &data, &size, err);
         if (st != AN_OK)
                 return st;
         Onnx__ModelProto *model = onnx__model_proto__unpack(NULL, size, data);

@@ -404,7 +404,7 @@ enum an_status import_torch(struct imported *im, const char *path,
         size_t size;
         memset(im, 0, sizeof *im);
         enum an_status st =
-                read_whole_file(path, MAX_TORCH_FILE, &data, &size, err);
+                file_read_whole(path, MAX_TORCH_FILE, &data, &size, err);
         if (st != AN_OK)
                 return st;
         struct torch_file tf = {0};

@@ -98,8 +98,8 @@ void augment_sample(const struct image *img, enum augment_mode mode,
         float shift[3] = {0, 0, 0};
         if (mode == AUGMENT_NONE || mode == AUGMENT_FLIP) {
                 bool unused;
-                crop_offsets(img->width, img->height, input.w, input.h, 1, &x0,
-                             &y0, &unused);
+                image_crop_offsets(img->width, img->height, input.w, input.h, 1,
+                                   &x0, &y0, &unused);
                 if (mode == AUGMENT_FLIP)
                         flip = rng_bits(seed, stream, base + 2) & 1;
         } else {

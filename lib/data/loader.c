@@ -23,8 +23,8 @@ static bool decode(const struct image_store *s, size_t i, struct image *out)
         enum an_status st = image_load(&raw, s->d->paths[i], &opt, &err);
         if (st == AN_OK) {
                 int w, h;
-                resize_shorter_side(raw.width, raw.height, s->pre.resize, &w,
-                                    &h);
+                image_resized_size(raw.width, raw.height, s->pre.resize, &w,
+                                   &h);
                 st = w >= s->input.w && h >= s->input.h
                              ? image_resize(&raw, w, h, out, &err)
                              : an_error_set(&err, AN_E_INVALID, "too small");

@@ -41,7 +41,7 @@ enum an_status image_load(struct image *img, const char *path,
         size_t size = 0;
         memset(img, 0, sizeof *img);
         enum an_status st =
-                read_whole_file(path, MAX_FILE_BYTES, &data, &size, err);
+                file_read_whole(path, MAX_FILE_BYTES, &data, &size, err);
         if (st != AN_OK)
                 return st;
         st = image_decode(img, data, size, opt, err);

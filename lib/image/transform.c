@@ -8,7 +8,7 @@
 /* Pillow's fixed-point precision for 8-bit resampling (Resample.c). */
 enum { PRECISION_BITS = 32 - 8 - 2 };
 
-void resize_shorter_side(int w, int h, int target, int *out_w, int *out_h)
+void image_resized_size(int w, int h, int target, int *out_w, int *out_h)
 {
         /* torchvision: new_long = int(new_short * long / short) */
         if (w <= h) {
@@ -221,8 +221,8 @@ void image_to_tensor(const struct image *img, int x0, int y0, bool flip,
         image_to_tensor_shifted(img, x0, y0, flip, shape, pre, none, out);
 }
 
-void crop_offsets(int w, int h, int crop_w, int crop_h, int count, int *x0,
-                  int *y0, bool *flip)
+void image_crop_offsets(int w, int h, int crop_w, int crop_h, int count,
+                        int *x0, int *y0, bool *flip)
 {
         /* torchvision's CenterCrop: int(round((size - crop) / 2.0)), where
          * Python rounds half to even, as rint does by default. */
@@ -241,13 +241,13 @@ void crop_offsets(int w, int h, int crop_w, int crop_h, int count, int *x0,
         }
 }
 
-enum an_status preprocess_image(const struct image *img,
+enum an_status image_preprocess(const struct image *img,
                                 const struct preprocess *pre,
                                 struct shape input, int count, float *out,
                                 struct an_error *err)
 {
         int w, h;
-        resize_shorter_side(img->width, img->height, pre->resize, &w, &h);
+        image_resized_size(img->width, img->height, pre->resize, &w, &h);
         if (w < input.w || h < input.h)
                 return an_error_set(err, AN_E_INVALID,
                                     "resized image %dx%d is smaller than the "
@@ -259,7 +259,7 @@ enum an_status preprocess_image(const struct image *img,
                 return st;
         int x0[TEN_CROPS], y0[TEN_CROPS];
         bool flip[TEN_CROPS];
-        crop_offsets(w, h, input.w, input.h, count, x0, y0, flip);
+        image_crop_offsets(w, h, input.w, input.h, count, x0, y0, flip);
         for (int i = 0; i < count; i++)
                 image_to_tensor(&resized, x0[i], y0[i], flip[i], input, pre,
                                 out + (size_t)i * shape_count(input));

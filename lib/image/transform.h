@@ -29,7 +29,7 @@ struct preprocess {
 };
 
 /* Output size of torchvision's Resize(target) for a w x h image. */
-void resize_shorter_side(int w, int h, int target, int *out_w, int *out_h);
+void image_resized_size(int w, int h, int target, int *out_w, int *out_h);
 
 /* Pillow's Image.resize((out_w, out_h), BILINEAR) for RGB images. */
 enum an_status image_resize(const struct image *in, int out_w, int out_h,
@@ -53,12 +53,12 @@ enum { TEN_CROPS = 10 };
  * w x h image: centre, top-left, top-right, bottom-left, bottom-right, then
  * the same five cut from the mirrored image (flip[i] set; x0 is where the
  * window lies in the unmirrored image).  For `count` 1 only the centre. */
-void crop_offsets(int w, int h, int crop_w, int crop_h, int count, int *x0,
-                  int *y0, bool *flip);
+void image_crop_offsets(int w, int h, int crop_w, int crop_h, int count,
+                        int *x0, int *y0, bool *flip);
 
 /* Decode-to-tensor for one image: resize, then `count` (1 or TEN_CROPS)
  * crops into out[count][C][H][W]. */
-enum an_status preprocess_image(const struct image *img,
+enum an_status image_preprocess(const struct image *img,
                                 const struct preprocess *pre,
                                 struct shape input, int count, float *out,
                                 struct an_error *err);

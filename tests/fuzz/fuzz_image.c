@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct shape input = {3, 32, 32};
         float *out = malloc(sizeof(float) * 3 * 32 * 32);
         if (out)
-                preprocess_image(&img, &pre, input, 1, out, NULL);
+                image_preprocess(&img, &pre, input, 1, out, NULL);
         free(out);
         image_free(&img);
         return 0;
