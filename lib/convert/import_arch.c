@@ -116,7 +116,12 @@ static enum an_status torchvision_layout(struct arch *a,
         a->input = (struct shape){3, 224, 224};
         for (int i = 0; i < nc; i++) {
                 snprintf(name, sizeof name, "features.%d", conv[i]);
+                /* the index was read from a name the table need not
+                 * spell the same way (e.g. "features.01") */
                 const struct named_tensor *w = weight_of(ts, name);
+                if (!w)
+                        return an_error_set(err, AN_E_UNSUPPORTED,
+                                            "no tensor %s.weight", name);
                 enum an_status st = add_conv(a, name, w, in_c, true, err);
                 if (st != AN_OK)
                         return st;
