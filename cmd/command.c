@@ -316,9 +316,11 @@ void options_print(FILE *out, const struct option_spec *options)
                 fputs(left, out);
                 for (bool first = true; h;) {
                         const char *nl = strchr(h, '\n');
-                        int width =
-                                first ? (n < HELP_COLUMN ? HELP_COLUMN - n : 1)
-                                      : HELP_COLUMN;
+                        /* a long left part puts the help on its own line */
+                        if (first && n >= HELP_COLUMN)
+                                fputc('\n', out);
+                        int width = first && n < HELP_COLUMN ? HELP_COLUMN - n
+                                                             : HELP_COLUMN;
                         fprintf(out, "%*s%.*s\n", width, "",
                                 nl ? (int)(nl - h) : (int)strlen(h), h);
                         h = nl ? nl + 1 : NULL;

@@ -110,9 +110,9 @@ static const struct option_spec train_options[] = {
                 "compute threads (default: all cores)", &threads, 1, 1 << 20),
         OPT_STRING(0, "checkpoint", "FILE",
                    "checkpoint path (default MODEL.ckpt)", &checkpoint),
-        OPT_NUMBER(0, "checkpoint-every", "MIN",
-                   "also checkpoint every MIN minutes", &checkpoint_minutes, 0,
-                   1e6, false),
+        OPT_NUMBER(0, "checkpoint-every", "MINUTES",
+                   "also checkpoint every MINUTES\nminutes (fractions allowed)",
+                   &checkpoint_minutes, 0, 1e6, false),
         OPT_STRING(0, "resume", "FILE",
                    "continue the run saved in checkpoint FILE\n"
                    "(DATADIR and the options are the run's own)",
