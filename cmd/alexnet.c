@@ -1,6 +1,6 @@
 /* alexnet: the command table and dispatch.  Each subcommand lives in its own
- * file as a `struct command` (see cli.h); adding one is a new file, a row in
- * `commands` below, its man page and its tests. */
+ * file as a `struct command` (see command.h); adding one is a new file, a row
+ * in `commands` below, its man page and its tests. */
 #include <stdio.h>
 #include <string.h>
 

@@ -147,6 +147,15 @@ static bool free_to_change(const char *long_name)
         return false;
 }
 
+/* Whether the option that sets target was on the command line. */
+static bool was_given(const bool *given, const void *target)
+{
+        for (int i = 0; train_options[i].kind != OPTION_END; i++)
+                if (given[i] && train_options[i].target == target)
+                        return true;
+        return false;
+}
+
 /* --weight-decay -> "weight_decay", the key in the recorded settings. */
 static void settings_key(const char *long_name, char *key, size_t size)
 {
@@ -203,12 +212,8 @@ static int take_recorded_settings(const bool *given, const char *datadir)
         if (!given_options_agree(given, &recorded))
                 return EXIT_FATAL;
         int epochs = settings.epochs;
-        bool epochs_given = false;
-        for (int i = 0; train_options[i].kind != OPTION_END; i++)
-                if (given[i] && train_options[i].target == &settings.epochs)
-                        epochs_given = true;
         settings = recorded;
-        if (epochs_given)
+        if (was_given(given, &settings.epochs))
                 settings.epochs = epochs;
         if (datadir)
                 strcpy(settings.datadir, datadir);
@@ -234,18 +239,12 @@ static void default_checkpoint(char *buf, size_t size)
 static void resumed_paths(const bool *given, char *model, size_t size)
 {
         size_t n = strlen(resume);
-        bool output_given = false, checkpoint_given = false;
-        for (int i = 0; train_options[i].kind != OPTION_END; i++) {
-                output_given |= given[i] && train_options[i].target == &output;
-                checkpoint_given |=
-                        given[i] && train_options[i].target == &checkpoint;
-        }
-        if (!output_given && n > 5 && n - 5 < size &&
+        if (!was_given(given, &output) && n > 5 && n - 5 < size &&
             !strcmp(resume + n - 5, ".ckpt")) {
                 snprintf(model, size, "%.*s", (int)(n - 5), resume);
                 output = model;
         }
-        if (!checkpoint_given)
+        if (!was_given(given, &checkpoint))
                 checkpoint = resume;
 }
 
