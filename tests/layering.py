@@ -12,6 +12,7 @@ be read, tested and replaced with only what is below it.
 usage: layering.py SRCDIR BUILDDIR   (exit 0 clean, 1 with the offending calls)
 """
 import os
+import re
 import subprocess
 import sys
 
@@ -88,6 +89,26 @@ def cycles(edges, nodes):
     return out
 
 
+def include_problems(srcdir):
+    """The same order for #include lines, which also carry the uses of
+    types and macros that symbols do not show."""
+    problems = []
+    for sub in sorted(LEVEL):
+        top = os.path.join(srcdir, "cmd" if sub == "cmd" else "lib/" + sub)
+        if not os.path.isdir(top):
+            continue
+        for name in sorted(os.listdir(top)):
+            if not name.endswith((".c", ".h")) or "onnx.pb-c" in name:
+                continue
+            with open(os.path.join(top, name), encoding="utf-8") as f:
+                text = f.read()
+            for inc in re.findall(r'#include "([a-z_]+)/[^"]+"', text):
+                if inc in LEVEL and inc != sub and LEVEL[inc] >= LEVEL[sub]:
+                    problems.append("%s/%s includes a header of %s"
+                                    % (sub, name, inc))
+    return problems
+
+
 def main():
     srcdir = sys.argv[1] if len(sys.argv) > 1 else "."
     builddir = sys.argv[2] if len(sys.argv) > 2 else srcdir
@@ -120,6 +141,7 @@ def main():
         links = ["%s -> %s (%s)" % (a, b, why[(a, b)])
                  for a in comp for b in comp if (a, b) in why]
         problems.append("cycle: " + "; ".join(links))
+    problems += include_problems(srcdir)
     for p in problems:
         print(p)
     print("layering: %d files, %d uses between files, %d problems"

@@ -8,7 +8,8 @@
 #include <stddef.h>
 
 #include "base/errors.h"
-#include "model/model.h"
+#include "base/shape.h"
+#include "image/transform.h"
 
 json_t *preprocess_to_json(const struct preprocess *p, struct shape input);
 enum an_status preprocess_from_json(struct preprocess *p, const json_t *j,
