@@ -17,23 +17,36 @@ render() {
 
 squash() { tr -s ' \t\n' '   ' | sed 's/^ //; s/ $//'; }
 
-for page in "$mandir"/*.1; do
-        render "$page" >"$out"
-        [ -s "$err" ] && fail "$page: groff warnings"
-        [ -s "$out" ] || fail "$page: renders empty"
-done
-
-for page in "$mandir"/alexnet-*.1; do
-        cmd=$(basename "$page" .1 | sed 's/^alexnet-//')
-        synopsis=$(render "$page" | sed -n '/^SYNOPSIS/,/^[A-Z]/p' |
-                sed '1d;$d' | squash)
-        usage=$("$ALEXNET" "$cmd" --help | sed '/^$/,$d; s/^usage: //' | squash)
-        [ "$synopsis" = "$usage" ] ||
-                fail "$cmd: man SYNOPSIS '$synopsis' != usage '$usage'"
-        # every option the help names is documented in the man page
-        render "$page" >"$tmp/page"
-        for opt in $("$ALEXNET" "$cmd" --help | grep -o -- '--[a-z0-9-]*' | sort -u); do
-                grep -q -- "$opt" "$tmp/page" || fail "$cmd: $opt not in $page"
+pages_render() {
+        for page in "$mandir"/*.1; do
+                render "$page" >"$out"
+                [ ! -s "$err" ] || fail "$page: groff warnings"
+                [ -s "$out" ] || fail "$page: renders empty"
         done
-done
-pass
+}
+test_expect "every man page renders without groff warnings" pages_render
+
+synopsis_is_usage() {
+        for page in "$mandir"/alexnet-*.1; do
+                cmd=$(basename "$page" .1 | sed 's/^alexnet-//')
+                synopsis=$(render "$page" | sed -n '/^SYNOPSIS/,/^[A-Z]/p' |
+                        sed '1d;$d' | squash)
+                usage=$("$ALEXNET" "$cmd" --help | sed '/^$/,$d; s/^usage: //' | squash)
+                [ "$synopsis" = "$usage" ] ||
+                        fail "$cmd: man SYNOPSIS '$synopsis' != usage '$usage'"
+        done
+}
+test_expect "each command's usage is its man page's SYNOPSIS" synopsis_is_usage
+
+options_documented() {
+        for page in "$mandir"/alexnet-*.1; do
+                cmd=$(basename "$page" .1 | sed 's/^alexnet-//')
+                render "$page" >"$tmp/page"
+                for opt in $("$ALEXNET" "$cmd" --help | grep -o -- '--[a-z0-9-]*' | sort -u); do
+                        grep -q -- "$opt" "$tmp/page" || fail "$cmd: $opt not in $page"
+                done
+        done
+}
+test_expect "every option --help names is in the man page" options_documented
+
+test_done
