@@ -18,8 +18,8 @@
  *
  * The trainer allocates everything in trainer_init; a step allocates
  * nothing. */
-#ifndef ALEXNET_TRAIN_H
-#define ALEXNET_TRAIN_H
+#ifndef ALEXNET_TRAINER_H
+#define ALEXNET_TRAINER_H
 
 #include <stdbool.h>
 #include <stdint.h>
