@@ -165,39 +165,72 @@ static bool fit_batch(const struct model *m, const char *path)
         return true;
 }
 
+/* The model, its batch fitted to the arena limit and its weights packed;
+ * false, reported, with nothing open. */
+static bool open_model(struct model *m)
+{
+        struct an_error err;
+        const char *path = opt.model ? opt.model : default_model_path();
+        if (!path) {
+                report_no_model();
+                return false;
+        }
+        if (model_open(m, path, &err) != AN_OK) {
+                report(path, "%s", err.message);
+                return false;
+        }
+        bool ok = fit_batch(m, path);
+        if (ok && net_prepack(&m->net, opt.precision ? GEMM_BF16 : GEMM_FP32,
+                              &err) != AN_OK) {
+                report(path, "%s", err.message);
+                ok = false;
+        }
+        if (!ok)
+                model_close(m);
+        return ok;
+}
+
+/* Classifies what source yields (the images of d with --eval); the exit
+ * status. */
+static int classify_source(struct model *m, struct path_source *source,
+                           const struct dataset *d)
+{
+        struct pipeline p = {
+                .source = source,
+                .pre = &m->pre,
+                .input = m->net.shapes[0],
+                .image = image_defaults(),
+                .capacity = opt.batch,
+                .crops = crops(),
+        };
+        p.image.max_pixels = (uint64_t)(opt.max_megapixels * 1e6);
+        p.image.min_side = m->pre.resize;
+        if (!pipeline_init(&p)) {
+                report("predict", "out of memory");
+                return EXIT_FATAL;
+        }
+        int status = opt.eval ? evaluate_folder(m, &p, d, opt.eval,
+                                                opt.format == FORMAT_JSON)
+                              : classify_all(m, &p);
+        pipeline_free(&p);
+        return status;
+}
+
 static int run_predict(int argc, char **argv)
 {
         int operands = options_parse(&predict_command, argc, argv, NULL);
         if (operands < 0)
                 return operands == -1 ? EXIT_ALL_DONE : EXIT_FATAL;
-        if (opt.threads)
-                omp_set_num_threads(opt.threads);
-
-        struct model m;
-        struct an_error err;
-        const char *path = opt.model ? opt.model : default_model_path();
-        if (!path)
-                return report_no_model();
-        if (model_open(&m, path, &err) != AN_OK) {
-                report(path, "%s", err.message);
-                return EXIT_FATAL;
-        }
-        if (!fit_batch(&m, path)) {
-                model_close(&m);
-                return EXIT_FATAL;
-        }
-        if (net_prepack(&m.net, opt.precision ? GEMM_BF16 : GEMM_FP32, &err) !=
-            AN_OK) {
-                report(path, "%s", err.message);
-                model_close(&m);
-                return EXIT_FATAL;
-        }
-        struct dataset d = {0};
-        if (opt.eval && (operands > 0 || opt.shards > 1)) {
-                model_close(&m);
+        if (opt.eval && (operands > 0 || opt.shards > 1))
                 return usage_error(&predict_command,
                                    "--eval takes no IMAGE and no --shard");
-        }
+        if (opt.threads)
+                omp_set_num_threads(opt.threads);
+        struct model m;
+        if (!open_model(&m))
+                return EXIT_FATAL;
+        struct dataset d = {0};
+        struct an_error err;
         if (opt.eval && dataset_scan(&d, opt.eval, &err) != AN_OK) {
                 report(opt.eval, "%s", err.message);
                 model_close(&m);
@@ -209,25 +242,7 @@ static int run_predict(int argc, char **argv)
         else
                 path_source_init(&source, argv + 1, operands, opt.nul,
                                  opt.shard, opt.shards);
-        struct pipeline p = {
-                .source = &source,
-                .pre = &m.pre,
-                .input = m.net.shapes[0],
-                .image = image_defaults(),
-                .capacity = opt.batch,
-                .crops = crops(),
-        };
-        p.image.max_pixels = (uint64_t)(opt.max_megapixels * 1e6);
-        p.image.min_side = m.pre.resize;
-        int status = EXIT_FATAL;
-        if (!pipeline_init(&p)) {
-                report("predict", "out of memory");
-        } else {
-                status = opt.eval ? evaluate_folder(&m, &p, &d, opt.eval,
-                                                    opt.format == FORMAT_JSON)
-                                  : classify_all(&m, &p);
-                pipeline_free(&p);
-        }
+        int status = classify_source(&m, &source, &d);
         dataset_free(&d);
         path_source_free(&source);
         model_close(&m);

@@ -158,6 +158,29 @@ START_TEST(relu_and_softmax_work_in_place)
 }
 END_TEST
 
+/* Whether a tap of output o's window that comes before input `at` in row
+ * order holds a value >= best (padding taps skipped). */
+static bool larger_before(const float *x, struct shape in,
+                          const struct window *win, size_t o, size_t at,
+                          float best)
+{
+        int oh = window_out_h(win, in.h), ow = window_out_w(win, in.w);
+        int c = (int)(o / ((size_t)oh * ow));
+        int y0 = (int)(o / ow % oh) * win->stride_h - win->pad_top;
+        int x0 = (int)(o % ow) * win->stride_w - win->pad_left;
+        for (int iy = y0; iy < y0 + win->kernel_h; iy++)
+                for (int ix = x0; ix < x0 + win->kernel_w; ix++) {
+                        if (iy < 0 || ix < 0 || iy >= in.h || ix >= in.w)
+                                continue;
+                        size_t i = ((size_t)c * in.h + iy) * in.w + ix;
+                        if (i == at)
+                                return false;
+                        if (x[i] >= best)
+                                return true;
+                }
+        return false;
+}
+
 /* Forward and backward take one rule: for random planes full of ties and
  * NaNs, the gradient of each output lands on an input holding exactly the
  * forward output (NaN where it is NaN), at the first maximum in row order
@@ -200,25 +223,10 @@ START_TEST(maxpool_directions_agree_on_ties_and_nan)
                                       "window %zu output %zu", w, o);
                         /* the first maximum: nothing before it in the
                          * window's row order is as large */
-                        int c = (int)(o / ((size_t)oh * ow));
-                        int oy = (int)(o / ow % oh), ox = (int)(o % ow);
-                        int y0 = oy * win->stride_h - win->pad_top;
-                        int x0 = ox * win->stride_w - win->pad_left;
-                        for (int iy = y0; iy < y0 + win->kernel_h; iy++)
-                                for (int ix = x0; ix < x0 + win->kernel_w;
-                                     ix++) {
-                                        if (iy < 0 || ix < 0 || iy >= in.h ||
-                                            ix >= in.w)
-                                                continue;
-                                        size_t i =
-                                                ((size_t)c * in.h + iy) * in.w +
-                                                ix;
-                                        if (i == at)
-                                                goto next;
-                                        if (!isnan(y[o]))
-                                                ck_assert(!(x[i] >= y[o]));
-                                }
-                next:;
+                        if (!isnan(y[o]))
+                                ck_assert_msg(
+                                        !larger_before(x, in, win, o, at, y[o]),
+                                        "window %zu output %zu", w, o);
                 }
                 free(y);
                 free(dy);
