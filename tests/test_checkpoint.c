@@ -6,7 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "formats/safetensors.h"
 #include "testutil.h"
 #include "train/checkpoint.h"
 

@@ -2,7 +2,6 @@
  * once an epoch, the same batches whether images are cached or decoded each
  * time, prefetched or filled in place, on one thread or all; unreadable
  * images left out and reported once. */
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

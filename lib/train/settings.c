@@ -26,16 +26,6 @@ void train_settings_defaults(struct train_settings *s)
         s->seed = 1;
 }
 
-enum an_status settings_set_path(char *field, size_t size, const char *path,
-                                 struct an_error *err)
-{
-        if (strlen(path) >= size)
-                return an_error_set(err, AN_E_INVALID,
-                                    "a path of more than %zu bytes", size - 1);
-        memcpy(field, path, strlen(path) + 1);
-        return AN_OK;
-}
-
 json_t *train_settings_to_json(const struct train_settings *s)
 {
         return json_pack(

@@ -38,10 +38,6 @@ struct train_settings {
 /* The paper's recipe (Krizhevsky et al. 2012, section 5), alexnet-owt. */
 void train_settings_defaults(struct train_settings *s);
 
-/* Copies a path into a settings field; refuses one that does not fit. */
-enum an_status settings_set_path(char *field, size_t size, const char *path,
-                                 struct an_error *err);
-
 json_t *train_settings_to_json(const struct train_settings *s);
 /* Every key must be present and valid. */
 enum an_status train_settings_from_json(struct train_settings *s,
