@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "train/checkpoint.h"
+#include "train/comm.h"
 #include "train/run.h"
 #include "train/settings.h"
 
@@ -29,7 +30,10 @@ static bool cache, quiet;
 
 _Static_assert(sizeof(enum schedule) == sizeof(int) &&
                        sizeof(enum init_mode) == sizeof(int) &&
-                       sizeof(enum augment_mode) == sizeof(int),
+                       sizeof(enum augment_mode) == sizeof(int) &&
+                       sizeof(enum lr_scale) == sizeof(int) &&
+                       sizeof(enum optimizer) == sizeof(int) &&
+                       sizeof(enum allreduce) == sizeof(int),
                "choices are stored through int pointers");
 
 static bool store_path(const char *value, void *field)
@@ -72,7 +76,9 @@ static const struct option_spec train_options[] = {
                    settings.from, store_path, "a path"),
         OPT_INT(0, "epochs", "N", "epochs (default 90)", &settings.epochs, 1,
                 1 << 20),
-        OPT_INT('b', "batch", "BATCH", "images per step (default 128)",
+        OPT_INT('b', "batch", "BATCH",
+                "images per step (default 128); under mpirun\n"
+                "per process: each step then takes N*BATCH",
                 &settings.batch, 1, 1 << 20),
         OPT_NUMBER(0, "lr", "RATE", "learning rate (default 0.01)",
                    &settings.lr, 0, 1e6, false),
@@ -87,6 +93,24 @@ static const struct option_spec train_options[] = {
                    &settings.schedule, schedule_names),
         OPT_INT(0, "lr-step", "N", "epochs per step of the step schedule (30)",
                 &settings.lr_step, 1, 1 << 20),
+        OPT_CHOICE(0, "lr-scale", "linear",
+                   "multiply the rate by the number of processes\n"
+                   "(none: as given, the default)",
+                   &settings.lr_scale, lr_scale_names),
+        OPT_NUMBER(0, "warmup", "EPOCHS",
+                   "raise the rate linearly from 0 over EPOCHS\n"
+                   "epochs (fractions allowed; default 0)",
+                   &settings.warmup, 0, 1e6, false),
+        OPT_CHOICE(0, "optimizer", "sgd|lars",
+                   "sgd (default) or lars: per-tensor rates\n"
+                   "(You et al. 2017) for very large batches",
+                   &settings.optimizer, optimizer_names),
+        OPT_NUMBER(0, "lars-eta", "ETA", "LARS trust coefficient (0.001)",
+                   &settings.lars_eta, 1e-9, 1e6, true),
+        OPT_CHOICE(0, "allreduce", "f32|bf16",
+                   "gradients exchanged between processes as\n"
+                   "float32 (default) or bfloat16 (half the bytes)",
+                   &settings.allreduce, allreduce_names),
         OPT_CHOICE(0, "init", "MODE",
                    "paper: N(0, 0.01), biases 1 (default); he", &settings.init,
                    init_names),
@@ -370,18 +394,23 @@ static FILE *open_log(void)
 /* ---- the command ------------------------------------------------------------
  */
 
-/* Runs the opened run to its end or an interruption; the exit status. */
-static int train(struct train_run *r, const struct reporter *rep)
+/* Runs the opened run to its end or an interruption; the exit status.
+ * In a distributed run only process 0 speaks for the run; a failure on
+ * any one process ends the job, since the others would wait for it. */
+static int train(struct train_run *r, const struct reporter *rep,
+                 const struct comm *c)
 {
         struct an_error err;
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         enum an_status st = train_run_epochs(r, &err);
         if (st == AN_OK && r->stopped) {
-                report("train",
-                       "interrupted; checkpoint written to %s, continue with "
-                       "--resume %s",
-                       r->io.checkpoint, r->io.checkpoint);
+                if (c->rank == 0)
+                        report("train",
+                               "interrupted; checkpoint written to %s, "
+                               "continue with "
+                               "--resume %s",
+                               r->io.checkpoint, r->io.checkpoint);
                 return EXIT_FATAL;
         }
         if (st == AN_OK)
@@ -391,9 +420,26 @@ static int train(struct train_run *r, const struct reporter *rep)
                        : *r->error_file ? r->error_file
                                         : "train",
                        "%s", err.message);
+                comm_abort(c, EXIT_FATAL);
                 return EXIT_FATAL;
         }
         return EXIT_ALL_DONE;
+}
+
+/* Joins the other processes when started by mpirun or srun; process 0
+ * alone shows progress and writes the log. */
+static bool join_job(struct comm *c)
+{
+        struct an_error err;
+        if (comm_init(c, &err) != AN_OK) {
+                report("train", "%s", err.message);
+                return false;
+        }
+        if (c->rank != 0) {
+                quiet = true;
+                log_path = NULL;
+        }
+        return true;
 }
 
 static int run_train(int argc, char **argv)
@@ -404,12 +450,18 @@ static int run_train(int argc, char **argv)
                 return rc == -1 ? EXIT_ALL_DONE : EXIT_FATAL;
         if (threads)
                 omp_set_num_threads(threads);
+        struct comm comm;
+        if (!join_job(&comm))
+                return EXIT_FATAL;
         default_checkpoint(default_ckpt, sizeof default_ckpt);
         struct reporter rep = {isatty(STDERR_FILENO), NULL, false};
-        if (log_path && !(rep.log = open_log()))
+        if (log_path && !(rep.log = open_log())) {
+                comm_abort(&comm, EXIT_FATAL);
+                comm_finalize(&comm);
                 return EXIT_FATAL;
+        }
         struct train_io io = {checkpoint ? checkpoint : default_ckpt,
-                              checkpoint_minutes * 60, cache};
+                              checkpoint_minutes * 60, cache, &comm};
         struct train_hooks hooks = {&rep, show_step, show_epoch, stop_requested,
                                     show_unreadable};
         struct train_run r;
@@ -420,11 +472,12 @@ static int run_train(int argc, char **argv)
                        err.message);
                 status = EXIT_FATAL;
         } else {
-                status = train(&r, &rep);
+                status = train(&r, &rep, &comm);
                 train_run_close(&r);
         }
         if (rep.log)
                 fclose(rep.log);
+        comm_finalize(&comm);
         return status;
 }
 
@@ -436,6 +489,8 @@ const struct command train_command = {
         "       [--epochs N] [-b BATCH] [--lr RATE] [--momentum M]\n"
         "       [--weight-decay D] [--schedule paper|step|cosine] [--lr-step "
         "N]\n"
+        "       [--lr-scale linear] [--warmup EPOCHS] [--optimizer sgd|lars]\n"
+        "       [--lars-eta ETA] [--allreduce f32|bf16]\n"
         "       [--init paper|he] [--dropout P]\n"
         "       [--augment none|flip|flip-crop|paper]\n"
         "       [--val DIR | --val-split F] [--seed N] [-j THREADS]\n"
@@ -446,7 +501,8 @@ const struct command train_command = {
         "       DATADIR\n",
         "Train on DATADIR/CLASS/IMAGE (JPEG or PNG, one folder per class).\n"
         "With --resume, DATADIR and every option that shapes the run come\n"
-        "from the checkpoint.\n",
+        "from the checkpoint.  Started by mpirun or srun (a build with MPI),\n"
+        "the processes train one model together; process 0 writes.\n",
         train_options,
         NULL,
 };

@@ -75,9 +75,13 @@ static int bench(const char *preset, int batch, double machine_peak,
                 x[i] = (float)(i % 251) / 251.0f - 0.5f;
         for (int i = 0; i < batch; i++)
                 labels[i] = i % 1000;
-        struct train_config cfg = {0.9, 5e-4, true, 1, 0};
+        struct train_config cfg = {.momentum = 0.9,
+                                   .weight_decay = 5e-4,
+                                   .dropout = true,
+                                   .seed = 1};
+        struct train_batch tb = {x, labels, NULL, batch, batch};
         struct step_stats stats;
-        trainer_step(&t, &cfg, x, labels, batch, 1e-4, &stats, &err);
+        trainer_step(&t, &cfg, &tb, 1e-4, &stats, &err);
         /* every step timed: the best is reported (the one other tenants of
          * a shared machine disturbed least), with the median beside it */
         enum { MAX_STEPS = 256 };
@@ -85,7 +89,7 @@ static int bench(const char *preset, int batch, double machine_peak,
         int steps = 0;
         while (steps < MAX_STEPS && (steps < 3 || elapsed < min_seconds)) {
                 double t0 = now();
-                trainer_step(&t, &cfg, x, labels, batch, 1e-4, &stats, &err);
+                trainer_step(&t, &cfg, &tb, 1e-4, &stats, &err);
                 step_time[steps] = now() - t0;
                 elapsed += step_time[steps++];
         }
@@ -107,8 +111,7 @@ static int bench(const char *preset, int batch, double machine_peak,
                 int reps = steps < 3 ? steps : 3;
                 t.profile = profile;
                 for (int r = 0; r < reps; r++)
-                        trainer_step(&t, &cfg, x, labels, batch, 1e-4, &stats,
-                                     &err);
+                        trainer_step(&t, &cfg, &tb, 1e-4, &stats, &err);
                 t.profile = NULL;
                 print_layers(&m.net, profile, reps, batch, machine_peak);
                 free(profile);

@@ -78,7 +78,7 @@ static void fill_directly(const struct fixture *f, bool resident, int threads,
                                           resident, NULL, NULL, &err),
                          AN_OK);
         ck_assert_int_eq(split_init(&sp, &s, 0, false, 7, &err), AN_OK);
-        struct loader l = {&s, &sp, BATCH, AUGMENT_PAPER, &f->pca, 7};
+        struct loader l = {&s, &sp, BATCH, AUGMENT_PAPER, &f->pca, 7, 1, 0};
         int steps = loader_steps(&l);
         batches_alloc(out, f, steps * epochs);
         size_t *order = malloc(sp.n * sizeof *order);
@@ -90,7 +90,7 @@ static void fill_directly(const struct fixture *f, bool resident, int threads,
                         out->counts[i] = loader_fill(
                                 &l, order, e, k,
                                 out->x + (size_t)i * BATCH * sample_floats(f),
-                                out->labels + i * BATCH, ok, threads);
+                                out->labels + i * BATCH, NULL, ok, threads);
                 }
         }
         free(order);
@@ -109,7 +109,7 @@ static void fill_prefetched(const struct fixture *f, int epochs,
                                           NULL, NULL, &err),
                          AN_OK);
         ck_assert_int_eq(split_init(&sp, &s, 0, false, 7, &err), AN_OK);
-        struct loader l = {&s, &sp, BATCH, AUGMENT_PAPER, &f->pca, 7};
+        struct loader l = {&s, &sp, BATCH, AUGMENT_PAPER, &f->pca, 7, 1, 0};
         int steps = loader_steps(&l);
         batches_alloc(out, f, steps * epochs);
         ck_assert_int_eq(prefetch_start(&pf, &l, 0, 0, epochs, &err), AN_OK);
@@ -240,17 +240,72 @@ START_TEST(unreadable_images_are_left_out_and_told_once)
                                           count_unreadable, NULL, &err),
                          AN_OK);
         ck_assert_int_eq(split_init(&sp, &s, 0, false, 1, &err), AN_OK);
-        struct loader l = {&s, &sp, BATCH, AUGMENT_NONE, NULL, 1};
+        struct loader l = {&s, &sp, BATCH, AUGMENT_NONE, NULL, 1, 1, 0};
         float *x = malloc(BATCH * sample_floats(&f) * sizeof *x);
         int labels[BATCH], total = 0;
         bool ok[BATCH];
         for (int e = 0; e < 2; e++)
                 for (int k = 0; k < loader_steps(&l); k++)
-                        total += loader_fill(&l, sp.index, e, k, x, labels, ok,
-                                             0);
+                        total += loader_fill(&l, sp.index, e, k, x, labels,
+                                             NULL, ok, 0);
         ck_assert_int_eq(total, 2 * (CLASSES * PER_CLASS - 1));
         ck_assert_int_eq(unreadable_calls, 1);
         free(x);
+        split_free(&sp);
+        image_store_free(&s);
+        fixture_free(&f);
+}
+END_TEST
+
+/* Fills step k of epoch e for loader l: ids and inputs of its samples. */
+static int fill_ids(const struct loader *l, const size_t *order, int e, int k,
+                    float *x, size_t *ids)
+{
+        int labels[2 * BATCH];
+        bool ok[2 * BATCH];
+        return loader_fill(l, order, e, k, x, labels, ids, ok, 0);
+}
+
+START_TEST(processes_share_each_global_batch)
+{
+        struct fixture f;
+        fixture_init(&f);
+        struct image_store s;
+        struct split sp;
+        struct an_error err;
+        ck_assert_int_eq(image_store_init(&s, &f.d, &f.pre, f.input, false,
+                                          NULL, NULL, &err),
+                         AN_OK);
+        ck_assert_int_eq(split_init(&sp, &s, 0, false, 3, &err), AN_OK);
+        /* one process with 2 * BATCH against two with BATCH each */
+        struct loader one = {&s,     &sp, 2 * BATCH, AUGMENT_PAPER,
+                             &f.pca, 3,   1,         0};
+        struct loader part[2] = {
+                {&s, &sp, BATCH, AUGMENT_PAPER, &f.pca, 3, 2, 0},
+                {&s, &sp, BATCH, AUGMENT_PAPER, &f.pca, 3, 2, 1}};
+        ck_assert_int_eq(loader_steps(&part[0]), loader_steps(&one));
+        ck_assert_int_eq(loader_steps(&part[1]), loader_steps(&one));
+        size_t floats = sample_floats(&f);
+        float *x1 = malloc(2 * BATCH * floats * sizeof *x1);
+        float *x2 = malloc(2 * BATCH * floats * sizeof *x2);
+        size_t *order = malloc(sp.n * sizeof *order);
+        size_t ids1[2 * BATCH], ids2[2 * BATCH];
+        int seen = 0;
+        split_shuffle(&sp, 3, 1, order);
+        for (int k = 0; k < loader_steps(&one); k++) {
+                int n = fill_ids(&one, order, 1, k, x1, ids1);
+                int a = fill_ids(&part[0], order, 1, k, x2, ids2);
+                int b = fill_ids(&part[1], order, 1, k, x2 + a * floats,
+                                 ids2 + a);
+                ck_assert_int_eq(a + b, n);
+                ck_assert_mem_eq(ids1, ids2, n * sizeof *ids1);
+                ck_assert_mem_eq(x1, x2, n * floats * sizeof *x1);
+                seen += n;
+        }
+        ck_assert_int_eq(seen, (int)sp.n);
+        free(x1);
+        free(x2);
+        free(order);
         split_free(&sp);
         image_store_free(&s);
         fixture_free(&f);
@@ -292,6 +347,7 @@ int main(void)
         tcase_add_test(tc, batches_do_not_depend_on_cache_prefetch_or_threads);
         tcase_add_test(tc, unreadable_images_are_left_out_and_told_once);
         tcase_add_test(tc, held_out_split_is_the_complement);
+        tcase_add_test(tc, processes_share_each_global_batch);
         suite_add_tcase(s, tc);
         return run_suite(s);
 }

@@ -58,7 +58,7 @@ static bool stop_when_told(void *ctx)
 static float *run(const struct train_settings *s, const char *resume,
                   const char *ckpt, struct counter *c, bool *stopped, size_t *n)
 {
-        struct train_io io = {ckpt, 0, false};
+        struct train_io io = {ckpt, 0, false, NULL};
         struct train_hooks hooks = {c, count_step, count_epoch, stop_when_told,
                                     NULL};
         struct train_run r;
@@ -131,13 +131,14 @@ START_TEST(validation_top5_ties_go_to_the_lower_index)
                                           false, NULL, NULL, &err),
                          AN_OK);
         ck_assert_int_eq(split_init(&sp, &store, 0, false, 1, &err), AN_OK);
-        struct loader l = {&store, &sp, 8, AUGMENT_NONE, NULL, 1};
+        struct loader l = {&store, &sp, 8, AUGMENT_NONE, NULL, 1, 1, 0};
+        struct comm alone = {0, 1, false, true};
         struct eval_buffers buf = {
                 malloc(8 * shape_count(m.net.shapes[0]) * sizeof(float)),
                 malloc(8 * 10 * sizeof(float)), malloc(8 * sizeof(int)),
                 malloc(8 * sizeof(bool))};
         struct eval_result r;
-        ck_assert_int_eq(evaluate_split(&t, &l, &buf, &r, &err), AN_OK);
+        ck_assert_int_eq(evaluate_split(&t, &l, &alone, &buf, &r, &err), AN_OK);
         ck_assert_int_eq(r.images, 20);
         ck_assert_double_eq_tol(r.top1, 0.1, 1e-12);
         ck_assert_double_eq_tol(r.top5, 0.5, 1e-12);

@@ -25,7 +25,10 @@ static void run_steps(struct model *m, bool dropout, int steps)
         struct an_error err;
         fixture_open(&batches, "train/batches.safetensors");
         ck_assert_int_eq(trainer_init(&t, m, 4, &err), AN_OK);
-        struct train_config cfg = {0.9, 5e-4, dropout, 99, 0};
+        struct train_config cfg = {.momentum = 0.9,
+                                   .weight_decay = 5e-4,
+                                   .dropout = dropout,
+                                   .seed = 99};
         for (int b = 0; b < steps; b++) {
                 char name[8];
                 snprintf(name, sizeof name, "x%d", b % 3);
@@ -36,9 +39,10 @@ static void run_steps(struct model *m, bool dropout, int steps)
                 for (int i = 0; i < 4; i++)
                         labels[i] = (int)y[i];
                 struct step_stats stats;
-                ck_assert_int_eq(trainer_step(&t, &cfg, x, labels, 4, 0.05,
-                                              &stats, &err),
-                                 AN_OK);
+                struct train_batch batch = {x, labels, NULL, 4, 4};
+                ck_assert_int_eq(
+                        trainer_step(&t, &cfg, &batch, 0.05, &stats, &err),
+                        AN_OK);
                 free(x);
                 free(y);
         }

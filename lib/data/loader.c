@@ -122,16 +122,26 @@ void split_shuffle(const struct split *sp, uint64_t seed, int epoch,
         }
 }
 
+/* Samples in one step over every process. */
+static size_t global_batch(const struct loader *l)
+{
+        return (size_t)l->batch * (l->ranks > 1 ? l->ranks : 1);
+}
+
 int loader_steps(const struct loader *l)
 {
-        return (int)((l->split->n + l->batch - 1) / l->batch);
+        return (int)((l->split->n + global_batch(l) - 1) / global_batch(l));
 }
 
 int loader_fill(const struct loader *l, const size_t *order, int epoch,
-                int step, float *x, int *labels, bool *ok, int threads)
+                int step, float *x, int *labels, size_t *ids, bool *ok,
+                int threads)
 {
         const struct image_store *s = l->store;
-        size_t first = (size_t)step * l->batch;
+        size_t first = (size_t)step * global_batch(l) +
+                       (size_t)(l->ranks > 1 ? l->rank : 0) * l->batch;
+        if (first >= l->split->n)
+                return 0;
         int count = l->split->n - first < (size_t)l->batch
                             ? (int)(l->split->n - first)
                             : l->batch;
@@ -151,8 +161,11 @@ int loader_fill(const struct loader *l, const size_t *order, int epoch,
         }
         int kept = 0;
         for (int i = 0; i < count; i++)
-                if (ok[i])
+                if (ok[i]) {
+                        if (ids)
+                                ids[kept] = items[i];
                         labels[kept++] = s->d->labels[items[i]];
+                }
         return batch_compact(x, sample, count, ok, NULL);
 }
 

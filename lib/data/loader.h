@@ -5,13 +5,20 @@
  *     struct loader l = {&store, &train, batch, AUGMENT_PAPER, &pca, seed};
  *     split_shuffle(&train, seed, epoch, order);
  *     for (int step = 0; step < loader_steps(&l); step++)
- *             n = loader_fill(&l, order, epoch, step, x, labels, ok, 0);
+ *             n = loader_fill(&l, order, epoch, step, x, labels, ids, ok,
+ *                             0);
  *
  * A batch is a pure function of (seed, epoch, step): the order comes from
  * the seeded generator and every augmentation draw is keyed by (seed,
  * epoch, sample), so whether images are cached, prefetched or decoded on
  * any number of threads changes nothing, and a resumed run sees the
- * batches an uninterrupted one would. */
+ * batches an uninterrupted one would.
+ *
+ * In a run of several processes (ranks > 1) a step's global batch is
+ * ranks * batch samples of the one epoch order, and process `rank` takes
+ * its consecutive part: the processes together see what one process with
+ * ranks * batch would, and all have the same number of steps (in the
+ * last, short one some may have fewer samples or none). */
 #ifndef ALEXNET_LOADER_H
 #define ALEXNET_LOADER_H
 
@@ -84,17 +91,21 @@ struct loader {
         enum augment_mode augment;
         const struct colour_pca *pca; /* AUGMENT_PAPER only */
         uint64_t seed;
+        int ranks, rank; /* processes sharing each step (0 means 1), and
+                          * which of them this is */
 };
 
-/* Batches an epoch has: the last may be short. */
+/* Steps an epoch has: the last may be short. */
 int loader_steps(const struct loader *l);
 
-/* Batch `step` of an epoch taken in `order`: the network inputs and labels
- * of its readable images, compacted to the front; returns how many.  x
- * holds l->batch samples, labels and ok l->batch entries.  threads: how
- * many decode (0: all cores). */
+/* This process's part of step `step` of an epoch taken in `order`: the
+ * network inputs, labels and ids (the images' indices in the store; may
+ * be NULL) of its readable images, compacted to the front; returns how
+ * many.  x holds l->batch samples, labels, ids and ok l->batch entries.
+ * threads: how many decode (0: all cores). */
 int loader_fill(const struct loader *l, const size_t *order, int epoch,
-                int step, float *x, int *labels, bool *ok, int threads);
+                int step, float *x, int *labels, size_t *ids, bool *ok,
+                int threads);
 
 /* The colour PCA of the training pixels, over a spread sample of up to
  * 1000 images of the split. */

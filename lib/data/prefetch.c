@@ -38,7 +38,7 @@ static void *prefetch_main(void *arg)
                         b->epoch = epoch;
                         b->step = step;
                         b->count = loader_fill(l, f->order, epoch, step, b->x,
-                                               b->labels, b->ok, 1);
+                                               b->labels, b->ids, b->ok, 1);
                         publish(f, b);
                 }
         }
@@ -61,8 +61,9 @@ enum an_status prefetch_start(struct prefetch *f, const struct loader *l,
                 struct loaded_batch *b = &f->slots[i];
                 b->x = malloc((size_t)l->batch * sample * sizeof *b->x);
                 b->labels = malloc((size_t)l->batch * sizeof *b->labels);
+                b->ids = malloc((size_t)l->batch * sizeof *b->ids);
                 b->ok = malloc((size_t)l->batch * sizeof *b->ok);
-                ok = ok && b->x && b->labels && b->ok;
+                ok = ok && b->x && b->labels && b->ids && b->ok;
         }
         pthread_mutex_init(&f->lock, NULL);
         pthread_cond_init(&f->changed, NULL);
@@ -104,6 +105,7 @@ void prefetch_stop(struct prefetch *f)
         for (int i = 0; i < 2; i++) {
                 free(f->slots[i].x);
                 free(f->slots[i].labels);
+                free(f->slots[i].ids);
                 free(f->slots[i].ok);
         }
         free(f->order);

@@ -24,6 +24,7 @@ struct loaded_batch {
         int count; /* samples in x and labels (unreadable images left out) */
         float *x;
         int *labels;
+        size_t *ids; /* the samples' indices in the store */
         bool *ok;
         bool ready;
 };

@@ -63,8 +63,9 @@ enum an_status layer_forward(const struct layer *l, struct shape in,
                 break;
         case LAYER_DROPOUT:
                 if (dropping(l, drop))
-                        dropout_forward(l->drop_p, count, x, y, drop->mask,
-                                        drop->seed, drop->stream);
+                        dropout_forward(l->drop_p, batch, shape_count(in),
+                                        drop->ids, x, y, drop->mask, drop->seed,
+                                        drop->stream);
                 else if (x != y)
                         memcpy(y, x, count * sizeof *y);
                 break;

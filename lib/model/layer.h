@@ -25,11 +25,13 @@ struct layer_params {
 };
 
 /* Dropout as the forward pass applies it: mask NULL means inference (the
- * identity); otherwise the mask is drawn from (seed, stream) into mask,
- * which the backward pass then reads. */
+ * identity); otherwise the mask is drawn from (seed, stream, sample id)
+ * into mask, which the backward pass then reads.  ids: each sample's id
+ * (NULL: its place in the batch). */
 struct dropout_draw {
         float *mask;
         uint64_t seed, stream;
+        const size_t *ids;
 };
 
 /* Floats of scratch the layer needs for a batch: forward only, or forward

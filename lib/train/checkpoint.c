@@ -7,11 +7,12 @@
 
 static json_t *state_to_json(const struct train_state *s)
 {
-        return json_pack("{s:i,s:i,s:I,s:f,s:f,s:i,s:f}", "epoch", s->epoch,
+        return json_pack("{s:i,s:i,s:I,s:f,s:f,s:i,s:f,s:i}", "epoch", s->epoch,
                          "step", s->step, "global_step",
                          (json_int_t)s->global_step, "lr", s->lr,
                          "best_val_error", s->best_val_error, "bad_epochs",
-                         s->bad_epochs, "seconds", s->seconds);
+                         s->bad_epochs, "seconds", s->seconds, "processes",
+                         s->processes);
 }
 
 static bool state_from_json(struct train_state *s, const json_t *j)
@@ -23,8 +24,13 @@ static bool state_from_json(struct train_state *s, const json_t *j)
                         &s->best_val_error, "bad_epochs", &s->bad_epochs,
                         "seconds", &s->seconds))
                 return false;
+        /* Checkpoints from before distributed training have no
+         * "processes": they were written by one. */
+        s->processes = 1;
+        json_unpack((json_t *)j, "{s?i}", "processes", &s->processes);
         s->global_step = (uint64_t)global_step;
-        return s->epoch >= 0 && s->step >= 0 && global_step >= 0;
+        return s->epoch >= 0 && s->step >= 0 && global_step >= 0 &&
+               s->processes >= 1;
 }
 
 /* The metadata strings: each document as compact JSON text. */

@@ -9,6 +9,7 @@
 
 #include "base/errors.h"
 #include "data/loader.h"
+#include "train/comm.h"
 #include "train/trainer.h"
 
 struct eval_result {
@@ -25,8 +26,11 @@ struct eval_buffers {
 };
 
 /* Every image of l->split in split order, l->batch at a time (l->augment
- * should be AUGMENT_NONE). */
+ * should be AUGMENT_NONE).  With several processes (l->ranks > 1) each
+ * evaluates its part and the counts are summed across them by c, so that
+ * every process gets the whole split's result. */
 enum an_status evaluate_split(struct trainer *t, const struct loader *l,
+                              const struct comm *c,
                               const struct eval_buffers *buf,
                               struct eval_result *r, struct an_error *err);
 

@@ -170,10 +170,13 @@ static enum an_status open_images(struct train_run *r, struct an_error *err)
                                   "no readable training images");
         if (st == AN_OK && s->augment == AUGMENT_PAPER)
                 st = loader_fit_pca(&r->train_store, &r->train, &r->pca, err);
+        const struct comm *c = r->io.comm;
         r->train_loader = (struct loader){&r->train_store, &r->train, s->batch,
-                                          s->augment,      &r->pca,   s->seed};
-        r->val_loader = (struct loader){val_store,    &r->val, s->batch,
-                                        AUGMENT_NONE, NULL,    s->seed};
+                                          s->augment,      &r->pca,   s->seed,
+                                          c->size,         c->rank};
+        r->val_loader =
+                (struct loader){val_store, &r->val, s->batch, AUGMENT_NONE,
+                                NULL,      s->seed, c->size,  c->rank};
         return st;
 }
 
@@ -197,9 +200,14 @@ static enum an_status start_trainer(struct train_run *r, const char *resume,
                                     struct an_error *err)
 {
         const struct train_settings *s = &r->settings;
-        r->config = (struct train_config){
-                s->momentum, s->weight_decay, true, s->seed,
-                model_frozen_layers(&r->model, s->freeze)};
+        r->config =
+                (struct train_config){s->momentum,
+                                      s->weight_decay,
+                                      true,
+                                      s->seed,
+                                      model_frozen_layers(&r->model, s->freeze),
+                                      s->optimizer,
+                                      s->lars_eta};
         r->state = train_state_start(s->lr);
         enum an_status st = trainer_init(&r->trainer, &r->model, s->batch, err);
         if (st == AN_OK && resume) {
@@ -208,7 +216,128 @@ static enum an_status start_trainer(struct train_run *r, const char *resume,
                                            r->trainer.velocity,
                                            r->trainer.n_params, err);
         }
+        if (st == AN_OK && r->io.comm->size > 1) {
+                st = grad_reducer_open(&r->reducer, r->io.comm,
+                                       r->trainer.n_params,
+                                       r->model.net.arch.n_layers,
+                                       s->allreduce == ALLREDUCE_BF16, err);
+                r->trainer.reducer = st == AN_OK ? &r->reducer : NULL;
+        }
         return st;
+}
+
+/* ---- several processes ------------------------------------------------ */
+
+/* FNV-1a, over the bytes of what must be the same on every process. */
+static uint64_t hash_bytes(uint64_t h, const void *data, size_t n)
+{
+        const unsigned char *p = data;
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ p[i]) * 0x100000001b3ull;
+        return h;
+}
+
+static uint64_t hash_string(uint64_t h, const char *s)
+{
+        return hash_bytes(h, s, strlen(s) + 1);
+}
+
+static uint64_t hash_json(uint64_t h, const json_t *j)
+{
+        char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        h = hash_string(h, text ? text : "?");
+        free(text);
+        return h;
+}
+
+static uint64_t hash_dataset(uint64_t h, const struct dataset *d)
+{
+        h = hash_bytes(h, &d->n, sizeof d->n);
+        for (int c = 0; c < d->n_classes; c++)
+                h = hash_string(h, d->class_names[c]);
+        for (size_t i = 0; i < d->n; i++) {
+                h = hash_string(h, d->paths[i]);
+                h = hash_bytes(h, &d->labels[i], sizeof d->labels[i]);
+        }
+        return h;
+}
+
+/* What every process of a run must agree on: the settings, the data
+ * (every file and label) and the network's architecture. */
+static uint64_t run_fingerprint(const struct train_run *r)
+{
+        uint64_t h = 0xcbf29ce484222325ull;
+        json_t *settings = train_settings_to_json(&r->settings);
+        json_t *arch = arch_to_json(&r->model.net.arch);
+        h = hash_json(h, settings);
+        h = hash_json(h, arch);
+        json_decref(settings);
+        json_decref(arch);
+        h = hash_bytes(h, &r->trainer.n_params, sizeof r->trainer.n_params);
+        h = hash_dataset(h, &r->train_set);
+        return hash_dataset(h, &r->val_set);
+}
+
+/* Rank 0's weights, velocity and state on every process. */
+static enum an_status broadcast_start(struct train_run *r, struct an_error *err)
+{
+        const struct comm *c = r->io.comm;
+        size_t bytes = r->trainer.n_params * sizeof(float);
+        enum an_status st =
+                comm_broadcast(c, r->model.owned_params, bytes, err);
+        if (st == AN_OK)
+                st = comm_broadcast(c, r->trainer.velocity, bytes, err);
+        if (st == AN_OK)
+                st = comm_broadcast(c, &r->state, sizeof r->state, err);
+        return st;
+}
+
+/* Whether every process opened its run (st is this one's), then the
+ * same run, then rank 0's starting point everywhere. */
+static enum an_status join_processes(struct train_run *r, enum an_status st,
+                                     struct an_error *err)
+{
+        const struct comm *c = r->io.comm;
+        if (c->size < 2)
+                return st;
+        double failed = st != AN_OK;
+        struct an_error sum_err;
+        enum an_status summed = comm_sum_doubles(c, &failed, 1, &sum_err);
+        if (st != AN_OK)
+                return st;
+        if (summed != AN_OK) {
+                *err = sum_err;
+                return summed;
+        }
+        blame(r, NULL);
+        if (failed > 0)
+                return an_error_set(err, AN_E_INVALID,
+                                    "another process could not start the run "
+                                    "(see its message)");
+        int differing;
+        st = comm_first_differing(c, run_fingerprint(r), &differing, err);
+        if (st == AN_OK && differing >= 0)
+                return an_error_set(err, AN_E_INVALID,
+                                    "process %d was given other options, "
+                                    "data or network than process 0",
+                                    differing);
+        return st == AN_OK ? broadcast_start(r, err) : st;
+}
+
+/* A checkpoint written by another number of processes had other global
+ * batches: its run continues from the same epoch at the step of this
+ * run's batches that holds its next sample (a few samples of that epoch
+ * may be seen twice, none skipped). */
+static void continue_position(struct train_run *r)
+{
+        int was = r->state.processes, now = r->io.comm->size;
+        if (was != now) {
+                uint64_t done =
+                        (uint64_t)r->state.step * r->settings.batch * was;
+                r->state.step =
+                        (int)(done / ((uint64_t)r->settings.batch * now));
+        }
+        r->state.processes = now;
 }
 
 enum an_status train_run_open(struct train_run *r,
@@ -221,6 +350,9 @@ enum an_status train_run_open(struct train_run *r,
         r->settings = *settings;
         r->io = *io;
         r->hooks = *hooks;
+        r->alone = (struct comm){0, 1, false, true};
+        if (!r->io.comm)
+                r->io.comm = &r->alone;
         enum an_status st = open_folders(r, err);
         if (st == AN_OK)
                 st = build_model(r, resume, err);
@@ -232,6 +364,9 @@ enum an_status train_run_open(struct train_run *r,
                 st = alloc_buffers(r, err);
         if (st == AN_OK)
                 st = start_trainer(r, resume, err);
+        st = join_processes(r, st, err);
+        if (st == AN_OK)
+                continue_position(r);
         if (st != AN_OK) {
                 char file[sizeof r->error_file];
                 memcpy(file, r->error_file, sizeof file);
@@ -243,6 +378,7 @@ enum an_status train_run_open(struct train_run *r,
 
 void train_run_close(struct train_run *r)
 {
+        grad_reducer_close(&r->reducer);
         trainer_free(&r->trainer);
         free(r->buf.x);
         free(r->buf.probs);
@@ -261,9 +397,17 @@ void train_run_close(struct train_run *r)
 
 /* ---- the loop --------------------------------------------------------- */
 
+/* Rank 0 writes for the whole run. */
+static bool writes_files(const struct train_run *r)
+{
+        return r->io.comm->rank == 0;
+}
+
 static enum an_status write_checkpoint(struct train_run *r,
                                        struct an_error *err)
 {
+        if (!writes_files(r))
+                return AN_OK;
         enum an_status st = checkpoint_save(
                 r->io.checkpoint, &r->model, r->trainer.velocity,
                 r->trainer.n_params, &r->settings, &r->state, err);
@@ -272,11 +416,16 @@ static enum an_status write_checkpoint(struct train_run *r,
         return st;
 }
 
+/* The schedule's rate, scaled for the global batch and warmed up. */
 static double step_lr(const struct train_run *r, int epoch, int step)
 {
         const struct train_settings *s = &r->settings;
-        return schedule_lr(s->schedule, s->lr, s->lr_step, s->epochs, &r->state,
-                           epoch, step, loader_steps(&r->train_loader));
+        int steps = loader_steps(&r->train_loader);
+        double scale = s->lr_scale == LR_SCALE_LINEAR ? r->io.comm->size : 1.0;
+        return scale *
+               schedule_lr(s->schedule, s->lr, s->lr_step, s->epochs, &r->state,
+                           epoch, step, steps) *
+               schedule_warmup(s->warmup, epoch, step, steps);
 }
 
 static bool stop_asked(const struct train_run *r)
@@ -284,26 +433,49 @@ static bool stop_asked(const struct train_run *r)
         return r->hooks.should_stop && r->hooks.should_stop(r->hooks.ctx);
 }
 
-/* One SGD step on batch b; counts its loss and hits into the epoch's. */
-static enum an_status train_step(struct train_run *r,
-                                 const struct loaded_batch *b,
+/* How a step ended on every process. */
+struct step_end {
+        bool stop;       /* some process was asked to stop */
+        bool checkpoint; /* rank 0 found a checkpoint due */
+        size_t images;   /* trained on by all processes */
+};
+
+/* The step's loss, hits and images summed over the processes into the
+ * epoch's, and the processes' stop requests and rank 0's checkpoint
+ * clock, so that all stop and checkpoint at the same step. */
+static enum an_status tally_step(struct train_run *r,
+                                 const struct step_stats *stats, int count,
+                                 bool due, struct step_end *end,
                                  struct an_error *err)
 {
-        struct step_stats stats = {0, 0};
+        double v[5] = {stats->loss * count, stats->correct, count,
+                       stop_asked(r), due && writes_files(r)};
+        enum an_status st = comm_sum_doubles(r->io.comm, v, 5, err);
+        r->epoch_loss += v[0];
+        r->epoch_correct += (size_t)v[1];
+        r->epoch_seen += (size_t)v[2];
+        *end = (struct step_end){v[3] > 0, v[4] > 0, (size_t)v[2]};
+        return st;
+}
+
+/* One SGD step on this process's part b of a global batch. */
+static enum an_status train_step(struct train_run *r,
+                                 const struct loaded_batch *b,
+                                 struct step_stats *stats, struct an_error *err)
+{
+        double total = b->count;
+        enum an_status st = comm_sum_doubles(r->io.comm, &total, 1, err);
+        *stats = (struct step_stats){0, 0};
         r->trainer.step = r->state.global_step;
-        if (b->count) {
-                enum an_status st = trainer_step(
-                        &r->trainer, &r->config, b->x, b->labels, b->count,
-                        step_lr(r, b->epoch, b->step), &stats, err);
-                if (st != AN_OK)
-                        return st;
+        if (st == AN_OK && total > 0) {
+                struct train_batch batch = {b->x, b->labels, b->ids, b->count,
+                                            (int)total};
+                st = trainer_step(&r->trainer, &r->config, &batch,
+                                  step_lr(r, b->epoch, b->step), stats, err);
         }
-        r->epoch_loss += stats.loss * b->count;
-        r->epoch_correct += stats.correct;
-        r->epoch_seen += b->count;
         r->state.step = b->step + 1;
         r->state.global_step++;
-        return AN_OK;
+        return st;
 }
 
 static void report_step(const struct train_run *r, int epoch, int step,
@@ -330,18 +502,23 @@ static enum an_status run_epoch(struct train_run *r, struct prefetch *pf,
         for (int step = r->state.step; step < steps; step++) {
                 const struct loaded_batch *b = prefetch_take(pf);
                 int count = b->count;
-                enum an_status st = train_step(r, b, err);
+                struct step_stats stats;
+                enum an_status st = train_step(r, b, &stats, err);
                 prefetch_release(pf);
+                /* Rank 0's clock decides for all. */
+                bool due = r->io.checkpoint_seconds > 0 &&
+                           now() - last_checkpoint > r->io.checkpoint_seconds;
+                struct step_end end;
+                if (st == AN_OK)
+                        st = tally_step(r, &stats, count, due, &end, err);
                 if (st != AN_OK)
                         return st;
-                images += count;
+                images += end.images;
                 double elapsed = now() - start;
                 *images_per_s = images / (elapsed > 0 ? elapsed : 1e-9);
                 report_step(r, epoch, step + 1, *images_per_s);
-                bool stop = stop_asked(r);
-                bool due = r->io.checkpoint_seconds > 0 &&
-                           now() - last_checkpoint > r->io.checkpoint_seconds;
-                if (stop || due) {
+                bool stop = end.stop;
+                if (stop || end.checkpoint) {
                         r->state.seconds += now() - start;
                         start = now();
                         st = write_checkpoint(r, err);
@@ -368,8 +545,8 @@ static enum an_status end_epoch(struct train_run *r, int epoch, double lr,
                                    .images_per_s = rate};
         enum an_status st = AN_OK;
         if (r->val.n)
-                st = evaluate_split(&r->trainer, &r->val_loader, &r->buf,
-                                    &rep.val, err);
+                st = evaluate_split(&r->trainer, &r->val_loader, r->io.comm,
+                                    &r->buf, &rep.val, err);
         if (st != AN_OK)
                 return st;
         r->last_val = rep.val;
@@ -421,12 +598,18 @@ static void record_provenance(struct train_run *r)
         json_object_set_new(p, "val_top5", json_real(r->last_val.top5));
         json_object_set_new(p, "train_seconds", json_real(r->state.seconds));
         json_object_set_new(p, "seed", json_integer((json_int_t)s->seed));
+        json_object_set_new(p, "processes", json_integer(r->io.comm->size));
+        json_object_set_new(
+                p, "global_batch",
+                json_integer((json_int_t)s->batch * r->io.comm->size));
         provenance_stamp(p, "trained_at");
 }
 
 enum an_status train_run_save_model(struct train_run *r, const char *path,
                                     struct an_error *err)
 {
+        if (!writes_files(r))
+                return AN_OK;
         record_provenance(r);
         enum an_status st = model_save(&r->model, path, ST_F32, err);
         if (st != AN_OK)

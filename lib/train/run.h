@@ -12,7 +12,15 @@
  *     train_run_close(&r);
  *
  * Each epoch ends with a checkpoint, and so does a stop asked for by the
- * should_stop hook; resuming one continues as if never interrupted. */
+ * should_stop hook; resuming one continues as if never interrupted.
+ *
+ * With io->comm of several processes the run is data-parallel: every
+ * process opens the same run (checked: the same settings, data and
+ * network), starts from rank 0's weights and state, steps on its part of
+ * each global batch of size * batch, and exchanges gradients, counts and
+ * stop requests, so that all take the same steps and stop at the same
+ * one; only rank 0 writes files.  Every process must call every function
+ * here, in the same order. */
 #ifndef ALEXNET_RUN_H
 #define ALEXNET_RUN_H
 
@@ -24,7 +32,9 @@
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "model/model.h"
+#include "train/comm.h"
 #include "train/evaluate.h"
+#include "train/reducer.h"
 #include "train/schedule.h"
 #include "train/settings.h"
 #include "train/trainer.h"
@@ -52,7 +62,8 @@ struct train_hooks {
         /* An error here stops the run (after the checkpoint). */
         enum an_status (*epoch_done)(void *ctx, const struct epoch_report *r,
                                      struct an_error *err);
-        /* Polled after every step: true ends the run at a checkpoint. */
+        /* Polled after every step: true ends the run at a checkpoint (in
+         * a distributed run, true on any process stops all). */
         bool (*should_stop)(void *ctx);
         /* An image that cannot be read (it is skipped from then on). */
         unreadable_fn unreadable;
@@ -63,6 +74,7 @@ struct train_io {
         const char *checkpoint;    /* path of the checkpoint */
         double checkpoint_seconds; /* also this often (0: each epoch only) */
         bool cache;                /* decode every image once, keep it */
+        const struct comm *comm;   /* the run's processes, or NULL: one */
 };
 
 struct train_run {
@@ -77,6 +89,8 @@ struct train_run {
         struct model model;
         bool model_open;
         struct trainer trainer;
+        struct comm alone; /* io.comm when none is given */
+        struct grad_reducer reducer;
         struct train_config config;
         struct train_state state;
         struct eval_buffers buf;
@@ -106,7 +120,8 @@ enum an_status train_run_open(struct train_run *r,
 enum an_status train_run_epochs(struct train_run *r, struct an_error *err);
 
 /* Writes the trained model with its provenance (data, images, epochs,
- * seed, validation result, time) atomically to path. */
+ * seed, processes and global batch, validation result, time) atomically
+ * to path (rank 0; the others write nothing). */
 enum an_status train_run_save_model(struct train_run *r, const char *path,
                                     struct an_error *err);
 

@@ -4,7 +4,13 @@
 
 struct train_state train_state_start(double lr)
 {
-        return (struct train_state){0, 0, 0, lr, 1.0, 0, 0};
+        return (struct train_state){0, 0, 0, lr, 1.0, 0, 0, 1};
+}
+
+double schedule_warmup(double warmup, int epoch, int step, int steps)
+{
+        double done = epoch + (step + 1.0) / (steps > 0 ? steps : 1);
+        return warmup > 0 && done < warmup ? done / warmup : 1.0;
 }
 
 double schedule_lr(enum schedule sch, double base_lr, int lr_step, int epochs,

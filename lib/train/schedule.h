@@ -17,6 +17,7 @@ struct train_state {
         double best_val_error;
         int bad_epochs; /* epochs without a new best */
         double seconds; /* training time so far */
+        int processes;  /* of the run that took the steps so far */
 };
 
 /* The state of a run not started yet at base rate lr. */
@@ -25,6 +26,11 @@ struct train_state train_state_start(double lr);
 /* The rate of step `step` (of steps) in epoch `epoch` (of epochs). */
 double schedule_lr(enum schedule sch, double base_lr, int lr_step, int epochs,
                    const struct train_state *s, int epoch, int step, int steps);
+
+/* The share of the rate during a warm-up of `warmup` epochs: rising
+ * linearly, step by step, to 1 at its end (Goyal et al. 2017); 1 after it
+ * and when warmup is 0. */
+double schedule_warmup(double warmup, int epoch, int step, int steps);
 
 /* After an epoch's validation: tracks the best error and, on the paper
  * schedule, divides the rate when it stopped improving. */

@@ -8,6 +8,9 @@ const char *const schedule_names[] = {"paper", "step", "cosine", NULL};
 const char *const augment_names[] = {"none", "flip", "flip-crop", "paper",
                                      NULL};
 const char *const init_names[] = {"paper", "he", NULL};
+const char *const lr_scale_names[] = {"none", "linear", NULL};
+const char *const optimizer_names[] = {"sgd", "lars", NULL};
+const char *const allreduce_names[] = {"f32", "bf16", NULL};
 
 void train_settings_defaults(struct train_settings *s)
 {
@@ -24,11 +27,12 @@ void train_settings_defaults(struct train_settings *s)
         s->dropout = -1;
         s->augment = AUGMENT_PAPER;
         s->seed = 1;
+        s->lars_eta = 0.001;
 }
 
 json_t *train_settings_to_json(const struct train_settings *s)
 {
-        return json_pack(
+        json_t *j = json_pack(
                 "{s:s,s:s,s:f,s:s,s:s,s:s,s:i,s:i,s:f,s:f,s:f,s:s,s:i,s:f,"
                 "s:s,s:i,s:I,s:b}",
                 "datadir", s->datadir, "val", s->val, "val_split", s->val_split,
@@ -39,6 +43,17 @@ json_t *train_settings_to_json(const struct train_settings *s)
                 "lr_step", s->lr_step, "dropout", s->dropout, "augment",
                 augment_names[s->augment], "resize", s->resize, "seed",
                 (json_int_t)s->seed, "freeze", s->freeze);
+        json_t *large = json_pack(
+                "{s:s,s:f,s:s,s:f,s:s}", "lr_scale",
+                lr_scale_names[s->lr_scale], "warmup", s->warmup, "optimizer",
+                optimizer_names[s->optimizer], "lars_eta", s->lars_eta,
+                "allreduce", allreduce_names[s->allreduce]);
+        if (!j || !large || json_object_update(j, large)) {
+                json_decref(j);
+                j = NULL;
+        }
+        json_decref(large);
+        return j;
 }
 
 /* The index of name in names, or -1. */
@@ -67,7 +82,29 @@ static bool in_range(const struct train_settings *s)
                s->resize >= 0 && s->lr >= 0 && isfinite(s->lr) &&
                s->momentum >= 0 && s->momentum < 1 && s->weight_decay >= 0 &&
                isfinite(s->weight_decay) && s->dropout < 1 &&
-               s->val_split >= 0 && s->val_split < 1;
+               s->val_split >= 0 && s->val_split < 1 && s->warmup >= 0 &&
+               isfinite(s->warmup) && s->lars_eta > 0 && isfinite(s->lars_eta);
+}
+
+/* The keys of the large-batch settings, which checkpoints from before
+ * them lack: absent, they keep their defaults. */
+static bool large_batch_from_json(struct train_settings *s, const json_t *j)
+{
+        const char *lr_scale = lr_scale_names[s->lr_scale],
+                   *optimizer = optimizer_names[s->optimizer],
+                   *allreduce = allreduce_names[s->allreduce];
+        if (json_unpack((json_t *)j, "{s?s,s?F,s?s,s?F,s?s}", "lr_scale",
+                        &lr_scale, "warmup", &s->warmup, "optimizer",
+                        &optimizer, "lars_eta", &s->lars_eta, "allreduce",
+                        &allreduce))
+                return false;
+        int scale = choice_index(lr_scale_names, lr_scale),
+            opt = choice_index(optimizer_names, optimizer),
+            reduce = choice_index(allreduce_names, allreduce);
+        s->lr_scale = (enum lr_scale)scale;
+        s->optimizer = (enum optimizer)opt;
+        s->allreduce = (enum allreduce)reduce;
+        return scale >= 0 && opt >= 0 && reduce >= 0;
 }
 
 enum an_status train_settings_from_json(struct train_settings *s,
@@ -93,7 +130,8 @@ enum an_status train_settings_from_json(struct train_settings *s,
         int i = choice_index(init_names, init),
             sc = choice_index(schedule_names, schedule),
             au = choice_index(augment_names, augment);
-        if (i < 0 || sc < 0 || au < 0 || seed < 0 || !in_range(s))
+        if (i < 0 || sc < 0 || au < 0 || seed < 0 ||
+            !large_batch_from_json(s, j) || !in_range(s))
                 return an_error_set(err, AN_E_FORMAT,
                                     "training settings out of range");
         s->init = (enum init_mode)i;

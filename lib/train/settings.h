@@ -14,8 +14,16 @@
 #include "data/augment.h"
 #include "train/init.h"
 #include "train/schedule.h"
+#include "train/trainer.h"
 
 enum { SETTINGS_PATH_MAX = 4096, SETTINGS_NAME_MAX = 64 };
+
+/* linear: the rate multiplied by the number of processes, i.e. by the
+ * global batch over -b (Goyal et al. 2017). */
+enum lr_scale { LR_SCALE_NONE, LR_SCALE_LINEAR };
+
+/* The gradients exchanged as float32, or as bfloat16 (half the bytes). */
+enum allreduce { ALLREDUCE_F32, ALLREDUCE_BF16 };
 
 struct train_settings {
         char datadir[SETTINGS_PATH_MAX]; /* DATADIR/CLASS/IMAGE */
@@ -33,6 +41,12 @@ struct train_settings {
         int resize; /* 0: the model's own */
         uint64_t seed;
         bool freeze; /* train only the fully connected layers */
+        /* Large batches over several processes: */
+        enum lr_scale lr_scale; /* the rate times the processes, or not */
+        double warmup;          /* epochs the rate rises over */
+        enum optimizer optimizer;
+        double lars_eta;          /* LARS's trust coefficient */
+        enum allreduce allreduce; /* how gradients are exchanged */
 };
 
 /* The paper's recipe (Krizhevsky et al. 2012, section 5), alexnet-owt. */
@@ -48,5 +62,8 @@ enum an_status train_settings_from_json(struct train_settings *s,
 extern const char *const schedule_names[];
 extern const char *const augment_names[];
 extern const char *const init_names[];
+extern const char *const lr_scale_names[];
+extern const char *const optimizer_names[];
+extern const char *const allreduce_names[]; /* f32, bf16 */
 
 #endif

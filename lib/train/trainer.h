@@ -6,14 +6,26 @@
  *     w <- w + v
  *
  * (with a constant learning rate this equals PyTorch's SGD with momentum
- * and weight decay).  Dropout masks come from a counter-based generator
- * keyed by (seed, step, layer), so a step is a pure function of the
- * weights, the batch, the step number and the seed: resuming from a
- * checkpoint reproduces an uninterrupted run bit for bit.
+ * and weight decay), or LARS (You et al. 2017): the same with each
+ * tensor's rate multiplied by its trust ratio
+ *
+ *     eta * |w| / (|dL/dw| + weight_decay * |w|)
+ *
+ * and the decay applied through it.  Dropout masks come from a
+ * counter-based generator keyed by (seed, step, layer, sample id), so a
+ * step is a pure function of the weights, the batch, the step number and
+ * the seed: resuming from a checkpoint reproduces an uninterrupted run bit
+ * for bit.
+ *
+ * In a distributed run (t->reducer set) each process steps on its part of
+ * the global batch: the gradient is the mean over the global batch, each
+ * layer's is summed across the processes as soon as backward has made it,
+ * and every process applies the same update.
  *
  *     struct trainer t;
  *     trainer_init(&t, &model, batch, &err);   // model params must be owned
- *     trainer_step(&t, &cfg, x, labels, n, lr, &stats, &err);
+ *     struct train_batch b = {x, labels, NULL, n, n};
+ *     trainer_step(&t, &cfg, &b, lr, &stats, &err);
  *     trainer_free(&t);
  *
  * The trainer allocates everything in trainer_init; a step allocates
@@ -26,6 +38,9 @@
 
 #include "base/errors.h"
 #include "model/model.h"
+#include "train/reducer.h"
+
+enum optimizer { OPTIMIZER_SGD, OPTIMIZER_LARS };
 
 struct train_config {
         double momentum;     /* 0.9 in the paper */
@@ -33,6 +48,19 @@ struct train_config {
         bool dropout;        /* apply the dropout layers */
         uint64_t seed;
         int frozen_layers; /* layers [0, frozen_layers) are not updated */
+        enum optimizer optimizer;
+        double lars_eta; /* LARS's trust coefficient */
+};
+
+/* This process's part of a step's batch. */
+struct train_batch {
+        const float *x;
+        const int *labels;
+        const size_t *ids; /* each sample's id, keying dropout (NULL: its
+                            * place in the batch) */
+        int count;         /* samples here: 0 is allowed */
+        int total;         /* samples over every process (the gradient is
+                            * the mean over them) */
 };
 
 struct step_stats {
@@ -50,7 +78,9 @@ struct trainer {
         float *velocity;
         float *workspace;
         size_t n_params;
-        uint64_t step;  /* steps taken, keys the dropout masks */
+        uint64_t step;                /* steps taken, keys the dropout masks */
+        struct grad_reducer *reducer; /* sums gradients across processes,
+                                       * or NULL: one process */
         int loss_layer; /* layers from here on are skipped (a final
                          * softmax: the loss includes it) */
         /* When not NULL, trainer_step adds each layer's wall time in
@@ -63,10 +93,10 @@ enum an_status trainer_init(struct trainer *t, struct model *m, int capacity,
                             struct an_error *err);
 void trainer_free(struct trainer *t);
 
+/* stats: the loss and hits of this process's samples. */
 enum an_status trainer_step(struct trainer *t, const struct train_config *cfg,
-                            const float *x, const int *labels, int batch,
-                            double lr, struct step_stats *stats,
-                            struct an_error *err);
+                            const struct train_batch *b, double lr,
+                            struct step_stats *stats, struct an_error *err);
 
 /* Forward without dropout and the loss, for validation; probs gets the
  * softmax (may be NULL). */
