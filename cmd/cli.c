@@ -10,14 +10,27 @@
 
 #include "base/atomic_file.h"
 
+static int process_rank = -1;
+
+void report_as_process(int rank)
+{
+        process_rank = rank;
+}
+
 void report(const char *what, const char *fmt, ...)
 {
+        /* One write per message, so that the processes of a job sharing
+         * a terminal do not interleave within a line. */
+        char line[4096], tag[32] = "";
+        if (process_rank > 0)
+                snprintf(tag, sizeof tag, "[%d]", process_rank);
+        int n = snprintf(line, sizeof line, "alexnet%s: %s: ", tag, what);
         va_list ap;
         va_start(ap, fmt);
-        fprintf(stderr, "alexnet: %s: ", what);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
+        if (n >= 0 && (size_t)n < sizeof line)
+                vsnprintf(line + n, sizeof line - n, fmt, ap);
         va_end(ap);
+        fprintf(stderr, "%s\n", line);
 }
 
 int finish_output(int status)

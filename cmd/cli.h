@@ -12,9 +12,12 @@ extern const struct command inspect_command;
 extern const struct command predict_command;
 extern const struct command train_command;
 
-/* Prints "alexnet: what: message" to stderr. */
+/* Prints "alexnet: what: message" to stderr, as one write; from process
+ * N > 0 of a distributed job "alexnet[N]: what: message". */
 void report(const char *what, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
+/* This process's rank in a distributed job, for report's tag. */
+void report_as_process(int rank);
 
 /* Flushes stdout; a failed write (full disk, closed pipe) is reported and
  * turns status into EXIT_FATAL. */

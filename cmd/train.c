@@ -403,6 +403,9 @@ static int train(struct train_run *r, const struct reporter *rep,
         struct an_error err;
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
+        /* mpirun forwards SIGUSR1 to every process (it ends the job on
+         * SIGINT and SIGTERM after odls_base_sigkill_timeout seconds). */
+        signal(SIGUSR1, on_signal);
         enum an_status st = train_run_epochs(r, &err);
         if (st == AN_OK && r->stopped) {
                 if (c->rank == 0)
@@ -435,6 +438,7 @@ static bool join_job(struct comm *c)
                 report("train", "%s", err.message);
                 return false;
         }
+        report_as_process(c->rank);
         if (c->rank != 0) {
                 quiet = true;
                 log_path = NULL;

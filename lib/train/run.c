@@ -403,16 +403,31 @@ static bool writes_files(const struct train_run *r)
         return r->io.comm->rank == 0;
 }
 
+/* Rank 0 writes the checkpoint; the others wait for it and learn whether
+ * it was written, so that none stops (and has the job ended) while the
+ * write is under way, and a failure stops every process. */
 static enum an_status write_checkpoint(struct train_run *r,
                                        struct an_error *err)
 {
-        if (!writes_files(r))
-                return AN_OK;
-        enum an_status st = checkpoint_save(
-                r->io.checkpoint, &r->model, r->trainer.velocity,
-                r->trainer.n_params, &r->settings, &r->state, err);
-        if (st != AN_OK)
-                blame(r, r->io.checkpoint);
+        enum an_status st = AN_OK;
+        if (writes_files(r)) {
+                st = checkpoint_save(r->io.checkpoint, &r->model,
+                                     r->trainer.velocity, r->trainer.n_params,
+                                     &r->settings, &r->state, err);
+                if (st != AN_OK)
+                        blame(r, r->io.checkpoint);
+        }
+        int written = st == AN_OK;
+        struct an_error bcast_err;
+        enum an_status sent = comm_broadcast(r->io.comm, &written,
+                                             sizeof written, &bcast_err);
+        if (st == AN_OK && sent != AN_OK) {
+                *err = bcast_err;
+                return sent;
+        }
+        if (st == AN_OK && !written)
+                return an_error_set(err, AN_E_IO,
+                                    "process 0 could not write the checkpoint");
         return st;
 }
 
