@@ -8,6 +8,7 @@
 #include "model/classify.h"
 #include "cli.h"
 #include "model/model.h"
+#include "train/comm.h"
 #include "predict_pipeline.h"
 #include "predict_eval.h"
 #include "predict_records.h"
@@ -193,7 +194,8 @@ static bool open_model(struct model *m)
 /* Classifies what source yields (the images of d with --eval); the exit
  * status. */
 static int classify_source(struct model *m, struct path_source *source,
-                           const struct dataset *d)
+                           const struct dataset *d,
+                           const struct eval_part *part, const struct comm *c)
 {
         struct pipeline p = {
                 .source = source,
@@ -209,7 +211,7 @@ static int classify_source(struct model *m, struct path_source *source,
                 report("predict", "out of memory");
                 return EXIT_FATAL;
         }
-        int status = opt.eval ? evaluate_folder(m, &p, d, opt.eval,
+        int status = opt.eval ? evaluate_folder(m, &p, d, part, c, opt.eval,
                                                 opt.format == FORMAT_JSON)
                               : classify_all(m, &p);
         pipeline_free(&p);
@@ -226,26 +228,48 @@ static int run_predict(int argc, char **argv)
                                    "--eval takes no IMAGE and no --shard");
         if (opt.threads)
                 omp_set_num_threads(opt.threads);
-        struct model m;
-        if (!open_model(&m))
-                return EXIT_FATAL;
-        struct dataset d = {0};
+        /* Under mpirun, --eval's images are split across the processes. */
+        struct comm comm = {0, 1, false, true};
         struct an_error err;
+        if (opt.eval && comm_init(&comm, &err) != AN_OK) {
+                report("predict", "%s", err.message);
+                return EXIT_FATAL;
+        }
+        report_as_process(comm.rank);
+        struct model m;
+        if (!open_model(&m)) {
+                comm_abort(&comm, EXIT_FATAL);
+                return EXIT_FATAL;
+        }
+        struct dataset d = {0};
         if (opt.eval && dataset_scan(&d, opt.eval, &err) != AN_OK) {
                 report(opt.eval, "%s", err.message);
                 model_close(&m);
+                comm_abort(&comm, EXIT_FATAL);
                 return EXIT_FATAL;
         }
         struct path_source source;
-        if (opt.eval)
-                path_source_init(&source, d.paths, (int)d.n, false, 0, 1);
-        else
-                path_source_init(&source, argv + 1, operands, opt.nul,
-                                 opt.shard, opt.shards);
-        int status = classify_source(&m, &source, &d);
+        struct eval_part part = {0};
+        int status = EXIT_FATAL;
+        if (opt.eval && !eval_part_init(&part, &d, &comm)) {
+                report("predict", "out of memory");
+        } else {
+                if (opt.eval)
+                        path_source_init(&source, part.paths, (int)part.n,
+                                         false, 0, 1);
+                else
+                        path_source_init(&source, argv + 1, operands, opt.nul,
+                                         opt.shard, opt.shards);
+                status = classify_source(&m, &source, &d, &part, &comm);
+                path_source_free(&source);
+        }
+        /* The other processes may be waiting for this one's counts. */
+        if (status == EXIT_FATAL)
+                comm_abort(&comm, status);
+        eval_part_free(&part);
         dataset_free(&d);
-        path_source_free(&source);
         model_close(&m);
+        comm_finalize(&comm);
         return finish_output(status);
 }
 

@@ -85,8 +85,52 @@ static void print_json(const struct accuracy *t, size_t failed,
         json_decref(doc);
 }
 
+bool eval_part_init(struct eval_part *part, const struct dataset *d,
+                    const struct comm *c)
+{
+        size_t step = (size_t)c->size, first = (size_t)c->rank;
+        part->n = d->n > first ? (d->n - first + step - 1) / step : 0;
+        part->paths = malloc((part->n + 1) * sizeof *part->paths);
+        part->labels = malloc((part->n + 1) * sizeof *part->labels);
+        for (size_t i = 0; part->paths && part->labels && i < part->n; i++) {
+                part->paths[i] = d->paths[first + i * step];
+                part->labels[i] = d->labels[first + i * step];
+        }
+        return part->paths && part->labels;
+}
+
+void eval_part_free(struct eval_part *part)
+{
+        free(part->paths);
+        free(part->labels);
+}
+
+/* Every process's counts and failures summed (confusion matrix
+ * included). */
+static bool sum_counts(struct accuracy *acc, size_t *failed,
+                       const struct comm *c)
+{
+        size_t cells = (size_t)acc->classes * acc->classes;
+        uint64_t *v = malloc((cells + 4) * sizeof *v);
+        if (!v)
+                return false;
+        v[0] = acc->seen, v[1] = acc->top1, v[2] = acc->top5, v[3] = *failed;
+        for (size_t i = 0; i < cells; i++)
+                v[4 + i] = acc->confusion[i];
+        struct an_error err;
+        bool ok = comm_sum_u64(c, v, cells + 4, &err) == AN_OK;
+        if (!ok)
+                report("predict", "%s", err.message);
+        acc->seen = v[0], acc->top1 = v[1], acc->top5 = v[2], *failed = v[3];
+        for (size_t i = 0; i < cells; i++)
+                acc->confusion[i] = v[4 + i];
+        free(v);
+        return ok;
+}
+
 int evaluate_folder(struct model *m, struct pipeline *p,
-                    const struct dataset *d, const char *dir, bool json)
+                    const struct dataset *d, const struct eval_part *part,
+                    const struct comm *c, const char *dir, bool json)
 {
         struct accuracy acc;
         struct an_error err;
@@ -111,15 +155,19 @@ int evaluate_folder(struct model *m, struct pipeline *p,
                         status = EXIT_FATAL;
                 } else {
                         count_batch(&acc, &failed, b, probs,
-                                    d->labels + position);
+                                    part->labels + position);
                         position += b->n;
                 }
         }
-        if (status != EXIT_FATAL) {
+        if (status != EXIT_FATAL && !sum_counts(&acc, &failed, c))
+                status = EXIT_FATAL;
+        if (status != EXIT_FATAL && c->rank == 0) {
                 if (json)
                         print_json(&acc, failed, d);
                 else
                         print_text(&acc, failed, d);
+        }
+        if (status != EXIT_FATAL) {
                 status = failed ? EXIT_SOME_FAILED : EXIT_ALL_DONE;
         }
         accuracy_free(&acc);

@@ -7,13 +7,27 @@
 
 #include "data/dataset.h"
 #include "model/model.h"
+#include "train/comm.h"
 #include "predict_pipeline.h"
 
-/* Classifies every image of the labelled folder d (fed to p in d's order)
- * and prints accuracy, per-class accuracy and the confusion matrix, as
- * text or one JSON document.  dir names d in messages.  Returns the exit
- * status. */
+/* The images of the labelled folder d this process evaluates: all, or
+ * under mpirun every size-th from its rank on. */
+struct eval_part {
+        char **paths;
+        int *labels;
+        size_t n;
+};
+bool eval_part_init(struct eval_part *part, const struct dataset *d,
+                    const struct comm *c);
+void eval_part_free(struct eval_part *part);
+
+/* Classifies the images of part (fed to p in its order) and prints the
+ * accuracy of the whole folder d, per-class accuracy and the confusion
+ * matrix, as text or one JSON document: the processes' counts are summed
+ * and process 0 prints.  dir names d in messages.  Returns the exit
+ * status (the same on every process). */
 int evaluate_folder(struct model *m, struct pipeline *p,
-                    const struct dataset *d, const char *dir, bool json);
+                    const struct dataset *d, const struct eval_part *part,
+                    const struct comm *c, const char *dir, bool json);
 
 #endif
