@@ -156,6 +156,26 @@ START_TEST(validation_top5_ties_go_to_the_lower_index)
 }
 END_TEST
 
+/* Warm-up: the share of the rate rises linearly with the steps taken,
+ * reaches 1 at its last step and stays there; none asked, always 1. */
+START_TEST(warmup_rises_linearly_to_the_full_rate)
+{
+        const int steps = 10;
+        ck_assert_double_eq_tol(schedule_warmup(2, 0, 0, steps), 0.05, 1e-12);
+        ck_assert_double_eq_tol(schedule_warmup(2, 0, 9, steps), 0.5, 1e-12);
+        ck_assert_double_eq_tol(schedule_warmup(2, 1, 4, steps), 0.75, 1e-12);
+        ck_assert_double_eq_tol(schedule_warmup(2, 1, 9, steps), 1, 1e-12);
+        ck_assert_double_eq_tol(schedule_warmup(2, 5, 3, steps), 1, 1e-12);
+        ck_assert_double_eq_tol(schedule_warmup(0.5, 0, 1, steps), 0.4, 1e-12);
+        ck_assert_double_eq(schedule_warmup(0, 0, 0, steps), 1);
+        for (int k = 1; k < 2 * steps; k++)
+                ck_assert_double_gt(
+                        schedule_warmup(2, k / steps, k % steps, steps),
+                        schedule_warmup(2, (k - 1) / steps, (k - 1) % steps,
+                                        steps));
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("run");
@@ -163,6 +183,7 @@ int main(void)
         tcase_set_timeout(tc, 300);
         tcase_add_test(tc, resumed_run_matches_uninterrupted);
         tcase_add_test(tc, validation_top5_ties_go_to_the_lower_index);
+        tcase_add_test(tc, warmup_rises_linearly_to_the_full_rate);
         suite_add_tcase(s, tc);
         return run_suite(s);
 }
