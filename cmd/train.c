@@ -159,9 +159,10 @@ static const struct option_spec train_options[] = {
 /* What a resumed run may be given anew; every other option must repeat
  * what the checkpoint recorded. */
 static const char *const free_on_resume[] = {
-        "output", "epochs", "threads", "checkpoint", "checkpoint-every",
-        "resume", "cache",  "log",     "quiet",      "help",
-        NULL};
+        "output",  "epochs",     "batch",
+        "threads", "checkpoint", "checkpoint-every",
+        "resume",  "cache",      "log",
+        "quiet",   "help",       NULL};
 
 static bool free_to_change(const char *long_name)
 {
@@ -210,7 +211,7 @@ static bool given_options_agree(const bool *given,
                         usage_error(&train_command,
                                     "--%s differs from the checkpoint's %s; a "
                                     "resumed run keeps its options (only -o, "
-                                    "--epochs, --checkpoint, "
+                                    "--epochs, -b, --checkpoint, "
                                     "--checkpoint-every, --log, --cache, -j "
                                     "and -q may change)",
                                     name, was ? was : "value");
@@ -235,10 +236,14 @@ static int take_recorded_settings(const bool *given, const char *datadir)
         }
         if (!given_options_agree(given, &recorded))
                 return EXIT_FATAL;
-        int epochs = settings.epochs;
+        int epochs = settings.epochs, batch = settings.batch;
         settings = recorded;
         if (was_given(given, &settings.epochs))
                 settings.epochs = epochs;
+        /* -b may change: with another number of processes, to keep the
+         * global batch (and so the run) the same. */
+        if (was_given(given, &settings.batch))
+                settings.batch = batch;
         if (datadir)
                 strcpy(settings.datadir, datadir);
         return EXIT_ALL_DONE;

@@ -132,8 +132,8 @@ resume_refuses_conflicting_options() {
                 fail "the conflicting option is named"
         expect 2 "$ALEXNET" train --resume "$tmp/r/m.safetensors.ckpt" --preset alexnet-half
         grep -q "\-\-preset differs" "$err" || fail "--preset conflict"
-        expect 2 "$ALEXNET" train --resume "$tmp/r/m.safetensors.ckpt" -b 8 "$data"
-        grep -q "\-\-batch differs" "$err" || fail "-b conflict"
+        expect 2 "$ALEXNET" train --resume "$tmp/r/m.safetensors.ckpt" --seed 9 "$data"
+        grep -q "\-\-seed differs" "$err" || fail "--seed conflict"
         # repeating the run's own options is fine
         expect 0 "$ALEXNET" train $args --resume "$tmp/r/m.safetensors.ckpt" "$data"
         "$same" "$tmp/a.safetensors" "$tmp/r/m.safetensors" || fail "weights"

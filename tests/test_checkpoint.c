@@ -53,7 +53,7 @@ START_TEST(round_trip_is_exact)
         }
         struct train_settings s = some_settings(), s2;
         struct train_state st = {3,      17, 12345678901ull, 0.1 / 7,
-                                 0.4375, 2,  1234.5,         2},
+                                 0.4375, 2,  1234.5,         64},
                            st2;
         char path[256];
         temp_path(path, sizeof path, "round.ckpt");

@@ -11,8 +11,8 @@ static json_t *state_to_json(const struct train_state *s)
                          "step", s->step, "global_step",
                          (json_int_t)s->global_step, "lr", s->lr,
                          "best_val_error", s->best_val_error, "bad_epochs",
-                         s->bad_epochs, "seconds", s->seconds, "processes",
-                         s->processes);
+                         s->bad_epochs, "seconds", s->seconds, "global_batch",
+                         s->global_batch);
 }
 
 static bool state_from_json(struct train_state *s, const json_t *j)
@@ -25,12 +25,12 @@ static bool state_from_json(struct train_state *s, const json_t *j)
                         "seconds", &s->seconds))
                 return false;
         /* Checkpoints from before distributed training have no
-         * "processes": they were written by one. */
-        s->processes = 1;
-        json_unpack((json_t *)j, "{s?i}", "processes", &s->processes);
+         * "global_batch": their settings' batch was it. */
+        s->global_batch = 0;
+        json_unpack((json_t *)j, "{s?i}", "global_batch", &s->global_batch);
         s->global_step = (uint64_t)global_step;
         return s->epoch >= 0 && s->step >= 0 && global_step >= 0 &&
-               s->processes >= 1;
+               s->global_batch >= 0;
 }
 
 /* The metadata strings: each document as compact JSON text. */

@@ -324,20 +324,19 @@ static enum an_status join_processes(struct train_run *r, enum an_status st,
         return st == AN_OK ? broadcast_start(r, err) : st;
 }
 
-/* A checkpoint written by another number of processes had other global
- * batches: its run continues from the same epoch at the step of this
- * run's batches that holds its next sample (a few samples of that epoch
- * may be seen twice, none skipped). */
+/* A checkpoint written with another global batch (another number of
+ * processes, or another -b) continues from the same epoch at the first
+ * step of the new batches that holds its next sample: a few samples of
+ * that epoch may be seen twice, none is skipped.  With the same global
+ * batch the run continues exactly. */
 static void continue_position(struct train_run *r)
 {
-        int was = r->state.processes, now = r->io.comm->size;
-        if (was != now) {
-                uint64_t done =
-                        (uint64_t)r->state.step * r->settings.batch * was;
+        int now = r->settings.batch * r->io.comm->size;
+        int was = r->state.global_batch ? r->state.global_batch : now;
+        if (was != now)
                 r->state.step =
-                        (int)(done / ((uint64_t)r->settings.batch * now));
-        }
-        r->state.processes = now;
+                        (int)((uint64_t)r->state.step * was / (uint64_t)now);
+        r->state.global_batch = now;
 }
 
 enum an_status train_run_open(struct train_run *r,

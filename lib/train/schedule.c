@@ -4,7 +4,7 @@
 
 struct train_state train_state_start(double lr)
 {
-        return (struct train_state){0, 0, 0, lr, 1.0, 0, 0, 1};
+        return (struct train_state){0, 0, 0, lr, 1.0, 0, 0, 0};
 }
 
 double schedule_warmup(double warmup, int epoch, int step, int steps)

@@ -17,7 +17,8 @@ struct train_state {
         double best_val_error;
         int bad_epochs; /* epochs without a new best */
         double seconds; /* training time so far */
-        int processes;  /* of the run that took the steps so far */
+        int global_batch; /* samples per step of the steps so far, over
+                           * every process (0: not recorded) */
 };
 
 /* The state of a run not started yet at base rate lr. */
