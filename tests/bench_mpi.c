@@ -11,9 +11,11 @@
  * Times trainer_step with gradients summed across the processes (random
  * data, dropout on) and reports, per step: the step time; the time inside
  * the allreduce; the part of it the step waited for (exposed) and the
- * share hidden behind backward; the bytes each process sends.  Then, from
- * these figures, a model of weak scaling to more nodes (see
- * print_scaling_model). */
+ * share hidden behind backward; the bytes each process sends; the same
+ * allreduce alone, with nothing else running.  Then, from these figures,
+ * a model of weak scaling to more nodes (see print_scaling_model).  The
+ * time inside the allreduce includes waiting for the other processes to
+ * reach it. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -67,30 +69,36 @@ static double ring_seconds(double bytes, int nodes, double gbit, double latency)
                2.0 * (nodes - 1) * latency;
 }
 
-/* Weak scaling: every node computes a step of `compute` seconds (as this
- * machine does), and the allreduce is hidden up to `window` seconds (the
- * backward below the fully connected layers, as measured); efficiency =
- * compute / (compute + the allreduce time not hidden). */
+/* Weak scaling: every node computes a step of `compute` seconds (as one
+ * process here does, or `speed` times faster), and the allreduce is hidden
+ * up to `window` seconds (the backward below the fully connected layers,
+ * as measured, over the same speed-up); efficiency = compute / (compute +
+ * the allreduce time not hidden). */
 static void print_scaling_model(double bytes, double compute, double window)
 {
         static const int nodes[] = {8, 64};
-        static const double links[] = {10, 100};
+        static const double links[] = {10, 100}, speeds[] = {1, 10};
         const double latency = 5e-6;
         printf("\nweak-scaling model (per node: step %.0f ms of compute, "
-               "%.0f ms of backward below fc6 to hide the allreduce in; "
-               "%.1f MB per step; ring allreduce, %.0f us per message)\n",
+               "%.0f ms of backward below fc6 to hide the allreduce in, or "
+               "both 10x shorter on a node 10x faster; %.1f MB per step; "
+               "ring allreduce, %.0f us per message)\n",
                compute * 1e3, window * 1e3, bytes / 1e6, latency * 1e6);
-        printf("%6s %8s %12s %12s %11s\n", "nodes", "link", "allreduce",
-               "exposed", "efficiency");
+        printf("%6s %8s %12s %6s %12s %11s\n", "nodes", "link", "allreduce",
+               "node", "exposed", "efficiency");
         for (int l = 0; l < 2; l++)
-                for (int k = 0; k < 2; k++) {
-                        double ar = ring_seconds(bytes, nodes[k], links[l],
-                                                 latency);
-                        double exposed = ar > window ? ar - window : 0;
-                        printf("%6d %5.0fGb/s %9.1f ms %9.1f ms %10.1f%%\n",
-                               nodes[k], links[l], ar * 1e3, exposed * 1e3,
-                               100 * compute / (compute + exposed));
-                }
+                for (int k = 0; k < 2; k++)
+                        for (int v = 0; v < 2; v++) {
+                                double ar = ring_seconds(bytes, nodes[k],
+                                                         links[l], latency);
+                                double c = compute / speeds[v],
+                                       w = window / speeds[v];
+                                double exposed = ar > w ? ar - w : 0;
+                                printf("%6d %5.0fGb/s %9.1f ms %5.0fx %9.1f "
+                                       "ms %10.1f%%\n",
+                                       nodes[k], links[l], ar * 1e3, speeds[v],
+                                       exposed * 1e3, 100 * c / (c + exposed));
+                        }
 }
 
 struct bench {
@@ -145,6 +153,27 @@ static double step(struct bench *b, const struct comm *c)
         return now() - start;
 }
 
+/* The allreduce of every gradient alone, no compute beside it: the best
+ * of three, in seconds. */
+static double allreduce_alone(struct bench *b, const struct comm *c, bool bf16)
+{
+        struct an_error err;
+        double best = INFINITY;
+        for (int k = 0; k < 3; k++) {
+                comm_sum_doubles(c, &(double){0}, 1, &err); /* line up */
+                double start = now();
+                if (comm_sum_floats(c, b->t.param_grads, b->t.n_params,
+                                    bf16 ? b->reducer.scratch : NULL,
+                                    &err) != AN_OK) {
+                        fprintf(stderr, "bench_mpi: %s\n", err.message);
+                        return NAN;
+                }
+                double t = now() - start;
+                best = t < best ? t : best;
+        }
+        return best;
+}
+
 int main(int argc, char **argv)
 {
         struct comm c;
@@ -178,6 +207,7 @@ int main(int argc, char **argv)
         double bytes = (double)b.t.n_params * (bf16 ? 2 : 4);
         double window = conv_backward_seconds(&b.m.net, profile, steps);
         double mean = total / steps;
+        double alone = allreduce_alone(&b, &c, bf16);
         if (c.rank == 0) {
                 printf("%s, %d processes x %d threads, batch %d per process, "
                        "allreduce %s%s\n",
@@ -192,6 +222,9 @@ int main(int argc, char **argv)
                        "ms: %.0f%% hidden behind backward\n",
                        busy * 1e3, bytes / 1e6, exposed * 1e3,
                        busy > 0 ? 100 * (1 - exposed / busy) : 0.0);
+                printf("the same allreduce alone: %.1f ms (%.2f Gb/s of "
+                       "gradient summed)\n",
+                       alone * 1e3, bytes * 8 / alone / 1e9);
                 print_scaling_model(bytes, mean - exposed, window);
         }
         free(profile);
