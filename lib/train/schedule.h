@@ -15,8 +15,8 @@ struct train_state {
         uint64_t global_step; /* steps taken: keys the dropout masks */
         double lr;            /* the paper schedule's current rate */
         double best_val_error;
-        int bad_epochs; /* epochs without a new best */
-        double seconds; /* training time so far */
+        int bad_epochs;   /* epochs without a new best */
+        double seconds;   /* training time so far */
         int global_batch; /* samples per step of the steps so far, over
                            * every process (0: not recorded) */
 };
