@@ -30,11 +30,7 @@ export OMPI_MCA_rmaps_base_oversubscribe=1
 mpirun=${MPIRUN:-mpirun}
 
 data=$tmp/data
-mkdir -p "$data/apple" "$data/banana" "$data/cherry"
-cp "$I"/rgb8.png "$I"/rgba8.png "$I"/gray8.png "$I"/palette.png "$data/apple/"
-cp "$I"/bad/truncated.jpg "$data/apple/broken.jpg"
-cp "$I"/baseline.jpg "$I"/progressive.jpg "$I"/gray.jpg "$I"/cmyk.jpg "$data/banana/"
-cp "$I"/exif1.jpg "$I"/exif3.jpg "$I"/exif6.jpg "$I"/exif8.jpg "$data/cherry/"
+train_folder "$data"
 
 # Dropout, crops, flips and colour noise all on: each is keyed by sample.
 args="--preset alexnet-small --lr 0.01 --init he --augment paper --val-split 0.25 --seed 5 -q -j 1"

@@ -9,11 +9,7 @@
 same=${top_builddir:-.}/tests/same_weights
 I=$FIXTURES/images
 data=$tmp/data
-mkdir -p "$data/apple" "$data/banana" "$data/cherry"
-cp "$I"/rgb8.png "$I"/rgba8.png "$I"/gray8.png "$I"/palette.png "$data/apple/"
-cp "$I"/bad/truncated.jpg "$data/apple/broken.jpg"
-cp "$I"/baseline.jpg "$I"/progressive.jpg "$I"/gray.jpg "$I"/cmyk.jpg "$data/banana/"
-cp "$I"/exif1.jpg "$I"/exif3.jpg "$I"/exif6.jpg "$I"/exif8.jpg "$data/cherry/"
+train_folder "$data"
 mkdir -p "$tmp/two/x" "$tmp/two/y"
 cp "$I"/rgb8.png "$I"/gray8.png "$tmp/two/x/"
 cp "$I"/baseline.jpg "$I"/gray.jpg "$tmp/two/y/"

@@ -41,6 +41,20 @@ one_line_error() {
         grep -q "^alexnet: $1: " "$err" || fail "stderr does not name $1"
 }
 
+# train_folder DIR: a tiny ImageFolder of the fixture images, three
+# classes of four (PNGs of every colour type, JPEGs baseline, progressive,
+# grey, CMYK and with EXIF orientations) and one truncated JPEG.
+train_folder() {
+        mkdir -p "$1/apple" "$1/banana" "$1/cherry"
+        cp "$FIXTURES"/images/rgb8.png "$FIXTURES"/images/rgba8.png \
+                "$FIXTURES"/images/gray8.png "$FIXTURES"/images/palette.png "$1/apple/"
+        cp "$FIXTURES"/images/bad/truncated.jpg "$1/apple/broken.jpg"
+        cp "$FIXTURES"/images/baseline.jpg "$FIXTURES"/images/progressive.jpg \
+                "$FIXTURES"/images/gray.jpg "$FIXTURES"/images/cmyk.jpg "$1/banana/"
+        cp "$FIXTURES"/images/exif1.jpg "$FIXTURES"/images/exif3.jpg \
+                "$FIXTURES"/images/exif6.jpg "$FIXTURES"/images/exif8.jpg "$1/cherry/"
+}
+
 pass() {
         exit 0
 }
