@@ -27,6 +27,8 @@ static double checkpoint_minutes;
 static int threads;
 static int freeze_choice = -1; /* 0: --freeze features */
 static bool cache, quiet;
+static int processes = 1; /* of a distributed run: each step takes
+                           * processes * batch images */
 
 _Static_assert(sizeof(enum schedule) == sizeof(int) &&
                        sizeof(enum init_mode) == sizeof(int) &&
@@ -324,7 +326,8 @@ static void show_step(void *ctx, const struct step_report *r)
         double left = r->images_per_s > 0
                               ? ((double)(r->epochs - r->epoch) * r->steps -
                                  r->step) *
-                                        settings.batch / r->images_per_s
+                                        settings.batch * processes /
+                                        r->images_per_s
                               : 0;
         if (rep->tty)
                 fprintf(stderr,
@@ -444,6 +447,7 @@ static bool join_job(struct comm *c)
                 return false;
         }
         report_as_process(c->rank);
+        processes = c->size;
         if (c->rank != 0) {
                 quiet = true;
                 log_path = NULL;
