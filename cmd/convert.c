@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "base/file_read.h"
 #include "cli.h"
 #include "convert/export_onnx.h"
 #include "convert/import.h"
@@ -53,14 +55,9 @@ static const struct option_spec convert_options[] = {
 _Static_assert(ST_F32 == 0 && ST_F16 == 1 && ST_BF16 == 2,
                "dtype_names follows enum st_dtype");
 
-/* The format of path from its first bytes. */
-static enum source_format detect(const char *path)
+/* The format its first n bytes b say a file is in. */
+static enum source_format format_of(const unsigned char *b, size_t n)
 {
-        unsigned char b[16] = {0};
-        FILE *f = fopen(path, "rb");
-        size_t n = f ? fread(b, 1, sizeof b, f) : 0;
-        if (f)
-                fclose(f);
         if (n >= 4 && !memcmp(b, "PK\3\4", 4))
                 return FROM_TORCH;
         if (n >= 3 && b[0] == 0x80 && b[1] <= 5 && b[2] == 0x8a)
@@ -72,6 +69,25 @@ static enum source_format detect(const char *path)
         if (n >= 2 && b[0] == 0x08) /* protobuf field 1 (ir_version) */
                 return FROM_ONNX;
         return FROM_AUTO;
+}
+
+/* The format of path from its first bytes; FROM_AUTO when they say
+ * nothing.  A path that cannot be read as a regular file is an error
+ * (not "unrecognised format"). */
+static enum an_status detect(const char *path, enum source_format *from,
+                             struct an_error *err)
+{
+        unsigned char b[16] = {0};
+        int fd;
+        size_t size;
+        enum an_status st = file_open_regular(path, &fd, &size, err);
+        if (st != AN_OK)
+                return st;
+        ssize_t got = read(fd, b, sizeof b);
+        close(fd);
+        size_t n = got > 0 ? (size_t)got : 0;
+        *from = format_of(b, n);
+        return AN_OK;
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -108,10 +124,16 @@ static enum an_status apply_preprocess(struct model *m, const char *style,
 static enum an_status read_labels(struct model *m, const char *path,
                                   size_t count, struct an_error *err)
 {
-        FILE *f = fopen(path, "r");
-        if (!f)
-                return an_error_set(err, AN_E_IO, "%s: cannot open labels",
-                                    path);
+        int fd;
+        size_t size;
+        struct an_error why;
+        if (file_open_regular(path, &fd, &size, &why) != AN_OK)
+                return an_error_set(err, AN_E_IO, "%s: %s", path, why.message);
+        FILE *f = fdopen(fd, "r");
+        if (!f) {
+                close(fd);
+                return an_error_set(err, AN_E_NOMEM, "out of memory");
+        }
         char **labels = calloc(count + 1, sizeof *labels);
         char line[1100];
         size_t n = 0;
@@ -209,14 +231,25 @@ static int run_convert(int argc, char **argv)
         const char *in = argv[1];
         const char *weights = operands == 3 ? argv[2] : NULL;
         const char *out = argv[operands];
-        enum source_format from =
-                from_choice >= 0
-                        ? (enum source_format)(FROM_TORCH + from_choice)
-                        : detect(in);
+        /* Both inputs checked first: a FIFO or a directory would block or
+         * mislead the importers. */
+        struct an_error err;
+        enum source_format from = FROM_AUTO;
+        const char *unreadable = NULL;
+        if (detect(in, &from, &err) != AN_OK)
+                unreadable = in;
+        else if (weights &&
+                 detect(weights, &(enum source_format){0}, &err) != AN_OK)
+                unreadable = weights;
+        if (unreadable) {
+                report(unreadable, "%s", err.message);
+                return EXIT_FATAL;
+        }
+        if (from_choice >= 0)
+                from = (enum source_format)(FROM_TORCH + from_choice);
         remove_partial_output_on_signals();
 
         struct model m;
-        struct an_error err;
         enum an_status st = load_source(&m, from, in, weights, &err);
         if (st != AN_OK) {
                 /* darknet: the weights file is at fault when it is short */

@@ -3,7 +3,8 @@
 # may mount one), a checkpoint that cannot be written (the previous one
 # stays intact), SIGKILL during a conversion (never a truncated file under
 # the final name), two predict processes sharing a model file while a
-# training run replaces it, and flat memory as the paths on stdin grow.
+# training run replaces it, flat memory as the paths on stdin grow, and
+# FIFOs given as inputs (refused, never waited on).
 . "${top_srcdir:-.}/tests/clilib.sh"
 
 I=$FIXTURES/images
@@ -135,6 +136,34 @@ PY
 }
 test_expect "a model whose activations would take the machine's memory is refused at once" faults_6
 
+# A FIFO nobody writes to blocks open(2) for reading: every input is
+# checked to be a regular file before anything can wait.
+special_files_refused() {
+        mkfifo "$tmp/fifo"
+        ln -s "$tmp/fifo" "$tmp/fifo.jpg"
+        t="timeout 10"
+        expect 1 $t "$ALEXNET" predict -m "$model" "$tmp/fifo.jpg" "$I/rgb8.png"
+        grep -q "fifo.jpg: not a regular file" "$err" || fail "image"
+        grep -q "rgb8.png" "$out" || fail "the other image's record"
+        expect 2 $t "$ALEXNET" predict -m "$tmp/fifo" "$I/rgb8.png"
+        grep -q "not a regular file" "$err" || fail "-m"
+        expect 2 $t "$ALEXNET" convert "$tmp/fifo" "$tmp/out.safetensors"
+        one_line_error "$tmp/fifo"
+        grep -q "not a regular file" "$err" || fail "convert's input"
+        expect 2 $t "$ALEXNET" convert "$model" --labels "$tmp/fifo" "$tmp/out.safetensors"
+        grep -q "not a regular file" "$err" || fail "--labels"
+        expect 2 $t "$ALEXNET" inspect "$tmp/fifo"
+        grep -q "not a regular file" "$err" || fail "inspect"
+        expect 2 $t "$ALEXNET" train $train_args --epochs 1 --from "$tmp/fifo" \
+                -o "$tmp/t.safetensors" "$data"
+        grep -q "not a regular file" "$err" || fail "train --from"
+        expect 2 $t "$ALEXNET" convert /nonexistent.pth "$tmp/out.safetensors"
+        grep -q "No such file or directory" "$err" || fail "a missing input is named as such"
+        [ ! -e "$tmp/out.safetensors" ] || fail "an output was written"
+}
+test_expect "FIFOs as image, model, convert input, labels: refused at once" special_files_refused
+
+# Last: its trap removes $tmp when it ends.
 faults_7() {
         mnt=$tmp/mnt
         mkdir -p "$mnt"

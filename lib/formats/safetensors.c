@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/file_read.h"
 #include "base/half.h"
 
 /* The reference implementation refuses headers over 100 MB; so do we, and
@@ -254,22 +255,11 @@ enum an_status st_open(struct st_file *f, const char *path,
                        struct an_error *err)
 {
         memset(f, 0, sizeof *f);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return an_error_set(err, AN_E_IO, "%s", strerror(errno));
-        struct stat sb;
-        if (fstat(fd, &sb) != 0) {
-                int e = errno;
-                close(fd);
-                return an_error_set(err, AN_E_IO, "%s", strerror(e));
-        }
-        if (!S_ISREG(sb.st_mode)) {
-                close(fd);
-                return an_error_set(err, AN_E_IO, "%s",
-                                    S_ISDIR(sb.st_mode) ? "is a directory"
-                                                        : "not a regular file");
-        }
-        size_t size = (size_t)sb.st_size;
+        int fd;
+        size_t size;
+        enum an_status opened = file_open_regular(path, &fd, &size, err);
+        if (opened != AN_OK)
+                return opened;
         void *map =
                 size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
         int e = errno;
