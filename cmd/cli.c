@@ -86,7 +86,14 @@ static void remove_partial_and_die(int sig)
 
 void remove_partial_output_on_signals(void)
 {
-        static const int signals[] = {SIGINT, SIGTERM, SIGHUP};
+        /* Every signal whose default ends the process and that a user,
+         * a closed pipe or a timer may send. */
+        static const int signals[] = {SIGINT,  SIGTERM, SIGHUP,
+                                      SIGQUIT, SIGPIPE, SIGALRM,
+                                      SIGUSR1, SIGUSR2, SIGVTALRM};
         for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
                 signal(signals[i], remove_partial_and_die);
+        /* Past a file size limit (ulimit -f) the write fails with EFBIG
+         * instead, which is reported and cleaned up like a full disk. */
+        signal(SIGXFSZ, SIG_IGN);
 }

@@ -33,9 +33,12 @@ const char *data_file_path(const char *name);
 /* Says how to get a model; returns EXIT_FATAL. */
 int report_no_model(void);
 
-/* From now on SIGINT, SIGTERM and SIGHUP remove the temporary file of an
- * output being written before they end the process, so an interrupted
- * command leaves neither a partial file nor litter beside it. */
+/* From now on the signals that end a process (SIGINT, SIGTERM, SIGHUP,
+ * SIGQUIT, SIGPIPE, SIGALRM, SIGUSR1, SIGUSR2, SIGVTALRM) remove the
+ * temporary file of an output being written before they end it, and
+ * SIGXFSZ is ignored (the write then fails with EFBIG, reported as an
+ * error), so an interrupted command leaves neither a partial file nor
+ * litter beside it. */
 void remove_partial_output_on_signals(void);
 
 #endif

@@ -463,6 +463,10 @@ static int run_train(int argc, char **argv)
                 return rc == -1 ? EXIT_ALL_DONE : EXIT_FATAL;
         if (threads)
                 omp_set_num_threads(threads);
+        /* A checkpoint or model half written when a signal ends the run
+         * is removed (SIGINT and SIGTERM are caught later to stop at a
+         * checkpoint); before MPI, which may set its own. */
+        remove_partial_output_on_signals();
         struct comm comm;
         if (!join_job(&comm))
                 return EXIT_FATAL;

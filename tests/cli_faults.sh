@@ -163,6 +163,22 @@ special_files_refused() {
 }
 test_expect "FIFOs as image, model, convert input, labels: refused at once" special_files_refused
 
+# Past a file size limit (ulimit -f) writes fail like a full disk: a
+# clear error and no temporary file (SIGXFSZ would kill the process and
+# leave one).
+file_size_limit() {
+        mkdir -p "$tmp/limit"
+        expect 2 sh -c 'ulimit -f 20 && exec "$@"' sh "$ALEXNET" convert "$small_pth" \
+                "$tmp/limit/owt.safetensors"
+        one_line_error "$tmp/limit/owt.safetensors"
+        grep -q "File too large" "$err" || fail "convert: EFBIG"
+        expect 2 sh -c 'ulimit -f 20 && exec "$@"' sh "$ALEXNET" train $train_args \
+                --epochs 1 -o "$tmp/limit/m.safetensors" "$data"
+        grep -q "File too large" "$err" || fail "train: EFBIG"
+        [ -z "$(ls -A "$tmp/limit")" ] || fail "left behind: $(ls "$tmp/limit")"
+}
+test_expect "a file size limit: a clear error, no file left (convert, train)" file_size_limit
+
 # Last: its trap removes $tmp when it ends.
 faults_7() {
         mnt=$tmp/mnt
