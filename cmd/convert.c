@@ -140,12 +140,19 @@ static enum an_status read_labels(struct model *m, const char *path,
         enum an_status st =
                 labels ? AN_OK : an_error_set(err, AN_E_NOMEM, "oom");
         while (st == AN_OK && fgets(line, sizeof line, f)) {
+                bool whole = strchr(line, '\n') || feof(f);
                 line[strcspn(line, "\r\n")] = 0;
                 if (n == count) {
                         n++;
                         break;
                 }
-                if (!(labels[n++] = strdup(line)))
+                /* refused now, by the rule the model will be read with */
+                if (!whole || label_check(line, &why) != AN_OK)
+                        st = an_error_set(err, AN_E_INVALID, "%s: line %zu: %s",
+                                          path, n + 1,
+                                          whole ? why.message
+                                                : "longer than 1024 bytes");
+                else if (!(labels[n++] = strdup(line)))
                         st = an_error_set(err, AN_E_NOMEM, "out of memory");
         }
         fclose(f);

@@ -149,7 +149,7 @@ static const struct option_spec train_options[] = {
         OPT_INT(0, "resize", "N",
                 "shorter image side before the centre or\n"
                 "random crop (default: the model's)",
-                &settings.resize, 1, 1 << 20),
+                &settings.resize, 1, 1 << 16),
         OPT_FLAG(0, "cache", "keep the decoded images in memory", &cache),
         OPT_STRING(0, "log", "FILE", "append one CSV line per epoch",
                    &log_path),

@@ -179,6 +179,27 @@ file_size_limit() {
 }
 test_expect "a file size limit: a clear error, no file left (convert, train)" file_size_limit
 
+# Labels are checked when they come in, by the rule models are read with,
+# so no model is written that cannot be read back.
+bad_labels_refused_early() {
+        for i in 0 1 2 3 4 5 6 7 8 9; do
+                if [ $i = 3 ]; then printf 'bad\tlabel\n'; else echo "c$i"; fi
+        done >"$tmp/labels.txt"
+        expect 2 "$ALEXNET" convert "$model" --labels "$tmp/labels.txt" "$tmp/l.safetensors"
+        grep -q "labels.txt: line 4: holds a newline or a tab" "$err" || fail "convert --labels"
+        [ ! -e "$tmp/l.safetensors" ] || fail "a model was written"
+        mkdir -p "$tmp/tabs/ok" "$tmp/tabs/$(printf 'a\tb')"
+        cp "$I/rgb8.png" "$tmp/tabs/ok/"
+        cp "$I/gray8.png" "$tmp/tabs/$(printf 'a\tb')/"
+        expect 2 "$ALEXNET" train $train_args --epochs 1 -o "$tmp/tabs.safetensors" "$tmp/tabs"
+        grep -q "cannot be a label: holds a newline or a tab" "$err" || fail "train"
+        [ ! -e "$tmp/tabs.safetensors" ] && [ ! -e "$tmp/tabs.safetensors.ckpt" ] ||
+                fail "train wrote a file"
+        expect 2 "$ALEXNET" train $train_args --epochs 1 --resize 1000000 "$data"
+        grep -q "from 1 to 65536" "$err" || fail "--resize past what a model may hold"
+}
+test_expect "labels a model could not be read with are refused before anything is written" bad_labels_refused_early
+
 # Last: its trap removes $tmp when it ends.
 faults_7() {
         mnt=$tmp/mnt

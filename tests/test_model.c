@@ -101,6 +101,32 @@ START_TEST(save_then_open_is_bit_identical)
 }
 END_TEST
 
+/* The tool never writes a model it refuses to read: a label or a
+ * preprocessing the reader rejects fails the save, and no file appears. */
+START_TEST(unreadable_models_are_not_written)
+{
+        static const char *const bad_labels[] = {"a\tb", "two\nlines",
+                                                 "\xff\xfe"};
+        struct model m;
+        struct an_error err;
+        for (int i = 0; i < 4; i++) {
+                make_model(&m);
+                if (i < 3) {
+                        free(m.labels[1]);
+                        m.labels[1] = strdup(bad_labels[i]);
+                } else {
+                        m.pre.resize = 1000000; /* past the reader's 65536 */
+                }
+                char path[64];
+                strcpy(path, temp_path());
+                unlink(path);
+                ck_assert_int_ne(model_save(&m, path, ST_F32, &err), AN_OK);
+                ck_assert_int_ne(access(path, F_OK), 0);
+                model_close(&m);
+        }
+}
+END_TEST
+
 START_TEST(half_precision_models_are_widened)
 {
         struct model m, back;
@@ -283,6 +309,7 @@ int main(void)
         tcase_set_timeout(tc, 60);
         tcase_add_loop_test(tc, fixture_models_open, 0, 3);
         tcase_add_test(tc, save_then_open_is_bit_identical);
+        tcase_add_test(tc, unreadable_models_are_not_written);
         tcase_add_loop_test(tc, half_precision_models_are_widened, 0, 2);
         tcase_add_loop_test(tc, bad_model_is_refused, 0, N_BAD);
         tcase_add_test(tc, integer_tensor_is_refused);

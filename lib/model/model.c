@@ -371,6 +371,27 @@ static int set_meta(json_t *meta, const char *key, json_t *doc)
         return rc;
 }
 
+/* What a reader would refuse is not written: the labels and the
+ * preprocessing by the rules they are read with. */
+static enum an_status check_readable(const struct model *m,
+                                     struct an_error *err)
+{
+        for (size_t i = 0; m->labels && m->labels[i]; i++) {
+                struct an_error why;
+                if (label_check(m->labels[i], &why) != AN_OK)
+                        return an_error_set(err, AN_E_INVALID,
+                                            "label %zu cannot be written: %s",
+                                            i, why.message);
+        }
+        json_t *pre = preprocess_to_json(&m->pre, m->net.shapes[0]);
+        struct preprocess back;
+        enum an_status st =
+                pre ? preprocess_from_json(&back, pre, m->net.shapes[0], err)
+                    : an_error_set(err, AN_E_NOMEM, "out of memory");
+        json_decref(pre);
+        return st;
+}
+
 static json_t *build_metadata(const struct model *m)
 {
         json_t *meta = json_object();
@@ -409,7 +430,9 @@ enum an_status model_save_with(const struct model *m, const char *path,
 {
         struct param *params;
         size_t n;
-        enum an_status st = list_params(&m->net, &params, &n, err);
+        enum an_status st = check_readable(m, err);
+        if (st == AN_OK)
+                st = list_params(&m->net, &params, &n, err);
         if (st != AN_OK)
                 return st;
         struct st_write_tensor *tensors =

@@ -91,6 +91,22 @@ void labels_free(char **labels)
         free(labels);
 }
 
+enum an_status label_check(const char *s, struct an_error *err)
+{
+        json_t *probe = json_string(s); /* NULL unless valid UTF-8 */
+        bool utf8 = probe != NULL;
+        json_decref(probe);
+        if (!utf8)
+                return an_error_set(err, AN_E_INVALID, "not valid UTF-8");
+        if (strlen(s) > MAX_LABEL_BYTES)
+                return an_error_set(err, AN_E_INVALID, "longer than %d bytes",
+                                    MAX_LABEL_BYTES);
+        if (strchr(s, '\n') || strchr(s, '\t'))
+                return an_error_set(err, AN_E_INVALID,
+                                    "holds a newline or a tab");
+        return AN_OK;
+}
+
 enum an_status labels_from_json(char ***labels, const json_t *j, size_t count,
                                 struct an_error *err)
 {
@@ -104,8 +120,8 @@ enum an_status labels_from_json(char ***labels, const json_t *j, size_t count,
                 return an_error_set(err, AN_E_NOMEM, "out of memory");
         for (size_t i = 0; i < count; i++) {
                 const char *s = json_string_value(json_array_get(j, i));
-                if (!s || strlen(s) > MAX_LABEL_BYTES || strchr(s, '\n') ||
-                    strchr(s, '\t')) {
+                struct an_error why;
+                if (!s || label_check(s, &why) != AN_OK) {
                         labels_free(list);
                         return an_error_set(err, AN_E_FORMAT,
                                             "labels: entry %zu is not a "

@@ -17,6 +17,10 @@ enum an_status preprocess_from_json(struct preprocess *p, const json_t *j,
 
 json_t *labels_to_json(char *const *labels);
 void labels_free(char **labels);
+/* Whether s can be a class label, by the rule files are read with: valid
+ * UTF-8, one line (no newline), no tab (records are tab-separated), at
+ * most 1024 bytes.  The error says which rule s breaks. */
+enum an_status label_check(const char *s, struct an_error *err);
 /* Reads exactly `count` labels into a new NULL-terminated array. */
 enum an_status labels_from_json(char ***labels, const json_t *j, size_t count,
                                 struct an_error *err);

@@ -133,6 +133,15 @@ static enum an_status set_labels(struct train_run *r, bool resumed,
                                            "its class folders are not the "
                                            "checkpoint's classes");
         }
+        blame(r, r->settings.datadir);
+        for (int c = 0; c < d->n_classes; c++) {
+                struct an_error why;
+                if (label_check(d->class_names[c], &why) != AN_OK)
+                        return an_error_set(err, AN_E_INVALID,
+                                            "class folder %d (in sorted "
+                                            "order) cannot be a label: %s",
+                                            c + 1, why.message);
+        }
         labels_free(m->labels);
         m->labels = calloc(d->n_classes + 1, sizeof *m->labels);
         for (int c = 0; m->labels && c < d->n_classes; c++)
