@@ -200,6 +200,20 @@ bad_labels_refused_early() {
 }
 test_expect "labels a model could not be read with are refused before anything is written" bad_labels_refused_early
 
+# Headers that parse but pixels that do not decode: no image trained on,
+# no model written, a failure status.
+nothing_decodes() {
+        mkdir -p "$tmp/allbad/a" "$tmp/allbad/b"
+        for i in 1 2; do
+                cp "$I/bad/truncated.jpg" "$tmp/allbad/a/$i.jpg"
+                cp "$I/bad/truncated.jpg" "$tmp/allbad/b/$i.jpg"
+        done
+        expect 2 "$ALEXNET" train $train_args --epochs 1 -o "$tmp/allbad.safetensors" "$tmp/allbad"
+        grep -q "allbad: no training image could be decoded in epoch 1" "$err" || fail "message"
+        [ ! -e "$tmp/allbad.safetensors" ] || fail "a model was written"
+}
+test_expect "train where no image decodes fails without writing a model" nothing_decodes
+
 # Last: its trap removes $tmp when it ends.
 faults_7() {
         mnt=$tmp/mnt

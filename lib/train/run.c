@@ -469,6 +469,15 @@ static enum an_status end_epoch(struct train_run *r, int epoch, double lr,
                                    .validated = r->val.n > 0,
                                    .seconds = seconds,
                                    .images_per_s = rate};
+        /* Every image failed to decode (their headers looked fine): no
+         * model is better than one that learnt nothing. */
+        if (!r->epoch_seen) {
+                blame(r, r->settings.datadir);
+                return an_error_set(err, AN_E_INVALID,
+                                    "no training image could be decoded in "
+                                    "epoch %d",
+                                    epoch + 1);
+        }
         enum an_status st = AN_OK;
         if (r->val.n)
                 st = evaluate_split(&r->trainer, &r->val_loader, r->io.comm,
