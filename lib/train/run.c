@@ -380,6 +380,7 @@ static enum an_status tally_step(struct train_run *r,
         r->epoch_loss += v[0];
         r->epoch_correct += (size_t)v[1];
         r->epoch_seen += (size_t)v[2];
+        r->epoch_steps++;
         *end = (struct step_end){v[3] > 0, v[4] > 0, (size_t)v[2]};
         return st;
 }
@@ -470,8 +471,9 @@ static enum an_status end_epoch(struct train_run *r, int epoch, double lr,
                                    .seconds = seconds,
                                    .images_per_s = rate};
         /* Every image failed to decode (their headers looked fine): no
-         * model is better than one that learnt nothing. */
-        if (!r->epoch_seen) {
+         * model is better than one that learnt nothing.  (A run resumed
+         * at the end of an epoch has taken no step of it here.) */
+        if (r->epoch_steps && !r->epoch_seen) {
                 blame(r, r->settings.datadir);
                 return an_error_set(err, AN_E_INVALID,
                                     "no training image could be decoded in "
@@ -493,6 +495,7 @@ static enum an_status end_epoch(struct train_run *r, int epoch, double lr,
         r->state.step = 0;
         r->epoch_loss = 0;
         r->epoch_correct = r->epoch_seen = 0;
+        r->epoch_steps = 0;
         st = write_checkpoint(r, err);
         if (st == AN_OK && r->hooks.epoch_done)
                 st = r->hooks.epoch_done(r->hooks.ctx, &rep, err);
