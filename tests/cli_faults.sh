@@ -214,6 +214,23 @@ nothing_decodes() {
 }
 test_expect "train where no image decodes fails without writing a model" nothing_decodes
 
+# An output replaced keeps what the user set up: its permissions, and a
+# symbolic link stays a link to the file that is replaced.
+outputs_keep_mode_and_links() {
+        mkdir -p "$tmp/keep"
+        cp "$model" "$tmp/keep/real.safetensors"
+        chmod 600 "$tmp/keep/real.safetensors"
+        ln -s real.safetensors "$tmp/keep/link.safetensors"
+        expect 0 "$ALEXNET" convert "$model" --dtype f32 "$tmp/keep/link.safetensors"
+        [ -L "$tmp/keep/link.safetensors" ] || fail "the link became a file"
+        [ "$(stat -c %a "$tmp/keep/real.safetensors")" = 600 ] || fail "mode 0600 lost"
+        # the bundled model is stored as f16: the f32 copy is twice its size
+        [ "$(stat -c %s "$tmp/keep/real.safetensors")" -gt "$(($(stat -c %s "$model") * 3 / 2))" ] ||
+                fail "the link's target was not replaced"
+        [ "$(ls "$tmp/keep" | wc -l)" -eq 2 ] || fail "litter: $(ls "$tmp/keep")"
+}
+test_expect "a replaced output keeps its permissions and symbolic link" outputs_keep_mode_and_links
+
 # Last: its trap removes $tmp when it ends.
 faults_7() {
         mnt=$tmp/mnt

@@ -1,9 +1,9 @@
-#define _POSIX_C_SOURCE 200809L
 #include "base/atomic_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,16 +57,21 @@ enum an_status atomic_file_create(struct atomic_file *f, const char *path,
         f->fd = -1;
         f->path = f->temp_path = NULL;
         struct stat st;
-        if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        bool exists = stat(path, &st) == 0;
+        if (exists && !S_ISREG(st.st_mode))
                 return open_special(f, path, &st, err);
-        f->path = strdup(path);
-        size_t len = strlen(path) + sizeof ".tmp.XXXXXX";
+        /* A symbolic link is written through: its target is replaced, the
+         * link stays. */
+        f->path = exists ? realpath(path, NULL) : NULL;
+        if (!f->path)
+                f->path = strdup(path);
+        size_t len = f->path ? strlen(f->path) + sizeof ".tmp.XXXXXX" : 1;
         f->temp_path = malloc(len);
         if (!f->path || !f->temp_path) {
                 release(f);
                 return an_error_set(err, AN_E_NOMEM, "out of memory");
         }
-        snprintf(f->temp_path, len, "%s.tmp.XXXXXX", path);
+        snprintf(f->temp_path, len, "%s.tmp.XXXXXX", f->path);
         f->fd = mkstemp(f->temp_path);
         if (f->fd < 0) {
                 int e = errno;
@@ -77,11 +82,11 @@ enum an_status atomic_file_create(struct atomic_file *f, const char *path,
                                     strerror(e));
         }
         in_progress = f->temp_path;
-        /* mkstemp makes the file private (0600); a model is an ordinary
-         * file, so give it the permissions open(2) would. */
+        /* mkstemp makes the file private (0600): a file replaced keeps its
+         * permissions, a new one gets those open(2) would give it. */
         mode_t mask = umask(0);
         umask(mask);
-        fchmod(f->fd, 0666 & ~mask);
+        fchmod(f->fd, exists ? st.st_mode & 07777 : 0666 & ~mask);
         return AN_OK;
 }
 
