@@ -205,9 +205,13 @@ static int print_json(const struct model *m, const char *file,
                 preprocess_to_json(&m->pre, in), "labels",
                 m->labels ? labels_to_json(m->labels) : json_null(),
                 "provenance", m->provenance);
-        if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2)) != 0) {
-                json_decref(doc);
+        if (!doc) {
                 report("inspect", "out of memory");
+                return EXIT_FATAL;
+        }
+        if (json_dumpf(doc, stdout, JSON_INDENT(2)) != 0) {
+                /* a write error: finish_output reports it, once */
+                json_decref(doc);
                 return EXIT_FATAL;
         }
         putchar('\n');

@@ -231,6 +231,18 @@ outputs_keep_mode_and_links() {
 }
 test_expect "a replaced output keeps its permissions and symbolic link" outputs_keep_mode_and_links
 
+messages_name_the_problem() {
+        if [ -w /dev/full ]; then
+                expect 2 sh -c '"$0" inspect --json alexnet >/dev/full' "$ALEXNET"
+                one_line_error "standard output"
+                grep -q "No space left on device" "$err" || fail "inspect --json: ENOSPC"
+        fi
+        expect 2 "$ALEXNET" convert "$FIXTURES/convert/bad/unknown_layout.pth" "$tmp/x.safetensors"
+        grep -q "\-\-arch" "$err" && fail "advice to use an option convert does not have"
+        grep -q "export the model to ONNX" "$err" || fail "advice convert can follow"
+}
+test_expect "messages name the real problem (a full disk, no --arch advice)" messages_name_the_problem
+
 # Last: its trap removes $tmp when it ends.
 faults_7() {
         mnt=$tmp/mnt

@@ -51,7 +51,8 @@ static enum an_status add_conv(struct arch *a, const char *name,
         } else {
                 return an_error_set(err, AN_E_UNSUPPORTED,
                                     "%s: a %dx%d kernel is not AlexNet's; "
-                                    "give --arch",
+                                    "export the model to ONNX "
+                                    "(torch.onnx.export) and convert that",
                                     name, k, k);
         }
         struct layer *l = add(a, LAYER_CONV, name);
@@ -128,10 +129,12 @@ static enum an_status torchvision_layout(struct arch *a,
                 in_c = (int)w->shape[0];
                 int gap = i + 1 < nc ? conv[i + 1] - conv[i] - 1 : 2;
                 if (gap < 1 || gap > 2)
-                        return an_error_set(err, AN_E_UNSUPPORTED,
-                                            "cannot tell which layers follow "
-                                            "%s; give --arch",
-                                            name);
+                        return an_error_set(
+                                err, AN_E_UNSUPPORTED,
+                                "cannot tell which layers follow "
+                                "%s; export the model to ONNX "
+                                "(torch.onnx.export) and convert that",
+                                name);
                 snprintf(name, sizeof name, "features.%d", conv[i] + 1);
                 add(a, LAYER_RELU, name);
                 if (gap == 2) {
@@ -145,10 +148,12 @@ static enum an_status torchvision_layout(struct arch *a,
                 int prev = i ? fc[i - 1] : -1;
                 int gap = fc[i] - prev - 1;
                 if (gap < 0 || gap > 2 || (i && gap < 1))
-                        return an_error_set(err, AN_E_UNSUPPORTED,
-                                            "cannot tell the layers before "
-                                            "classifier.%d; give --arch",
-                                            fc[i]);
+                        return an_error_set(
+                                err, AN_E_UNSUPPORTED,
+                                "cannot tell the layers before "
+                                "classifier.%d; export the model to ONNX "
+                                "(torch.onnx.export) and convert that",
+                                fc[i]);
                 if (i) {
                         snprintf(name, sizeof name, "classifier.%d", prev + 1);
                         add(a, LAYER_RELU, name);
@@ -162,9 +167,11 @@ static enum an_status torchvision_layout(struct arch *a,
                  * spell the same way (e.g. "classifier.01") */
                 const struct named_tensor *w = weight_of(ts, name);
                 if (!w)
-                        return an_error_set(err, AN_E_UNSUPPORTED,
-                                            "no tensor %s.weight; give --arch",
-                                            name);
+                        return an_error_set(
+                                err, AN_E_UNSUPPORTED,
+                                "no tensor %s.weight; export the model to ONNX "
+                                "(torch.onnx.export) and convert that",
+                                name);
                 add(a, LAYER_LINEAR, name)->out = (int)w->shape[0];
         }
         return AN_OK;
@@ -253,10 +260,12 @@ enum an_status arch_from_state_dict(struct arch *a, const struct tensor_set *ts,
         else if (tensor_set_find(ts, "conv1.weight"))
                 st = paper_layout(a, ts, err);
         else
-                st = an_error_set(err, AN_E_UNSUPPORTED,
-                                  "tensor names match neither torchvision's "
-                                  "AlexNet (features.N, classifier.N) nor "
-                                  "the paper's (conv1..fc8); give --arch");
+                st = an_error_set(
+                        err, AN_E_UNSUPPORTED,
+                        "tensor names match neither torchvision's "
+                        "AlexNet (features.N, classifier.N) nor "
+                        "the paper's (conv1..fc8); export the model to ONNX "
+                        "(torch.onnx.export) and convert that");
         if (st == AN_OK && a->n_layers)
                 match_preset(a);
         if (st == AN_OK)
