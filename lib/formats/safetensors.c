@@ -154,11 +154,12 @@ static enum an_status check_tiling(const struct st_file *f, const uint8_t *data,
                                             "tensor",
                                             t->name);
                 if (t->data > pos)
-                        return an_error_set(err, AN_E_FORMAT,
-                                            "%llu unused bytes before tensor "
-                                            "%s",
-                                            (unsigned long long)(t->data - pos),
-                                            t->name);
+                        return an_error_set(
+                                err, AN_E_FORMAT,
+                                "no tensor in the header for the %llu bytes "
+                                "before tensor %s: one is missing from the "
+                                "header, or the offsets are corrupt",
+                                (unsigned long long)(t->data - pos), t->name);
                 pos += t->nbytes;
         }
         if ((uint64_t)(pos - data) != data_size)
