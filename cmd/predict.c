@@ -1,5 +1,6 @@
 /* alexnet predict: classify images named on the command line or on
  * standard input, one record per image, in input order. */
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,20 +95,42 @@ static int crops(void)
 }
 
 /* Writes the records of one batch; returns how many inputs failed. */
+/* Whether the n probabilities are numbers (a model with broken weights
+ * gives NaN or infinity, which no caller can rank). */
+static bool all_finite(const float *p, int n)
+{
+        for (int i = 0; i < n; i++)
+                if (!isfinite(p[i]))
+                        return false;
+        return true;
+}
+
+static void report_failure(const char *path, const char *message)
+{
+        report(path, "%s", message);
+        record_failure(stdout, opt.format, path, message);
+}
+
 static int report_batch(const struct batch *b, const float *probs, int classes,
                         char *const *labels, struct prediction *top)
 {
         int failed = 0;
         for (int i = 0; i < b->n; i++) {
                 if (b->slot[i] < 0) {
-                        report(b->paths[i], "%s", b->errors[i]);
-                        record_failure(stdout, opt.format, b->paths[i],
-                                       b->errors[i]);
+                        report_failure(b->paths[i], b->errors[i]);
                         failed++;
                         continue;
                 }
-                int k = top_k(probs + (size_t)b->slot[i] * classes, classes,
-                              opt.top, top);
+                const float *p = probs + (size_t)b->slot[i] * classes;
+                if (!all_finite(p, classes)) {
+                        report_failure(b->paths[i],
+                                       "the model's outputs are not finite "
+                                       "numbers (NaN or infinity): its "
+                                       "weights are broken");
+                        failed++;
+                        continue;
+                }
+                int k = top_k(p, classes, opt.top, top);
                 record_prediction(stdout, opt.format, b->paths[i], top, k,
                                   labels);
         }

@@ -243,6 +243,20 @@ messages_name_the_problem() {
 }
 test_expect "messages name the real problem (a full disk, no --arch advice)" messages_name_the_problem
 
+# A model whose outputs are NaN cannot rank classes: each image is a
+# failure saying so, never a "nan%" record.
+non_finite_outputs_are_failures() {
+        nan=$FIXTURES/train/nan_bias.safetensors
+        expect 1 "$ALEXNET" predict -m "$nan" "$I/rgb8.png"
+        [ ! -s "$out" ] || fail "a record was printed"
+        grep -q "rgb8.png: the model's outputs are not finite numbers" "$err" || fail "message"
+        expect 1 "$ALEXNET" predict -m "$nan" -f json "$I/rgb8.png"
+        grep -q '"error":"the model' "$out" || fail "json error record"
+        grep -q 'nan%\|"prob"' "$out" && fail "a probability was printed"
+        :
+}
+test_expect "NaN outputs are reported as a failure per image" non_finite_outputs_are_failures
+
 # Last: its trap removes $tmp when it ends.
 faults_7() {
         mnt=$tmp/mnt
