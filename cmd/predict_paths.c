@@ -17,6 +17,29 @@ void path_source_init(struct path_source *s, char **args, int n_args,
         s->shards = shards;
 }
 
+/* Bytes of a line kept: more than any path may have (PATH_MAX, 4096), so
+ * a longer line still fails as a path ("File name too long"), but a
+ * stream without line ends (predict - </dev/zero) cannot take memory
+ * without bound: the rest of such a line is read and dropped. */
+enum { LINE_KEPT = 8192 };
+
+/* Reads one line of at most LINE_KEPT bytes into s->line (the rest
+ * dropped); its length, or -1 at the end of input. */
+static ssize_t read_line(struct path_source *s, int delim)
+{
+        if (!s->line && !(s->line = malloc(LINE_KEPT + 1))) {
+                errno = ENOMEM;
+                return -1;
+        }
+        size_t n = 0;
+        int c;
+        while ((c = getc_unlocked(s->stream)) != EOF && c != delim)
+                if (n < LINE_KEPT)
+                        s->line[n++] = (char)c;
+        s->line[n] = 0;
+        return c == EOF && n == 0 ? -1 : (ssize_t)n;
+}
+
 /* The next line of stdin without its terminator, skipping empty lines;
  * NULL at the end. */
 static const char *next_line(struct path_source *s)
@@ -24,15 +47,13 @@ static const char *next_line(struct path_source *s)
         int delim = s->nul_separated ? '\0' : '\n';
         for (;;) {
                 errno = 0;
-                ssize_t n = getdelim(&s->line, &s->capacity, delim, s->stream);
+                ssize_t n = read_line(s, delim);
                 if (n < 0) {
-                        if (ferror(s->stream))
+                        if (ferror(s->stream) || errno == ENOMEM)
                                 s->read_errno = errno ? errno : EIO;
                         s->stream = NULL;
                         return NULL;
                 }
-                if (n > 0 && s->line[n - 1] == delim)
-                        s->line[--n] = 0;
                 if (!s->nul_separated && n > 0 && s->line[n - 1] == '\r')
                         s->line[--n] = 0;
                 if (n > 0)

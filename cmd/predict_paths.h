@@ -12,8 +12,7 @@ struct path_source {
         int n_args, next_arg;
         FILE *stream; /* stdin while it is being read, else NULL */
         bool nul_separated;
-        char *line;
-        size_t capacity;
+        char *line;         /* the line read last, at most 8192 bytes kept */
         long position;      /* inputs seen so far, for sharding */
         long shard, shards; /* keep inputs whose position % shards == shard */
         int read_errno;     /* set when reading stdin failed */

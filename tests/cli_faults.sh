@@ -257,6 +257,38 @@ non_finite_outputs_are_failures() {
 }
 test_expect "NaN outputs are reported as a failure per image" non_finite_outputs_are_failures
 
+# A line on stdin is kept up to 8 KB (any longer path fails as too long),
+# so a stream without line ends cannot take memory without bound.
+long_line_on_stdin() {
+        if ldd "$ALEXNET" 2>/dev/null | grep -q libasan; then
+                echo "SKIP: RSS comparison under AddressSanitizer"
+        elif command -v python3 >/dev/null; then
+                python3 - "$ALEXNET" "$model" "$I/rgb8.png" >"$tmp/rss" <<'PY' || fail "predict"
+import resource, subprocess, sys
+alexnet, model, image = sys.argv[1:]
+# streamed a megabyte at a time: this process stays small
+run = subprocess.Popen([alexnet, "predict", "-m", model, "-k", "1", "-"],
+                       stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL)
+chunk = b"a" * (1 << 20)
+for _ in range(64):
+    run.stdin.write(chunk)
+run.stdin.write(b"\n" + image.encode() + b"\n")
+run.stdin.close()
+out = run.stdout.read()
+status = run.wait()
+print(status, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.stdout.write(out.decode())
+PY
+                read -r status rss <"$tmp/rss"
+                echo "exit $status, peak RSS $rss kB for a 64 MB line"
+                [ "$status" = 1 ] || fail "exit status $status"
+                grep -q "rgb8.png: " "$tmp/rss" || fail "the next path was classified"
+                [ "$rss" -lt 60000 ] || fail "a 64 MB line took $rss kB"
+        fi
+}
+test_expect "a path line without end on stdin takes bounded memory" long_line_on_stdin
+
 # Last: its trap removes $tmp when it ends.
 faults_7() {
         mnt=$tmp/mnt
