@@ -289,6 +289,28 @@ PY
 }
 test_expect "a path line without end on stdin takes bounded memory" long_line_on_stdin
 
+# --max-megapixels holds for the image as resized too: a 1x20000 PNG
+# resized to 32 on its shorter side would be 32x640000.
+thin_image_bounded() {
+        command -v python3 >/dev/null || { echo "SKIP: no python3"; return; }
+        python3 - "$tmp/thin.png" <<'PY'
+import struct, sys, zlib
+w, h = 1, 20000
+raw = b"".join(b"\0" + b"\x80" * 3 * w for _ in range(h))
+def chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR",
+    struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + chunk(b"IDAT",
+    zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+PY
+        expect 1 "$ALEXNET" predict -m "$model" --max-megapixels 10 "$tmp/thin.png" "$I/rgb8.png"
+        grep -q "thin.png: image is 1x20000: resized to 32 on its shorter side it would be over" "$err" ||
+                fail "message"
+        grep -q "rgb8.png" "$out" || fail "the other image"
+        expect 0 "$ALEXNET" predict -m "$model" --max-megapixels 30 "$tmp/thin.png"
+}
+test_expect "the pixel limit holds for an image as resized, not only as decoded" thin_image_bounded
+
 # Last: its trap removes $tmp when it ends.
 faults_7() {
         mnt=$tmp/mnt
