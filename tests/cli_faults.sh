@@ -311,6 +311,19 @@ PY
 }
 test_expect "the pixel limit holds for an image as resized, not only as decoded" thin_image_bounded
 
+# darknet weights are read as the cfg asks for them: a 2 GB file (sparse
+# here) is refused for its size without being read.
+huge_darknet_weights() {
+        cp "$FIXTURES/convert/darknet_small.weights" "$tmp/huge.weights"
+        truncate -s 2G "$tmp/huge.weights" || { echo "SKIP: truncate"; return; }
+        expect 2 "$ALEXNET" convert "$FIXTURES/convert/darknet_small.cfg" "$tmp/huge.weights" \
+                "$tmp/dk.safetensors"
+        grep -q "huge.weights: weights file has [0-9]* bytes more than its cfg uses" "$err" ||
+                fail "message"
+        rm -f "$tmp/huge.weights"
+}
+test_expect "a 2 GB darknet weights file is refused without being read" huge_darknet_weights
+
 # Last: its trap removes $tmp when it ends.
 faults_7() {
         mnt=$tmp/mnt

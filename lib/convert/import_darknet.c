@@ -12,18 +12,20 @@
  * rolling means, rolling variances), weights[filters][c/groups][size][size];
  * connected: biases[out], weights[out][in], (batch norm: scales, means,
  * variances).  Batch norm is folded into the weights and biases. */
+#include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "base/file_read.h"
 #include "convert/import.h"
 #include "model/model.h"
 
-#define MAX_CFG_FILE     ((size_t)1 << 20)
-#define MAX_WEIGHTS_FILE ((size_t)8 << 30)
-#define BN_EPSILON       0.000001f /* darknet's normalize_cpu */
+#define MAX_CFG_FILE ((size_t)1 << 20)
+#define BN_EPSILON   0.000001f /* darknet's normalize_cpu */
 
 struct section {
         char type[32];
@@ -32,10 +34,27 @@ struct section {
         int n;
 };
 
+/* The weights file, read as the cfg asks for its tensors: never more
+ * memory than the network's parameters, whatever the file's size. */
 struct reader {
-        const uint8_t *data;
+        int fd;
         size_t size, pos;
 };
+
+/* n bytes at pos into out. */
+static bool read_at(const struct reader *r, void *out, size_t n, size_t pos)
+{
+        for (size_t got = 0; got < n;) {
+                ssize_t k = pread(r->fd, (char *)out + got, n - got,
+                                  (off_t)(pos + got));
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return false;
+                got += (size_t)k;
+        }
+        return true;
+}
 
 static const char *get(const struct section *s, const char *key)
 {
@@ -135,9 +154,9 @@ static enum an_status activation(struct arch *a, const struct section *s,
 
 static bool read_floats(struct reader *r, float *out, size_t n)
 {
-        if (r->pos > r->size || n > (r->size - r->pos) / 4)
+        if (r->pos > r->size || n > (r->size - r->pos) / 4 ||
+            !read_at(r, out, n * 4, r->pos))
                 return false;
-        memcpy(out, r->data + r->pos, n * 4);
         r->pos += n * 4;
         return true;
 }
@@ -267,7 +286,8 @@ static enum an_status read_header(struct reader *r, struct an_error *err)
                                     "weights file is too short for its "
                                     "header");
         int32_t v[3];
-        memcpy(v, r->data, sizeof v);
+        if (!read_at(r, v, sizeof v, 0))
+                return an_error_set(err, AN_E_IO, "weights file: read failed");
         if (v[0] < 0 || v[1] < 0 || v[0] > 1000 || v[1] > 1000)
                 return an_error_set(err, AN_E_UNSUPPORTED,
                                     "unsupported weights header (version "
@@ -315,8 +335,9 @@ enum an_status import_darknet(struct imported *im, const char *cfg_path,
                               const char *weights_path, struct an_error *err)
 {
         memset(im, 0, sizeof *im);
-        uint8_t *cfg = NULL, *weights = NULL;
-        size_t cfg_size, weights_size;
+        uint8_t *cfg = NULL;
+        size_t cfg_size, weights_size = 0;
+        int weights_fd = -1;
         struct section *sections = calloc(ARCH_MAX_LAYERS, sizeof *sections);
         im->arch.layers = calloc(ARCH_MAX_LAYERS, sizeof *im->arch.layers);
         enum an_status st = sections && im->arch.layers
@@ -326,8 +347,8 @@ enum an_status import_darknet(struct imported *im, const char *cfg_path,
                 st = file_read_whole(cfg_path, MAX_CFG_FILE, &cfg, &cfg_size,
                                      err);
         if (st == AN_OK)
-                st = file_read_whole(weights_path, MAX_WEIGHTS_FILE, &weights,
-                                     &weights_size, err);
+                st = file_open_regular(weights_path, &weights_fd, &weights_size,
+                                       err);
         int n = 0;
         if (st == AN_OK) {
                 char *text = realloc(cfg, cfg_size + 1);
@@ -340,13 +361,14 @@ enum an_status import_darknet(struct imported *im, const char *cfg_path,
                         st = an_error_set(err, AN_E_NOMEM, "oom");
                 }
         }
-        struct reader r = {weights, weights_size, 0};
+        struct reader r = {weights_fd, weights_size, 0};
         if (st == AN_OK)
                 st = build(im, sections, n, &r, err);
         if (st == AN_OK)
                 st = arch_shapes(&im->arch, NULL, err);
         free(cfg);
-        free(weights);
+        if (weights_fd >= 0)
+                close(weights_fd);
         free(sections);
         snprintf(im->arch.name, sizeof im->arch.name, "custom");
         /* darknet feeds RGB in 0..1, without mean or std */
