@@ -320,6 +320,14 @@ huge_darknet_weights() {
                 "$tmp/dk.safetensors"
         grep -q "huge.weights: weights file has [0-9]* bytes more than its cfg uses" "$err" ||
                 fail "message"
+        if ! ldd "$ALEXNET" 2>/dev/null | grep -q libasan && command -v python3 >/dev/null; then
+                rss=$(python3 -c '
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+' "$ALEXNET" convert "$FIXTURES/convert/darknet_small.cfg" "$tmp/huge.weights" "$tmp/dk.safetensors")
+                [ "$rss" -lt 100000 ] || fail "peak RSS $rss kB"
+        fi
         rm -f "$tmp/huge.weights"
 }
 test_expect "a 2 GB darknet weights file is refused without being read" huge_darknet_weights
