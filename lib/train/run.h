@@ -98,7 +98,7 @@ struct train_run {
         double epoch_loss;
         size_t epoch_correct, epoch_seen;
         int epoch_steps; /* steps of this epoch run since the run opened */
-        bool stopped; /* should_stop ended the run early */
+        bool stopped;    /* should_stop ended the run early */
         /* The file an error was about (a folder, a model, the checkpoint),
          * or "": for the caller's message. */
         char error_file[SETTINGS_PATH_MAX];
