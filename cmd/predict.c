@@ -252,7 +252,7 @@ static int run_predict(int argc, char **argv)
         if (opt.threads)
                 omp_set_num_threads(opt.threads);
         /* Under mpirun, --eval's images are split across the processes. */
-        struct comm comm = {0, 1, false, true};
+        struct comm comm = comm_alone();
         struct an_error err;
         if (opt.eval && comm_init(&comm, &err) != AN_OK) {
                 report("predict", "%s", err.message);

@@ -132,7 +132,7 @@ START_TEST(validation_top5_ties_go_to_the_lower_index)
                          AN_OK);
         ck_assert_int_eq(split_init(&sp, &store, 0, false, 1, &err), AN_OK);
         struct loader l = {&store, &sp, 8, AUGMENT_NONE, NULL, 1, 1, 0};
-        struct comm alone = {0, 1, false, true};
+        struct comm alone = comm_alone();
         struct eval_buffers buf = {
                 malloc(8 * shape_count(m.net.shapes[0]) * sizeof(float)),
                 malloc(8 * 10 * sizeof(float)), malloc(8 * sizeof(int)),

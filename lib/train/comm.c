@@ -19,23 +19,17 @@ static const char *const launcher_size_vars[] = {
         "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE",
         "SLURM_STEP_NUM_TASKS", NULL};
 
-int comm_launched_size(void)
+struct comm comm_alone(void)
 {
-        for (int i = 0; launcher_size_vars[i]; i++) {
-                const char *v = getenv(launcher_size_vars[i]);
-                long n = v ? strtol(v, NULL, 10) : 0;
-                if (n > 1)
-                        return n < INT_MAX ? (int)n : INT_MAX;
-        }
-        return 1;
+        return (struct comm){0, 1, false, true};
 }
 
 #ifdef HAVE_MPI
 
-bool comm_built_with_mpi(void)
-{
-        return true;
-}
+/* The bfloat16 sum, made once per process by comm_init. */
+static MPI_Op bf16_sum_op = MPI_OP_NULL;
+
+static void bf16_sum(void *in, void *inout, int *len, MPI_Datatype *type);
 
 static bool launched(void)
 {
@@ -57,7 +51,8 @@ static enum an_status mpi_failed(int code, const char *what,
 
 enum an_status comm_init(struct comm *c, struct an_error *err)
 {
-        *c = (struct comm){0, 1, false, false};
+        *c = comm_alone();
+        c->threads = false;
         if (!launched())
                 return AN_OK;
         int provided = MPI_THREAD_SINGLE;
@@ -71,11 +66,14 @@ enum an_status comm_init(struct comm *c, struct an_error *err)
         MPI_Comm_size(MPI_COMM_WORLD, &c->size);
         c->mpi = true;
         c->threads = provided >= MPI_THREAD_SERIALIZED;
-        return AN_OK;
+        rc = MPI_Op_create(bf16_sum, 1, &bf16_sum_op);
+        return rc == MPI_SUCCESS ? AN_OK : mpi_failed(rc, "reduction", err);
 }
 
 void comm_finalize(struct comm *c)
 {
+        if (c->mpi && bf16_sum_op != MPI_OP_NULL)
+                MPI_Op_free(&bf16_sum_op);
         if (c->mpi)
                 MPI_Finalize();
         c->mpi = false;
@@ -147,15 +145,10 @@ enum an_status comm_sum_floats(const struct comm *c, float *v, size_t n,
         if (!scratch)
                 return sum_in_place(c, v, n, sizeof *v, MPI_FLOAT, MPI_SUM,
                                     err);
-        MPI_Op op;
-        int rc = MPI_Op_create(bf16_sum, 1, &op);
-        if (rc != MPI_SUCCESS)
-                return mpi_failed(rc, "reduction", err);
         for (size_t i = 0; i < n; i++)
                 scratch[i] = f32_to_bf16(v[i]);
         enum an_status st = sum_in_place(c, scratch, n, sizeof *scratch,
-                                         MPI_UINT16_T, op, err);
-        MPI_Op_free(&op);
+                                         MPI_UINT16_T, bf16_sum_op, err);
         for (size_t i = 0; st == AN_OK && i < n; i++)
                 v[i] = bf16_to_f32(scratch[i]);
         return st;
@@ -181,15 +174,23 @@ enum an_status comm_first_differing(const struct comm *c, uint64_t value,
 
 #else /* no MPI: one process */
 
-bool comm_built_with_mpi(void)
+/* How many processes the launcher (mpirun, srun, mpiexec) started, read
+ * from the environment it sets; 1 when not started by one. */
+static int launched_size(void)
 {
-        return false;
+        for (int i = 0; launcher_size_vars[i]; i++) {
+                const char *v = getenv(launcher_size_vars[i]);
+                long n = v ? strtol(v, NULL, 10) : 0;
+                if (n > 1)
+                        return n < INT_MAX ? (int)n : INT_MAX;
+        }
+        return 1;
 }
 
 enum an_status comm_init(struct comm *c, struct an_error *err)
 {
-        *c = (struct comm){0, 1, false, true};
-        int n = comm_launched_size();
+        *c = comm_alone();
+        int n = launched_size();
         if (n > 1)
                 return an_error_set(err, AN_E_UNSUPPORTED,
                                     "started as one of %d processes, but this "

@@ -28,12 +28,8 @@ struct comm {
         bool threads; /* MPI may be called from a second thread */
 };
 
-/* Whether this build has MPI. */
-bool comm_built_with_mpi(void);
-
-/* How many processes the launcher (mpirun, srun, mpiexec) started, read
- * from the environment it sets; 1 when not started by one. */
-int comm_launched_size(void);
+/* One process, alone: every exchange leaves its data as it is. */
+struct comm comm_alone(void);
 
 /* Joins the launcher's job (MPI_Init) when started by one; else one
  * process.  Fails when launched with more than one process and the build

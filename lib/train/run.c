@@ -261,7 +261,7 @@ enum an_status train_run_open(struct train_run *r,
         r->settings = *settings;
         r->io = *io;
         r->hooks = *hooks;
-        r->alone = (struct comm){0, 1, false, true};
+        r->alone = comm_alone();
         if (!r->io.comm)
                 r->io.comm = &r->alone;
         enum an_status st = open_folders(r, err);
