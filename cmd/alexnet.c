@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/mapped_file.h"
 #include "cli.h"
 #include "config.h"
 
@@ -85,5 +86,12 @@ int main(int argc, char **argv)
         const struct command *cmd = find_command(first);
         if (!cmd)
                 return unknown_command(first);
+        /* A model file truncated by another program while mapped becomes
+         * an error the commands report, not a silent SIGBUS death. */
+        struct an_error err;
+        if (mapped_file_guard_sigbus(&err) != AN_OK) {
+                fprintf(stderr, "alexnet: %s\n", err.message);
+                return EXIT_FATAL;
+        }
         return cmd->run(argc - 1, argv + 1);
 }

@@ -153,7 +153,7 @@ static int classify_all(struct model *m, struct pipeline *p)
         for (bool last = false; status != EXIT_FATAL && !last;) {
                 struct batch *b = pipeline_next(p);
                 last = b->last;
-                if (!pipeline_classify(p, b, &m->net, probs))
+                if (!pipeline_classify(p, b, probs))
                         status = EXIT_FATAL;
                 else if (report_batch(b, probs, classes, m->labels, top))
                         status = EXIT_SOME_FAILED;
@@ -191,10 +191,11 @@ static bool fit_batch(const struct model *m, const char *path)
 
 /* The model, its batch fitted to the arena limit and its weights packed;
  * false, reported, with nothing open. */
-static bool open_model(struct model *m)
+static bool open_model(struct model *m, const char **model_path)
 {
         struct an_error err;
         const char *path = opt.model ? opt.model : default_model_path();
+        *model_path = path;
         if (!path) {
                 report_no_model();
                 return false;
@@ -216,12 +217,14 @@ static bool open_model(struct model *m)
 
 /* Classifies what source yields (the images of d with --eval); the exit
  * status. */
-static int classify_source(struct model *m, struct path_source *source,
-                           const struct dataset *d,
+static int classify_source(struct model *m, const char *model_path,
+                           struct path_source *source, const struct dataset *d,
                            const struct eval_part *part, const struct comm *c)
 {
         struct pipeline p = {
                 .source = source,
+                .model = m,
+                .model_path = model_path,
                 .pre = &m->pre,
                 .input = m->net.shapes[0],
                 .image = image_defaults(),
@@ -260,7 +263,8 @@ static int run_predict(int argc, char **argv)
         }
         report_as_process(comm.rank);
         struct model m;
-        if (!open_model(&m)) {
+        const char *model_path;
+        if (!open_model(&m, &model_path)) {
                 comm_abort(&comm, EXIT_FATAL);
                 return EXIT_FATAL;
         }
@@ -283,7 +287,8 @@ static int run_predict(int argc, char **argv)
                 else
                         path_source_init(&source, argv + 1, operands, opt.nul,
                                          opt.shard, opt.shards);
-                status = classify_source(&m, &source, &d, &part, &comm);
+                status = classify_source(&m, model_path, &source, &d, &part,
+                                         &comm);
                 path_source_free(&source);
         }
         /* The other processes may be waiting for this one's counts. */

@@ -151,7 +151,7 @@ int evaluate_folder(struct model *m, struct pipeline *p,
         for (bool last = false; status != EXIT_FATAL && !last;) {
                 struct batch *b = pipeline_next(p);
                 last = b->last;
-                if (!pipeline_classify(p, b, &m->net, probs)) {
+                if (!pipeline_classify(p, b, probs)) {
                         status = EXIT_FATAL;
                 } else {
                         count_batch(&acc, &failed, b, probs,

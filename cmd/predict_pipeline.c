@@ -115,12 +115,17 @@ void pipeline_free(struct pipeline *p)
 }
 
 bool pipeline_classify(const struct pipeline *p, const struct batch *b,
-                       struct net *net, float *probs)
+                       float *probs)
 {
         struct an_error err;
-        if (!b->decoded || classify_batch(net, b->input, b->decoded, p->crops,
-                                          probs, &err) == AN_OK)
-                return true;
-        report("predict", "%s", err.message);
-        return false;
+        if (b->decoded && classify_batch(&p->model->net, b->input, b->decoded,
+                                         p->crops, probs, &err) != AN_OK) {
+                report("predict", "%s", err.message);
+                return false;
+        }
+        if (model_check_file(p->model, &err) != AN_OK) {
+                report(p->model_path, "%s", err.message);
+                return false;
+        }
+        return true;
 }

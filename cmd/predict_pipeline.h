@@ -11,7 +11,7 @@
 #include "image/image.h"
 #include "predict_paths.h"
 #include "image/transform.h"
-#include "model/net.h"
+#include "model/model.h"
 
 struct batch {
         int n;          /* inputs in this batch */
@@ -27,6 +27,8 @@ struct batch {
 
 struct pipeline {
         struct path_source *source;
+        struct model *model;
+        const char *model_path; /* for messages */
         const struct preprocess *pre;
         struct shape input;
         struct image_options image;
@@ -44,10 +46,11 @@ struct batch *pipeline_next(struct pipeline *p);
 /* Frees everything. */
 void pipeline_free(struct pipeline *p);
 
-/* Runs b's decoded images through net into probs[decoded][classes]
- * (softmax averaged over the crops); reports a failure and returns
- * false. */
+/* Runs b's decoded images through the model into probs[decoded][classes]
+ * (softmax averaged over the crops); reports a failure (also a model file
+ * that changed under us, which makes these results unreliable) and
+ * returns false. */
 bool pipeline_classify(const struct pipeline *p, const struct batch *b,
-                       struct net *net, float *probs);
+                       float *probs);
 
 #endif

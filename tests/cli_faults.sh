@@ -332,6 +332,43 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 }
 test_expect "a 2 GB darknet weights file is refused without being read" huge_darknet_weights
 
+# A mapped F32 model truncated or rewritten in place while predict runs
+# (Python's open(p, "wb"), rsync --inplace): the records already written
+# stay, the run stops with one line naming the model, never SIGBUS.
+model_changed_while_in_use() {
+        expect 0 "$ALEXNET" convert --dtype f32 "$model" "$tmp/m32.safetensors"
+        for change in truncate rewrite; do
+                cp "$tmp/m32.safetensors" "$tmp/live.safetensors"
+                rm -f "$tmp/paths"
+                mkfifo "$tmp/paths"
+                "$ALEXNET" predict -m "$tmp/live.safetensors" -b 1 -j 1 - \
+                        <"$tmp/paths" >"$out" 2>"$err" &
+                pid=$!
+                exec 3>"$tmp/paths"
+                echo "$I/rgb8.png" >&3
+                for _ in $(seq 300); do [ -s "$out" ] && break; sleep 0.1; done
+                case $change in
+                truncate) : >"$tmp/live.safetensors" ;;
+                rewrite)
+                        printf '\177' | dd of="$tmp/live.safetensors" bs=1 \
+                                seek=200000 conv=notrunc 2>/dev/null
+                        touch -d '+1 minute' "$tmp/live.safetensors" ;;
+                esac
+                echo "$I/gray8.png" >&3
+                exec 3>&-
+                status=0
+                wait "$pid" || status=$?
+                echo "$change: exit $status: $(cat "$err")"
+                [ "$status" = 2 ] || fail "$change: exit status $status"
+                one_line_error "$tmp/live.safetensors"
+                grep -q "while in use (rewritten by another program?)" "$err" ||
+                        fail "$change: message"
+                grep -q "rgb8.png: " "$out" || fail "$change: the first record"
+                ! grep -q "gray8.png" "$out" || fail "$change: a record from the changed file"
+        done
+}
+test_expect "a model rewritten while predict maps it: an error, not SIGBUS" model_changed_while_in_use
+
 # Last: its trap removes $tmp when it ends.
 faults_7() {
         mnt=$tmp/mnt

@@ -1,11 +1,14 @@
 /* The safetensors reader refuses every malformed file cleanly; the writer's
  * output reads back exactly; F16/BF16 conversions round correctly. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/half.h"
+#include "base/mapped_file.h"
 #include "testutil.h"
 
 /* A file image: 8-byte length, the header text, then data_len bytes. */
@@ -197,6 +200,74 @@ START_TEST(write_then_read_round_trips)
 }
 END_TEST
 
+START_TEST(truncated_while_mapped_is_an_error_not_a_crash)
+{
+        /* A tensor of several pages, so that its end is past the first
+         * page once the file is cut to nothing. */
+        enum { N = 4096 };
+        static float a[N];
+        for (int i = 0; i < N; i++)
+                a[i] = (float)i + 1;
+        char path[] = "/tmp/alexnet-test-XXXXXX";
+        int fd = mkstemp(path);
+        ck_assert_int_ge(fd, 0);
+        close(fd);
+        struct st_write_tensor t = {"a", ST_F32, 1, {N}, a};
+        struct an_error err;
+        ck_assert_int_eq(st_write(path, NULL, &t, 1, &err), AN_OK);
+        ck_assert_int_eq(mapped_file_guard_sigbus(&err), AN_OK);
+        struct st_file f;
+        ck_assert_int_eq(st_open(&f, path, &err), AN_OK);
+        ck_assert_int_eq(st_check(&f, &err), AN_OK);
+        const float *data = (const float *)st_find(&f, "a")->data;
+        ck_assert_float_eq(data[N - 1], (float)N);
+        ck_assert_int_eq(truncate(path, 0), 0);
+        /* Without the guard this read raises SIGBUS and kills the test. */
+        volatile float after = data[N - 1];
+        ck_assert_float_eq(after, 0.0f);
+        ck_assert_int_eq(st_check(&f, &err), AN_E_IO);
+        ck_assert_msg(strstr(err.message, "truncated while in use"), "%s",
+                      err.message);
+        st_close(&f);
+        unlink(path);
+}
+END_TEST
+
+START_TEST(rewritten_while_mapped_is_reported)
+{
+        float a[4] = {1, 2, 3, 4};
+        char path[] = "/tmp/alexnet-test-XXXXXX";
+        int fd = mkstemp(path);
+        ck_assert_int_ge(fd, 0);
+        close(fd);
+        struct st_write_tensor t = {"a", ST_F32, 1, {4}, a};
+        struct an_error err;
+        ck_assert_int_eq(st_write(path, NULL, &t, 1, &err), AN_OK);
+        struct st_file f;
+        ck_assert_int_eq(st_open(&f, path, &err), AN_OK);
+        /* the same size, other bytes, as rsync --inplace would leave it */
+        struct stat sb;
+        ck_assert_int_eq(stat(path, &sb), 0);
+        fd = open(path, O_WRONLY);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(pwrite(fd, "\x7f", 1, sb.st_size - 1), 1);
+        close(fd);
+        struct timespec later[2] = {{0, UTIME_OMIT},
+                                    {sb.st_mtim.tv_sec + 1, 0}};
+        ck_assert_int_eq(utimensat(AT_FDCWD, path, later, 0), 0);
+        ck_assert_int_eq(st_check(&f, &err), AN_E_IO);
+        ck_assert_msg(strstr(err.message, "changed while in use"), "%s",
+                      err.message);
+        st_close(&f);
+        /* replaced by rename, the mapped inode is untouched: no error */
+        ck_assert_int_eq(st_open(&f, path, &err), AN_OK);
+        ck_assert_int_eq(st_write(path, NULL, &t, 1, &err), AN_OK);
+        ck_assert_int_eq(st_check(&f, &err), AN_OK);
+        st_close(&f);
+        unlink(path);
+}
+END_TEST
+
 START_TEST(write_failure_leaves_no_file)
 {
         float a[1] = {1};
@@ -254,6 +325,8 @@ int main(void)
         tcase_add_test(tc, header_length_past_end_is_refused);
         tcase_add_test(tc, open_refuses_directory_and_missing_file);
         tcase_add_test(tc, write_then_read_round_trips);
+        tcase_add_test(tc, truncated_while_mapped_is_an_error_not_a_crash);
+        tcase_add_test(tc, rewritten_while_mapped_is_reported);
         tcase_add_test(tc, write_failure_leaves_no_file);
         tcase_add_test(tc, half_conversions_round_to_nearest_even);
         suite_add_tcase(s, tc);

@@ -328,16 +328,21 @@ static Onnx__ValueInfoProto *value_info(struct builder *b, const char *name,
         return v;
 }
 
+/* Packs the protobuf and writes it, unless the model's file changed
+ * while its weights were being copied in. */
 static enum an_status write_packed(const Onnx__ModelProto *model,
-                                   const char *path, struct an_error *err)
+                                   const struct model *source, const char *path,
+                                   struct an_error *err)
 {
         size_t size = onnx__model_proto__get_packed_size(model);
         uint8_t *buf = malloc(size ? size : 1);
         if (!buf)
                 return an_error_set(err, AN_E_NOMEM, "out of memory");
         onnx__model_proto__pack(model, buf);
-        struct atomic_file f;
-        enum an_status st = atomic_file_create(&f, path, err);
+        struct atomic_file f = {0};
+        enum an_status st = model_check_file(source, err);
+        if (st == AN_OK)
+                st = atomic_file_create(&f, path, err);
         if (st == AN_OK)
                 st = atomic_file_write(&f, buf, size, err);
         if (st == AN_OK)
@@ -392,7 +397,7 @@ enum an_status model_export_onnx(const struct model *m, const char *path,
                 st = an_error_set(err, AN_E_UNSUPPORTED,
                                   "the network has no layer ONNX needs");
         else
-                st = write_packed(&model, path, err);
+                st = write_packed(&model, m, path, err);
         for (int i = 0; pools && i < m->net.arch.n_layers; i++)
                 free(pools[i]);
         free(pools);

@@ -1,13 +1,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "formats/safetensors.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/file_read.h"
 #include "base/half.h"
@@ -256,35 +251,35 @@ enum an_status st_open(struct st_file *f, const char *path,
                        struct an_error *err)
 {
         memset(f, 0, sizeof *f);
-        int fd;
-        size_t size;
-        enum an_status opened = file_open_regular(path, &fd, &size, err);
-        if (opened != AN_OK)
-                return opened;
-        void *map =
-                size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
-        int e = errno;
-        close(fd);
-        if (size && map == MAP_FAILED)
-                return an_error_set(err, AN_E_IO, "cannot map: %s",
-                                    strerror(e));
-        enum an_status st = st_parse(f, map, size, err);
+        struct mapped_file map;
+        enum an_status st = mapped_file_open(&map, path, err);
+        if (st != AN_OK)
+                return st;
+        st = st_parse(f, map.data, map.size, err);
         if (st != AN_OK) {
-                if (map)
-                        munmap(map, size);
+                /* a header that changed while being parsed is reported as
+                 * that, not as whatever it then looked like */
+                mapped_file_check(&map, err);
+                mapped_file_close(&map);
                 return st;
         }
         f->map = map;
-        f->map_size = size;
-        return AN_OK;
+        st = st_check(f, err);
+        if (st != AN_OK)
+                st_close(f);
+        return st;
+}
+
+enum an_status st_check(const struct st_file *f, struct an_error *err)
+{
+        return mapped_file_check(&f->map, err);
 }
 
 void st_close(struct st_file *f)
 {
         json_decref(f->header);
         free(f->tensors);
-        if (f->map)
-                munmap(f->map, f->map_size);
+        mapped_file_close(&f->map);
         memset(f, 0, sizeof *f);
 }
 

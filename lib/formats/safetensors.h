@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "base/errors.h"
+#include "base/mapped_file.h"
 
 enum st_dtype {
         ST_F32,
@@ -51,17 +52,20 @@ struct st_tensor {
 };
 
 struct st_file {
-        void *map; /* the whole file, or NULL when parsed from memory */
-        size_t map_size;
-        json_t *header;   /* the parsed header, owns the names */
-        json_t *metadata; /* the "__metadata__" object, or NULL */
+        struct mapped_file map; /* by st_open; unused by st_parse */
+        json_t *header;         /* the parsed header, owns the names */
+        json_t *metadata;       /* the "__metadata__" object, or NULL */
         size_t n_tensors;
         struct st_tensor *tensors; /* in data_offsets order */
 };
 
-/* Maps and validates path. */
+/* Maps and validates path.  Tensor data stays in the mapping: after
+ * using it, st_check() tells whether the file changed meanwhile (see
+ * base/mapped_file.h). */
 enum an_status st_open(struct st_file *f, const char *path,
                        struct an_error *err);
+/* AN_OK while an opened file is as it was opened (always for st_parse). */
+enum an_status st_check(const struct st_file *f, struct an_error *err);
 /* Validates a file image already in memory (kept by reference). */
 enum an_status st_parse(struct st_file *f, const uint8_t *buf, size_t size,
                         struct an_error *err);
@@ -95,5 +99,11 @@ struct st_write_tensor {
 enum an_status st_write(const char *path, const json_t *metadata,
                         const struct st_write_tensor *tensors, size_t n,
                         struct an_error *err);
+/* The same for tensors read from the mapped file source: if it changed
+ * while they were written (st_check), nothing is written. */
+enum an_status st_write_checked(const char *path, const json_t *metadata,
+                                const struct st_write_tensor *tensors, size_t n,
+                                const struct st_file *source,
+                                struct an_error *err);
 
 #endif

@@ -92,6 +92,14 @@ enum an_status st_write(const char *path, const json_t *metadata,
                         const struct st_write_tensor *tensors, size_t n,
                         struct an_error *err)
 {
+        return st_write_checked(path, metadata, tensors, n, NULL, err);
+}
+
+enum an_status st_write_checked(const char *path, const json_t *metadata,
+                                const struct st_write_tensor *tensors, size_t n,
+                                const struct st_file *source,
+                                struct an_error *err)
+{
         enum { CHUNK = 1 << 16 };
         for (size_t i = 0; i < n; i++)
                 if (tensors[i].dtype != ST_F32 && tensors[i].dtype != ST_F16 &&
@@ -118,6 +126,8 @@ enum an_status st_write(const char *path, const json_t *metadata,
                         st = atomic_file_write(&f, header, header_len, err);
                 for (size_t i = 0; st == AN_OK && i < n; i++)
                         st = write_tensor(&f, &tensors[i], chunk, CHUNK, err);
+                if (st == AN_OK && source)
+                        st = st_check(source, err);
                 if (st == AN_OK)
                         st = atomic_file_commit(&f, err);
                 else

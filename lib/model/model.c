@@ -87,6 +87,11 @@ void model_close(struct model *m)
         memset(m, 0, sizeof *m);
 }
 
+enum an_status model_check_file(const struct model *m, struct an_error *err)
+{
+        return st_check(&m->file, err);
+}
+
 uint64_t model_param_count(const struct model *m)
 {
         uint64_t total = 0;
@@ -353,6 +358,8 @@ enum an_status model_open(struct model *m, const char *path,
                 st = check_tensors(&m->file, params, n, err);
         if (st == AN_OK)
                 st = bind_tensors(m, params, n, err);
+        if (st == AN_OK)
+                st = st_check(&m->file, err);
         free(params);
         if (st != AN_OK)
                 model_close(m);
@@ -413,7 +420,9 @@ static json_t *build_metadata(const struct model *m)
 
 enum an_status model_own_params(struct model *m, struct an_error *err)
 {
-        return place_params(m, true, err);
+        enum an_status st = place_params(m, true, err);
+        /* the copy is only as good as the file was while it was made */
+        return st == AN_OK ? st_check(&m->file, err) : st;
 }
 
 enum an_status model_save(const struct model *m, const char *path,
@@ -454,7 +463,8 @@ enum an_status model_save_with(const struct model *m, const char *path,
                 }
                 for (size_t i = 0; i < n_extra; i++)
                         tensors[n + i] = extra[i];
-                st = st_write(path, meta, tensors, n + n_extra, err);
+                st = st_write_checked(path, meta, tensors, n + n_extra,
+                                      &m->file, err);
         }
         json_decref(meta);
         free(tensors);

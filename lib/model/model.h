@@ -53,6 +53,12 @@ enum an_status model_from_preset(struct model *m, const char *preset,
 
 void model_close(struct model *m);
 
+/* AN_OK while the file model_open mapped is as it was opened: call it
+ * after a computation that read parameters from the file, before trusting
+ * the result (base/mapped_file.h).  Always AN_OK for models not opened
+ * from a file. */
+enum an_status model_check_file(const struct model *m, struct an_error *err);
+
 /* Total parameter count of the model's network. */
 uint64_t model_param_count(const struct model *m);
 

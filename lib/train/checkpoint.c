@@ -119,6 +119,8 @@ enum an_status checkpoint_read_state(const char *path,
                 st = not_a_checkpoint(err, "no velocity for this network");
         else
                 st = st_tensor_to_f32(v, velocity, err);
+        if (st == AN_OK)
+                st = st_check(&f, err);
         json_decref(j);
         st_close(&f);
         return st;
