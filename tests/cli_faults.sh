@@ -369,6 +369,47 @@ model_changed_while_in_use() {
 }
 test_expect "a model rewritten while predict maps it: an error, not SIGBUS" model_changed_while_in_use
 
+# Imports allocate what the file holds and the architecture takes, never
+# what a few bytes can describe: a stride-0 view expanded to 32768 x 32768
+# (4 GB if materialised), a storage with 256 MB of deflated zeros past what
+# its tensor uses, and 20 MB of empty ONNX nodes (1.5 GB as decoded
+# structs).  Each within 150 MB and a few seconds.
+imports_bounded() {
+        command -v python3 >/dev/null || { echo "SKIP: no python3"; return; }
+        python3 - "$tmp/empty_nodes.onnx" <<'PY'
+import sys
+def varint(n):
+    out = b""
+    while True:
+        low, n = n & 0x7f, n >> 7
+        if not n:
+            return out + bytes([low])
+        out += bytes([low | 0x80])
+nodes = b"\x0a\x00" * (10 << 20)  # GraphProto.node, empty, 10 M times
+graph = b"\x3a" + varint(len(nodes)) + nodes  # ModelProto.graph
+open(sys.argv[1], "wb").write(b"\x08\x07" + graph)
+PY
+        asan=$(ldd "$ALEXNET" 2>/dev/null | grep -c libasan || true)
+        for case in "2 $FIXTURES/convert/bad/expanded.pth expanded tensor" \
+                "0 $FIXTURES/convert/bad/deflated_storage.pth" \
+                "2 $tmp/empty_nodes.onnx not a network this tool can hold"; do
+                set -- $case
+                want=$1 file=$2
+                shift 2
+                rss=$(python3 -c '
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL,
+                   stderr=open(sys.argv[1], "w"), timeout=60)
+print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+' "$err" "$ALEXNET" convert "$file" "$tmp/imported.safetensors") || fail "$file: timed out"
+                echo "$(basename "$file"): exit and peak kB: $rss"
+                [ "${rss% *}" = "$want" ] || fail "$file: exit status ${rss% *}"
+                [ "$asan" != 0 ] || [ "${rss#* }" -lt 150000 ] || fail "$file: ${rss#* } kB"
+                [ $# = 0 ] || grep -q "$*" "$err" || fail "$file: message"
+        done
+}
+test_expect "imports take the memory the file holds, not what it describes" imports_bounded
+
 # Last: its trap removes $tmp when it ends.
 faults_7() {
         mnt=$tmp/mnt

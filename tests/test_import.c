@@ -16,6 +16,10 @@ static const struct {
 } good[] = {
         {"convert/owt_small.pth", NULL, "owt_small"},
         {"convert/owt_small_legacy.pth", NULL, "owt_small"},
+        /* its first storage has 256 MB more than the tensor uses, deflated:
+         * the same weights (and cli_faults.sh checks that the rest is
+         * never inflated) */
+        {"convert/bad/deflated_storage.pth", NULL, "owt_small"},
         {"convert/owt_small_f16.pth", NULL, "owt_small_f16"},
         {"convert/owt_small_bf16.pth", NULL, "owt_small_bf16"},
         {"convert/paper_small.pth", NULL, "paper_small"},
@@ -137,6 +141,9 @@ static const struct {
         {"convert/bad/short_storage.pth", NULL, "storage"},
         {"convert/bad/truncated_legacy.pth", NULL, "truncated"},
         {"convert/bad/not_a_model.pth", NULL, "not a PyTorch file"},
+        {"convert/bad/expanded.pth", NULL,
+         "classifier.6.weight: a view of 1073741824 elements repeating a "
+         "1-element storage"},
         {"convert/bad/truncated.onnx", NULL, "not a valid ONNX"},
         {"convert/bad/bad_length.onnx", NULL, "not a valid ONNX"},
         {"convert/darknet_small.cfg", "convert/bad/short.weights",

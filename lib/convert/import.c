@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct named_tensor *tensor_set_add(struct tensor_set *ts, const char *name,
-                                    int rank, const int64_t *shape,
-                                    struct an_error *err)
+struct named_tensor *tensor_set_declare(struct tensor_set *ts, const char *name,
+                                        int rank, const int64_t *shape,
+                                        struct an_error *err)
 {
         if (tensor_set_find(ts, name)) {
                 an_error_set(err, AN_E_FORMAT, "tensor %s appears twice", name);
@@ -47,13 +47,25 @@ struct named_tensor *tensor_set_add(struct tensor_set *ts, const char *name,
         t->rank = rank;
         memcpy(t->shape, shape, rank * sizeof *shape);
         t->count = count;
-        t->data = calloc(count ? count : 1, sizeof *t->data);
-        if (!t->data) {
-                an_error_set(err, AN_E_NOMEM, "out of memory for %s", name);
-                return NULL;
-        }
         ts->n++;
         return t;
+}
+
+enum an_status named_tensor_alloc(struct named_tensor *t, struct an_error *err)
+{
+        if (!t->data)
+                t->data = calloc(t->count ? t->count : 1, sizeof *t->data);
+        return t->data ? AN_OK
+                       : an_error_set(err, AN_E_NOMEM, "out of memory for %s",
+                                      t->name);
+}
+
+struct named_tensor *tensor_set_add(struct tensor_set *ts, const char *name,
+                                    int rank, const int64_t *shape,
+                                    struct an_error *err)
+{
+        struct named_tensor *t = tensor_set_declare(ts, name, rank, shape, err);
+        return t && named_tensor_alloc(t, err) == AN_OK ? t : NULL;
 }
 
 const struct named_tensor *tensor_set_find(const struct tensor_set *ts,
@@ -79,57 +91,87 @@ void imported_free(struct imported *im)
         tensor_set_free(&im->tensors);
 }
 
-/* Copies tensor `name` of ts into dst after checking its shape, and marks
- * it taken. */
-static enum an_status take_tensor(const struct tensor_set *ts, bool *taken,
-                                  const char *name, int rank,
-                                  const int64_t *shape, float *dst,
-                                  struct an_error *err)
+/* The tensor of ts for parameter `name` of the given shape; marks it
+ * taken. */
+static const struct named_tensor *take_tensor(const struct tensor_set *ts,
+                                              bool *taken, const char *name,
+                                              int rank, const int64_t *shape,
+                                              struct an_error *err)
 {
         const struct named_tensor *t = tensor_set_find(ts, name);
-        if (!t)
-                return an_error_set(err, AN_E_FORMAT, "tensor %s is missing",
-                                    name);
+        if (!t) {
+                an_error_set(err, AN_E_FORMAT, "tensor %s is missing", name);
+                return NULL;
+        }
         bool same = t->rank == rank;
         for (int d = 0; same && d < rank; d++)
                 same = t->shape[d] == shape[d];
-        if (!same)
-                return an_error_set(err, AN_E_FORMAT,
-                                    "tensor %s does not have the shape its "
-                                    "layer needs",
-                                    name);
-        memcpy(dst, t->data, t->count * sizeof *dst);
+        if (!same) {
+                an_error_set(err, AN_E_FORMAT,
+                             "tensor %s does not have the shape its layer "
+                             "needs",
+                             name);
+                return NULL;
+        }
         taken[t - ts->items] = true;
-        return AN_OK;
+        return t;
 }
 
-static enum an_status fill_params(struct model *m, const struct tensor_set *ts,
-                                  bool *taken, struct an_error *err)
+/* Matches every parameter of the network (layers of a, input shapes
+ * shapes) with its tensor in ts, copied into net when net is given; every
+ * tensor must be taken. */
+static enum an_status match_params(const struct arch *a,
+                                   const struct shape *shapes,
+                                   const struct tensor_set *ts, struct net *net,
+                                   struct an_error *err)
 {
-        for (int i = 0; i < m->net.arch.n_layers; i++) {
-                const struct layer *l = &m->net.arch.layers[i];
+        bool *taken = calloc(ts->n + 1, sizeof *taken);
+        if (!taken)
+                return an_error_set(err, AN_E_NOMEM, "out of memory");
+        enum an_status st = AN_OK;
+        for (int i = 0; st == AN_OK && i < a->n_layers; i++) {
+                const struct layer *l = &a->layers[i];
                 int64_t dims[2][4];
                 int ranks[2];
-                int n = layer_param_tensors(l, m->net.shapes[i], dims, ranks);
-                for (int t = 0; t < n; t++) {
+                int n = layer_param_tensors(l, shapes[i], dims, ranks);
+                for (int t = 0; st == AN_OK && t < n; t++) {
                         char name[LAYER_NAME_MAX + 8];
                         snprintf(name, sizeof name, "%s.%s", l->name,
                                  t ? "bias" : "weight");
-                        float *dst = (float *)(t ? m->net.biases[i]
-                                                 : m->net.weights[i]);
-                        enum an_status st = take_tensor(
-                                ts, taken, name, ranks[t], dims[t], dst, err);
-                        if (st != AN_OK)
-                                return st;
+                        const struct named_tensor *found = take_tensor(
+                                ts, taken, name, ranks[t], dims[t], err);
+                        if (!found)
+                                st = err->code;
+                        else if (net)
+                                /* the model's own parameter block */
+                                memcpy((float *)(t ? net->biases[i]
+                                                   : net->weights[i]),
+                                       found->data,
+                                       found->count * sizeof(float));
                 }
         }
-        for (size_t i = 0; i < ts->n; i++)
+        for (size_t i = 0; st == AN_OK && i < ts->n; i++)
                 if (!taken[i])
-                        return an_error_set(err, AN_E_FORMAT,
-                                            "tensor %s is not part of the "
-                                            "architecture",
-                                            ts->items[i].name);
-        return AN_OK;
+                        st = an_error_set(err, AN_E_FORMAT,
+                                          "tensor %s is not part of the "
+                                          "architecture",
+                                          ts->items[i].name);
+        free(taken);
+        return st;
+}
+
+enum an_status imported_check_shapes(const struct arch *a,
+                                     const struct tensor_set *ts,
+                                     struct an_error *err)
+{
+        struct shape *shapes = calloc(a->n_layers + 1, sizeof *shapes);
+        if (!shapes)
+                return an_error_set(err, AN_E_NOMEM, "out of memory");
+        enum an_status st = arch_shapes(a, shapes, err);
+        if (st == AN_OK)
+                st = match_params(a, shapes, ts, NULL, err);
+        free(shapes);
+        return st;
 }
 
 enum an_status model_from_imported(struct model *m, const struct imported *im,
@@ -139,10 +181,8 @@ enum an_status model_from_imported(struct model *m, const struct imported *im,
         if (st != AN_OK)
                 return st;
         m->pre = im->pre;
-        bool *taken = calloc(im->tensors.n + 1, sizeof *taken);
-        st = taken ? fill_params(m, &im->tensors, taken, err)
-                   : an_error_set(err, AN_E_NOMEM, "out of memory");
-        free(taken);
+        st = match_params(&m->net.arch, m->net.shapes, &im->tensors, &m->net,
+                          err);
         if (st != AN_OK)
                 model_close(m);
         return st;

@@ -40,6 +40,13 @@ struct tensor_set {
 struct named_tensor *tensor_set_add(struct tensor_set *ts, const char *name,
                                     int rank, const int64_t *shape,
                                     struct an_error *err);
+/* The same without storage yet (data NULL): an importer declares every
+ * tensor, checks the shapes against the architecture
+ * (imported_check_shapes), and only then allocates and reads each one. */
+struct named_tensor *tensor_set_declare(struct tensor_set *ts, const char *name,
+                                        int rank, const int64_t *shape,
+                                        struct an_error *err);
+enum an_status named_tensor_alloc(struct named_tensor *t, struct an_error *err);
 const struct named_tensor *tensor_set_find(const struct tensor_set *ts,
                                            const char *name);
 void tensor_set_free(struct tensor_set *ts);
@@ -65,6 +72,12 @@ enum an_status import_darknet(struct imported *im, const char *cfg_path,
  * (import_arch.c). */
 enum an_status arch_from_state_dict(struct arch *a, const struct tensor_set *ts,
                                     struct an_error *err);
+
+/* Every tensor of ts is a parameter of a with exactly the shape its layer
+ * needs, and every parameter is there: shapes only, no data read. */
+enum an_status imported_check_shapes(const struct arch *a,
+                                     const struct tensor_set *ts,
+                                     struct an_error *err);
 
 /* Builds a model from imported tensors: every parameter the architecture
  * needs must be there with its exact shape, and nothing else. */

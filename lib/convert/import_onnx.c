@@ -21,6 +21,35 @@
 
 #define MAX_ONNX_FILE ((size_t)4 << 30)
 
+/* What decoding may allocate: protobuf-c gives every message, even an
+ * empty one two bytes long on the wire, a struct of 50-200 bytes, so 20 MB
+ * of empty nodes would take 1.5 GB.  A real model's bytes are mostly its
+ * weights, copied once; the cap leaves room for that twice over and for
+ * any AlexNet-family graph's structure. */
+#define DECODE_SLACK ((size_t)64 << 20)
+
+struct decode_budget {
+        size_t left;
+        bool exceeded;
+};
+
+static void *budget_alloc(void *data, size_t size)
+{
+        struct decode_budget *b = data;
+        if (size > b->left) {
+                b->exceeded = true;
+                return NULL;
+        }
+        b->left -= size;
+        return malloc(size);
+}
+
+static void budget_free(void *data, void *pointer)
+{
+        (void)data;
+        free(pointer);
+}
+
 enum { ONNX_FLOAT = 1, ONNX_FLOAT16 = 10, ONNX_DOUBLE = 11, ONNX_BF16 = 16 };
 
 struct graph_walk {
@@ -512,11 +541,25 @@ enum an_status import_onnx(struct imported *im, const char *path,
                 file_read_whole(path, MAX_ONNX_FILE, &data, &size, err);
         if (st != AN_OK)
                 return st;
-        Onnx__ModelProto *model = onnx__model_proto__unpack(NULL, size, data);
+        struct decode_budget budget = {size <= (SIZE_MAX - DECODE_SLACK) / 2
+                                               ? 2 * size + DECODE_SLACK
+                                               : SIZE_MAX,
+                                       false};
+        ProtobufCAllocator allocator = {budget_alloc, budget_free, &budget};
+        Onnx__ModelProto *model =
+                onnx__model_proto__unpack(&allocator, size, data);
         free(data);
         if (!model || !model->graph) {
                 if (model)
-                        onnx__model_proto__free_unpacked(model, NULL);
+                        onnx__model_proto__free_unpacked(model, &allocator);
+                if (budget.exceeded)
+                        return an_error_set(
+                                err, AN_E_FORMAT,
+                                "ONNX file would take more than %zu MB to "
+                                "decode (a graph of millions of nodes or "
+                                "attributes?): not a network this tool can "
+                                "hold",
+                                (2 * size + DECODE_SLACK) >> 20);
                 return an_error_set(err, AN_E_FORMAT,
                                     "not a valid ONNX file (protobuf "
                                     "decoding failed)");
@@ -525,7 +568,7 @@ enum an_status import_onnx(struct imported *im, const char *path,
         struct graph_walk w = {model->graph, im, NULL, {0}, err};
         st = im->arch.layers ? walk(&w)
                              : an_error_set(err, AN_E_NOMEM, "out of memory");
-        onnx__model_proto__free_unpacked(model, NULL);
+        onnx__model_proto__free_unpacked(model, &allocator);
         snprintf(im->arch.name, sizeof im->arch.name, "custom");
         if (st == AN_OK)
                 st = arch_shapes(&im->arch, NULL, err);

@@ -10,7 +10,16 @@
  *
  * The tensors found are turned into an architecture by their names: the
  * torchvision layout (features.N / classifier.N) or the paper layout
- * (conv1..conv5, fc6..fc8), see arch_from_state_dict. */
+ * (conv1..conv5, fc6..fc8), see arch_from_state_dict.
+ *
+ * Memory is bounded by what the file describes and the architecture can
+ * hold, in this order: the pickle gives every tensor's shape, stride and
+ * storage (each view checked to lie inside its storage and to be no larger
+ * than it, so a stride-0 "expanded" view cannot multiply a few bytes into
+ * gigabytes); the architecture is inferred and every tensor checked to be
+ * one of its parameters with its exact shape; only then is each tensor
+ * read, from the part of its storage it uses (a storage compressed in the
+ * zip is inflated no further than that), one storage at a time. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,13 +32,17 @@
 #include "formats/pickle.h"
 
 #define MAX_TORCH_FILE ((size_t)8 << 30)
+/* A state_dict's pickle names its tensors: a few kilobytes for any
+ * AlexNet-family network, never this much. */
+#define MAX_PICKLE ((uint64_t)16 << 20)
 
-/* Where a storage's bytes are. */
+/* Where a storage's bytes are: in the legacy stream (data) or in a zip
+ * entry (read when a tensor needs them). */
 struct storage_bytes {
         const char *key;
         const uint8_t *data;
-        uint64_t size;
-        uint8_t *owned; /* copied out of the zip */
+        zip_int64_t entry; /* -1 for the legacy stream */
+        uint64_t size;     /* bytes */
 };
 
 struct torch_file {
@@ -37,12 +50,13 @@ struct torch_file {
         struct pvalue *root;
         struct storage_bytes *storages;
         size_t n_storages;
+        zip_t *zip; /* open while tensors are read; NULL for legacy */
 };
 
 static void torch_file_free(struct torch_file *tf)
 {
-        for (size_t i = 0; i < tf->n_storages; i++)
-                free(tf->storages[i].owned);
+        if (tf->zip)
+                zip_discard(tf->zip);
         free(tf->storages);
         pickle_free(&tf->pickle);
 }
@@ -66,6 +80,7 @@ static struct storage_bytes *add_storage(struct torch_file *tf, const char *key)
         s = &tf->storages[tf->n_storages++];
         memset(s, 0, sizeof *s);
         s->key = key;
+        s->entry = -1;
         return s;
 }
 
@@ -106,34 +121,51 @@ static size_t list_storages(const struct pvalue *root,
 
 /* ---- zip container ---------------------------------------------------- */
 
-static enum an_status zip_read_entry(zip_t *za, zip_int64_t index, uint64_t max,
-                                     uint8_t **out, uint64_t *size,
-                                     struct an_error *err)
+/* The first `want` bytes of entry index (inflated no further). */
+static enum an_status zip_read_prefix(zip_t *za, zip_int64_t index,
+                                      uint64_t want, uint8_t **out,
+                                      struct an_error *err)
+{
+        uint8_t *buf = malloc(want ? want : 1);
+        zip_file_t *f =
+                buf ? zip_fopen_index(za, (zip_uint64_t)index, 0) : NULL;
+        zip_int64_t got = f ? zip_fread(f, buf, want) : -1;
+        if (f)
+                zip_fclose(f);
+        if (!buf || got < 0 || (zip_uint64_t)got != want) {
+                free(buf);
+                return an_error_set(err, buf ? AN_E_FORMAT : AN_E_NOMEM,
+                                    "zip: cannot read entry %s (corrupt or "
+                                    "truncated)",
+                                    zip_get_name(za, (zip_uint64_t)index, 0));
+        }
+        *out = buf;
+        return AN_OK;
+}
+
+/* The uncompressed size of entry index. */
+static enum an_status zip_entry_size(zip_t *za, zip_int64_t index,
+                                     uint64_t *size, struct an_error *err)
 {
         zip_stat_t zs;
         if (zip_stat_index(za, (zip_uint64_t)index, 0, &zs) != 0 ||
             !(zs.valid & ZIP_STAT_SIZE))
                 return an_error_set(err, AN_E_FORMAT, "zip: unreadable entry");
-        if (zs.size > max)
-                return an_error_set(err, AN_E_FORMAT,
-                                    "zip: entry %s is larger than expected",
-                                    zs.name);
-        uint8_t *buf = malloc(zs.size ? zs.size : 1);
-        zip_file_t *f =
-                buf ? zip_fopen_index(za, (zip_uint64_t)index, 0) : NULL;
-        zip_int64_t got = f ? zip_fread(f, buf, zs.size) : -1;
-        if (f)
-                zip_fclose(f);
-        if (!buf || got < 0 || (zip_uint64_t)got != zs.size) {
-                free(buf);
-                return an_error_set(err, buf ? AN_E_FORMAT : AN_E_NOMEM,
-                                    "zip: cannot read entry %s (corrupt or "
-                                    "truncated)",
-                                    zs.name);
-        }
-        *out = buf;
         *size = zs.size;
         return AN_OK;
+}
+
+/* A whole small entry, refused if larger than max. */
+static enum an_status zip_read_entry(zip_t *za, zip_int64_t index, uint64_t max,
+                                     uint8_t **out, uint64_t *size,
+                                     struct an_error *err)
+{
+        enum an_status st = zip_entry_size(za, index, size, err);
+        if (st == AN_OK && *size > max)
+                st = an_error_set(err, AN_E_FORMAT,
+                                  "zip: entry %s is larger than expected",
+                                  zip_get_name(za, (zip_uint64_t)index, 0));
+        return st == AN_OK ? zip_read_prefix(za, index, *size, out, err) : st;
 }
 
 /* The one "<prefix>/data.pkl" entry; its prefix goes to prefix. */
@@ -195,8 +227,8 @@ static enum an_status read_zip(struct torch_file *tf, const uint8_t *data,
                         free(text);
         }
         if (st == AN_OK)
-                st = zip_read_entry(za, pkl, 1 << 30, &pickled, &pickled_size,
-                                    err);
+                st = zip_read_entry(za, pkl, MAX_PICKLE, &pickled,
+                                    &pickled_size, err);
         if (st == AN_OK)
                 st = pickle_load(&tf->pickle, pickled, pickled_size, &tf->root,
                                  err);
@@ -216,13 +248,15 @@ static enum an_status read_zip(struct torch_file *tf, const uint8_t *data,
                                         "zip: storage %s is missing",
                                         refs[i]->str);
                         else
-                                st = zip_read_entry(za, e, (uint64_t)1 << 34,
-                                                    &s->owned, &s->size, err);
+                                st = zip_entry_size(za, e, &s->size, err);
                         if (st == AN_OK)
-                                s->data = s->owned;
+                                s->entry = e;
                 }
         }
-        zip_discard(za);
+        if (st == AN_OK)
+                tf->zip = za; /* its storages are read later */
+        else
+                zip_discard(za);
         return st;
 }
 
@@ -318,21 +352,18 @@ static float element(const uint8_t *p, enum storage_dtype d)
         }
 }
 
-/* Copies a strided view of its storage into a new named tensor. */
-static enum an_status materialise(struct torch_file *tf, const char *name,
-                                  const struct pvalue *t, struct tensor_set *ts,
-                                  struct an_error *err)
+/* Checks that view t of its storage lies inside the storage and is no
+ * larger than it; *used is the number of storage elements it reaches
+ * (0 for an empty view). */
+static enum an_status check_view(const struct storage_bytes *s,
+                                 const char *name, const struct pvalue *t,
+                                 uint64_t *used, struct an_error *err)
 {
-        struct storage_bytes *s = find_storage(tf, t->storage->str);
         size_t esize = storage_dtype_size(t->storage->dtype);
-        uint64_t numel = s ? s->size / esize : 0;
-        if (!s)
-                return an_error_set(err, AN_E_FORMAT,
-                                    "tensor %s: storage missing", name);
+        uint64_t numel = s->size / esize;
         /* the largest element index the view touches; 128-bit so that no
          * crafted size, stride or offset can wrap around */
-        unsigned __int128 last = (unsigned __int128)t->offset;
-        bool empty = false;
+        unsigned __int128 last = (unsigned __int128)t->offset, count = 1;
         if (t->offset < 0 || t->offset > ((int64_t)1 << 40))
                 return an_error_set(err, AN_E_FORMAT,
                                     "tensor %s: invalid storage offset", name);
@@ -343,12 +374,15 @@ static enum an_status materialise(struct torch_file *tf, const char *name,
                                             "tensor %s: invalid size or "
                                             "stride",
                                             name);
-                empty |= t->size[d] == 0;
+                count *= (uint64_t)t->size[d];
                 if (t->size[d])
                         last += (unsigned __int128)(t->size[d] - 1) *
                                 (uint64_t)t->stride[d];
         }
-        if (!empty && last >= numel)
+        *used = 0;
+        if (!count)
+                return AN_OK;
+        if (last >= numel)
                 return an_error_set(err, AN_E_FORMAT,
                                     "tensor %s: needs element %llu of a "
                                     "%llu-element storage (truncated?)",
@@ -357,10 +391,52 @@ static enum an_status materialise(struct torch_file *tf, const char *name,
                                                                  ? UINT64_MAX
                                                                  : last),
                                     (unsigned long long)numel);
-        struct named_tensor *out =
-                tensor_set_add(ts, name, t->rank, t->size, err);
-        if (!out)
-                return err ? err->code : AN_E_FORMAT;
+        if (count > numel)
+                return an_error_set(err, AN_E_FORMAT,
+                                    "tensor %s: a view of %llu elements "
+                                    "repeating a %llu-element storage (an "
+                                    "expanded tensor, not a parameter)",
+                                    name,
+                                    (unsigned long long)(count > UINT64_MAX
+                                                                 ? UINT64_MAX
+                                                                 : count),
+                                    (unsigned long long)numel);
+        *used = (uint64_t)last + 1;
+        return AN_OK;
+}
+
+/* The first `used` elements of storage s: in the stream, or inflated from
+ * the zip into *owned (free it). */
+static enum an_status storage_prefix(struct torch_file *tf,
+                                     const struct storage_bytes *s,
+                                     uint64_t bytes, const uint8_t **data,
+                                     uint8_t **owned, struct an_error *err)
+{
+        *owned = NULL;
+        if (s->entry < 0) {
+                *data = s->data;
+                return AN_OK;
+        }
+        enum an_status st =
+                zip_read_prefix(tf->zip, s->entry, bytes, owned, err);
+        *data = *owned;
+        return st;
+}
+
+/* Fills tensor out from view t of storage s. */
+static enum an_status read_view(struct torch_file *tf,
+                                const struct storage_bytes *s,
+                                const struct pvalue *t, uint64_t used,
+                                struct named_tensor *out, struct an_error *err)
+{
+        size_t esize = storage_dtype_size(t->storage->dtype);
+        const uint8_t *data = NULL;
+        uint8_t *owned = NULL;
+        enum an_status st = named_tensor_alloc(out, err);
+        if (st == AN_OK && used)
+                st = storage_prefix(tf, s, used * esize, &data, &owned, err);
+        if (st != AN_OK || !used)
+                return st;
         for (size_t i = 0; i < out->count; i++) {
                 size_t rest = i;
                 uint64_t index = (uint64_t)t->offset;
@@ -368,33 +444,77 @@ static enum an_status materialise(struct torch_file *tf, const char *name,
                         index += rest % t->size[d] * t->stride[d];
                         rest /= t->size[d];
                 }
-                out->data[i] =
-                        element(s->data + index * esize, t->storage->dtype);
+                out->data[i] = element(data + index * esize, t->storage->dtype);
         }
+        free(owned);
         return AN_OK;
 }
 
-static enum an_status collect_tensors(struct torch_file *tf,
-                                      struct tensor_set *ts,
-                                      struct an_error *err)
+/* The state_dict's tensors other than integer counters (such as
+ * num_batches_tracked), in order; NULL with err set if it is not one. */
+static const struct pvalue *float_entries(const struct torch_file *tf,
+                                          struct an_error *err)
 {
         const struct pvalue *sd = state_dict_of(tf->root);
-        if (!sd)
-                return an_error_set(err, AN_E_FORMAT,
-                                    "the pickled object is not a state_dict");
-        for (size_t i = 0; i + 1 < sd->n; i += 2) {
-                const struct pvalue *k = sd->items[i], *v = sd->items[i + 1];
-                if (k->type != PV_STR || v->type != PV_TENSOR)
-                        return an_error_set(err, AN_E_FORMAT,
-                                            "state_dict entry is not a "
-                                            "named tensor");
-                if (v->storage->dtype == SD_I64)
-                        continue; /* counters such as num_batches_tracked */
-                enum an_status st = materialise(tf, k->str, v, ts, err);
-                if (st != AN_OK)
-                        return st;
+        if (!sd) {
+                an_error_set(err, AN_E_FORMAT,
+                             "the pickled object is not a state_dict");
+                return NULL;
         }
-        return AN_OK;
+        for (size_t i = 0; i + 1 < sd->n; i += 2)
+                if (sd->items[i]->type != PV_STR ||
+                    sd->items[i + 1]->type != PV_TENSOR) {
+                        an_error_set(err, AN_E_FORMAT,
+                                     "state_dict entry is not a named tensor");
+                        return NULL;
+                }
+        return sd;
+}
+
+static bool is_counter(const struct pvalue *t)
+{
+        return t->storage->dtype == SD_I64;
+}
+
+/* Declares every tensor (shape only), infers the architecture, checks the
+ * tensors against it, and only then reads them. */
+static enum an_status collect_tensors(struct torch_file *tf,
+                                      struct imported *im, struct an_error *err)
+{
+        const struct pvalue *sd = float_entries(tf, err);
+        if (!sd)
+                return err->code;
+        size_t n = sd->n / 2;
+        uint64_t *used = calloc(n + 1, sizeof *used);
+        if (!used)
+                return an_error_set(err, AN_E_NOMEM, "out of memory");
+        enum an_status st = AN_OK;
+        for (size_t i = 0; st == AN_OK && i < n; i++) {
+                const struct pvalue *k = sd->items[2 * i],
+                                    *t = sd->items[2 * i + 1];
+                if (is_counter(t))
+                        continue;
+                const struct storage_bytes *s =
+                        find_storage(tf, t->storage->str);
+                st = s ? check_view(s, k->str, t, &used[i], err)
+                       : an_error_set(err, AN_E_FORMAT,
+                                      "tensor %s: storage missing", k->str);
+                if (st == AN_OK && !tensor_set_declare(&im->tensors, k->str,
+                                                       t->rank, t->size, err))
+                        st = err->code;
+        }
+        if (st == AN_OK)
+                st = arch_from_state_dict(&im->arch, &im->tensors, err);
+        if (st == AN_OK)
+                st = imported_check_shapes(&im->arch, &im->tensors, err);
+        for (size_t i = 0, j = 0; st == AN_OK && i < n; i++) {
+                const struct pvalue *t = sd->items[2 * i + 1];
+                if (!is_counter(t))
+                        st = read_view(tf, find_storage(tf, t->storage->str), t,
+                                       used[i], &im->tensors.items[j++], err);
+        }
+        free(used);
+        return st;
 }
 
 enum an_status import_torch(struct imported *im, const char *path,
@@ -413,11 +533,9 @@ enum an_status import_torch(struct imported *im, const char *path,
         else
                 st = read_legacy(&tf, data, size, err);
         if (st == AN_OK)
-                st = collect_tensors(&tf, &im->tensors, err);
+                st = collect_tensors(&tf, im, err);
         torch_file_free(&tf);
         free(data);
-        if (st == AN_OK)
-                st = arch_from_state_dict(&im->arch, &im->tensors, err);
         im->pre = preprocess_torchvision(256);
         snprintf(im->source, sizeof im->source, "torch");
         if (st != AN_OK)
