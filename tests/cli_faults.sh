@@ -391,7 +391,7 @@ open(sys.argv[1], "wb").write(b"\x08\x07" + graph)
 PY
         asan=$(ldd "$ALEXNET" 2>/dev/null | grep -c libasan || true)
         for case in "2 $FIXTURES/convert/bad/expanded.pth expanded tensor" \
-                "0 $FIXTURES/convert/bad/deflated_storage.pth" \
+                "0 $FIXTURES/convert/deflated_storage.pth" \
                 "2 $tmp/empty_nodes.onnx not a network this tool can hold"; do
                 set -- $case
                 want=$1 file=$2

@@ -19,7 +19,7 @@ static const struct {
         /* its first storage has 256 MB more than the tensor uses, deflated:
          * the same weights (and cli_faults.sh checks that the rest is
          * never inflated) */
-        {"convert/bad/deflated_storage.pth", NULL, "owt_small"},
+        {"convert/deflated_storage.pth", NULL, "owt_small"},
         {"convert/owt_small_f16.pth", NULL, "owt_small_f16"},
         {"convert/owt_small_bf16.pth", NULL, "owt_small_bf16"},
         {"convert/paper_small.pth", NULL, "paper_small"},
