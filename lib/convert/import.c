@@ -141,7 +141,7 @@ static enum an_status match_params(const struct arch *a,
                         const struct named_tensor *found = take_tensor(
                                 ts, taken, name, ranks[t], dims[t], err);
                         if (!found)
-                                st = err->code;
+                                st = err ? err->code : AN_E_FORMAT;
                         else if (net)
                                 /* the model's own parameter block */
                                 memcpy((float *)(t ? net->biases[i]

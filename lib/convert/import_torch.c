@@ -483,7 +483,7 @@ static enum an_status collect_tensors(struct torch_file *tf,
 {
         const struct pvalue *sd = float_entries(tf, err);
         if (!sd)
-                return err->code;
+                return err ? err->code : AN_E_FORMAT;
         size_t n = sd->n / 2;
         uint64_t *used = calloc(n + 1, sizeof *used);
         if (!used)
@@ -501,7 +501,7 @@ static enum an_status collect_tensors(struct torch_file *tf,
                                       "tensor %s: storage missing", k->str);
                 if (st == AN_OK && !tensor_set_declare(&im->tensors, k->str,
                                                        t->rank, t->size, err))
-                        st = err->code;
+                        st = err ? err->code : AN_E_FORMAT;
         }
         if (st == AN_OK)
                 st = arch_from_state_dict(&im->arch, &im->tensors, err);
