@@ -8,6 +8,8 @@
 #include "cli.h"
 #include "model/model.h"
 #include "model/model_meta.h"
+#include "model/net.h"
+#include "train/trainer.h"
 
 static bool json_output;
 static int classes = 1000;
@@ -136,6 +138,23 @@ static void print_provenance(const json_t *prov)
         }
 }
 
+/* Memory a batch needs per image, for the budgets in alexnet-predict(1)
+ * and alexnet-train(1): measured over a batch of 64 (buffers sized by the
+ * largest layer make a batch of one slightly dearer per image). */
+enum { MEMORY_BATCH = 64 };
+
+static size_t predict_bytes_per_image(const struct net *net)
+{
+        return net_arena_bytes(net, MEMORY_BATCH) / MEMORY_BATCH;
+}
+
+static size_t train_bytes_per_image(const struct net *net, uint64_t params)
+{
+        return (trainer_bytes(net, params, MEMORY_BATCH) -
+                trainer_bytes(net, params, 0)) /
+               MEMORY_BATCH;
+}
+
 static void print_table(const struct model *m, const char *source)
 {
         const struct net *net = &m->net;
@@ -159,6 +178,10 @@ static void print_table(const struct model *m, const char *source)
                grouped(total_params, a), total_params * 4.0 / (1 << 20));
         printf("multiply-adds: %.1f M per image (%.2f GFLOP)\n",
                total_macs / 1e6, total_macs * 2 / 1e9);
+        printf("memory:        predict %.2f MiB per image of a batch; train "
+               "%.2f MiB per image plus 3 x 4 bytes per parameter\n",
+               predict_bytes_per_image(net) / 1048576.0,
+               train_bytes_per_image(net, total_params) / 1048576.0);
         const struct preprocess *p = &m->pre;
         printf("preprocess:    resize %d, centre crop %dx%d, %s, scale %g, "
                "mean %g %g %g, std %g %g %g\n",
@@ -197,11 +220,14 @@ static int print_json(const struct model *m, const char *file,
         uint64_t params, macs;
         json_t *layers = layers_json(net, &params, &macs);
         json_t *doc = json_pack(
-                "{s:s?,s:s?,s:s,s:[iii],s:o,s:I,s:I,s:I,s:o,s:o,s:O}", "file",
-                file, "preset", preset, "architecture", net->arch.name, "input",
-                in.c, in.h, in.w, "layers", layers, "params",
+                "{s:s?,s:s?,s:s,s:[iii],s:o,s:I,s:I,s:I,s:{s:I,s:I},s:o,s:o,s:"
+                "O}",
+                "file", file, "preset", preset, "architecture", net->arch.name,
+                "input", in.c, in.h, in.w, "layers", layers, "params",
                 (json_int_t)params, "macs", (json_int_t)macs, "outputs",
-                (json_int_t)net_outputs(net), "preprocess",
+                (json_int_t)net_outputs(net), "memory", "predict_per_image",
+                (json_int_t)predict_bytes_per_image(net), "train_per_image",
+                (json_int_t)train_bytes_per_image(net, params), "preprocess",
                 preprocess_to_json(&m->pre, in), "labels",
                 m->labels ? labels_to_json(m->labels) : json_null(),
                 "provenance", m->provenance);

@@ -410,6 +410,96 @@ print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 }
 test_expect "imports take the memory the file holds, not what it describes" imports_bounded
 
+# The memory budgets stated in alexnet-predict(1), alexnet-train(1) and
+# alexnet-convert(1), computed from `inspect --json` and the inputs, hold
+# on inputs chosen to be expensive: 10-megapixel PNGs on two threads, a
+# model stored as F16 (widened), training at batch 64, a .pth conversion.
+memory_budget() {
+        command -v python3 >/dev/null || { echo "SKIP: no python3"; return; }
+        if ldd "$ALEXNET" 2>/dev/null | grep -q libasan; then
+                echo "SKIP: RSS under AddressSanitizer"
+                return
+        fi
+        mkdir -p "$tmp/big/a" "$tmp/big/b"
+        python3 - "$tmp/big" <<'PY'
+import struct, sys, zlib
+def png(path, w, h):
+    raw = b"".join(b"\0" + b"\x80" * 3 * w for _ in range(h))
+    def chunk(t, d):
+        return (struct.pack(">I", len(d)) + t + d +
+                struct.pack(">I", zlib.crc32(t + d)))
+    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR",
+        struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) +
+        chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+for i in range(3):
+    png(f"{sys.argv[1]}/a/{i}.png", 4000, 2500)
+    png(f"{sys.argv[1]}/b/{i}.png", 2500, 4000)
+PY
+        python3 - "$ALEXNET" "$model" "$tmp" "$small_pth" <<'PY' || fail "over budget"
+import json, os, resource, subprocess, sys
+alexnet, model, tmp, pth = sys.argv[1:]
+MB = 1 << 20
+images = sorted(f"{tmp}/big/{d}/{f}" for d in "ab" for f in os.listdir(f"{tmp}/big/{d}"))
+PIXELS = 10_000_000
+failed = False
+
+def inspect(m):
+    return json.loads(subprocess.run([alexnet, "inspect", "--json", m],
+                                     capture_output=True, check=True).stdout)
+
+# each run measured from its own parent: RUSAGE_CHILDREN is a maximum over
+# all of a process's children
+MEASURE = """
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+sys.stderr.buffer.write(r.stderr)
+print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+def peak(args):
+    r = subprocess.run([sys.executable, "-c", MEASURE, alexnet] + args,
+                       capture_output=True, text=True)
+    status, kb = r.stdout.split()
+    assert status == "0", (args, r.stderr)
+    return int(kb) * 1024
+
+def check(what, used, budget):
+    global failed
+    print(f"{what}: peak {used / MB:.0f} MB, budget {budget / MB:.0f} MB")
+    failed |= used > budget
+
+# one image a decoding thread: its file, 3 bytes a pixel decoded and 3 a
+# pixel resized to the model's size
+def image_bytes(path, resize):
+    return os.path.getsize(path) + 3 * PIXELS + 3 * PIXELS * resize * resize // (2500 * 2500)
+
+# predict: a model stored as F16 is widened (4 bytes a parameter) and packed
+# (4 bytes a parameter for fp32)
+info = inspect(model)
+P, B, T = info["params"], 16, 2
+resize = info["preprocess"]["resize"]
+budget = (os.path.getsize(model) + 4 * P + 4 * P + B * info["memory"]["predict_per_image"] +
+          T * max(image_bytes(i, resize) for i in images) + 32 * MB)
+check("predict", peak(["predict", "-m", model, "-j", str(T), "-b", str(B),
+                       "--max-megapixels", "10"] + images), budget)
+# train: weights, gradients and velocity; a batch's activations; two
+# prefetched batches of input tensors; decoding as predict at 100 MP
+small = inspect("alexnet-small")
+c, h, w = small["input"]
+B = 64
+budget = (12 * small["params"] + B * small["memory"]["train_per_image"] +
+          2 * B * c * h * w * 4 + T * max(image_bytes(i, h) for i in images) + 32 * MB)
+check("train", peak(["train", "--preset", "alexnet-small", "--epochs", "1", "-b", str(B),
+                     "-j", str(T), "-q", "-o", f"{tmp}/budget.safetensors", f"{tmp}/big"]),
+      budget)
+# convert: the input file and 8 bytes a parameter
+budget = os.path.getsize(pth) + 8 * inspect(f"{tmp}/budget.safetensors")["params"] + 32 * MB
+check("convert", peak(["convert", pth, f"{tmp}/budget2.safetensors"]), budget)
+sys.exit(1 if failed else 0)
+PY
+}
+test_expect "peak memory within the budgets the man pages state" memory_budget
+
 # Last: its trap removes $tmp when it ends.
 faults_7() {
         mnt=$tmp/mnt

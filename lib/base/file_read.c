@@ -46,7 +46,11 @@ enum an_status file_read_whole(const char *path, size_t max_bytes,
         if (st != AN_OK)
                 return st;
         if ((uint64_t)length > max_bytes)
-                st = an_error_set(err, AN_E_FORMAT, "file is too large");
+                st = an_error_set(err, AN_E_FORMAT,
+                                  "file is too large (%llu bytes, more than "
+                                  "the %llu this input may have)",
+                                  (unsigned long long)length,
+                                  (unsigned long long)max_bytes);
         size_t n = st == AN_OK ? length : 0, got = 0;
         uint8_t *buf = st == AN_OK ? malloc(n ? n : 1) : NULL;
         if (st == AN_OK && !buf)

@@ -11,6 +11,7 @@
 /* Compressed files larger than this are refused before reading them: no
  * photo within the pixel limit needs more. */
 #define MAX_FILE_BYTES ((uint64_t)1 << 31)
+#define MAX_METADATA   ((uint64_t)16 << 20)
 
 enum an_status image_decode(struct image *img, const uint8_t *data, size_t size,
                             const struct image_options *opt,
@@ -40,8 +41,13 @@ enum an_status image_load(struct image *img, const char *path,
         uint8_t *data = NULL;
         size_t size = 0;
         memset(img, 0, sizeof *img);
-        enum an_status st =
-                file_read_whole(path, MAX_FILE_BYTES, &data, &size, err);
+        /* No image within the pixel limit is larger than 8 bytes a pixel
+         * (16-bit RGBA stored uncompressed) plus its metadata (ICC, EXIF),
+         * so a larger file is not read into memory at all. */
+        uint64_t most = opt->max_pixels < (MAX_FILE_BYTES - MAX_METADATA) / 8
+                                ? 8 * opt->max_pixels + MAX_METADATA
+                                : MAX_FILE_BYTES;
+        enum an_status st = file_read_whole(path, most, &data, &size, err);
         if (st != AN_OK)
                 return st;
         st = image_decode(img, data, size, opt, err);

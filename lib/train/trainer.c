@@ -15,6 +15,37 @@ static size_t layer_scratch(const struct net *net, int i, int batch)
                                       batch, true);
 }
 
+/* Floats trainer_init allocates for `capacity` images, besides the three
+ * parameter-sized arrays. */
+struct batch_floats {
+        size_t activations, masks, largest, scratch;
+};
+
+static struct batch_floats batch_floats(const struct net *net, int capacity)
+{
+        struct batch_floats f = {0, 0, 0, 1};
+        for (int i = 0; i < net->arch.n_layers; i++) {
+                size_t out = shape_count(net->shapes[i + 1]) * capacity;
+                size_t in = shape_count(net->shapes[i]) * capacity;
+                size_t s = layer_scratch(net, i, capacity);
+                f.activations += out;
+                if (net->arch.layers[i].type == LAYER_DROPOUT)
+                        f.masks += out;
+                f.largest = out > f.largest ? out : f.largest;
+                f.largest = in > f.largest ? in : f.largest;
+                f.scratch = s > f.scratch ? s : f.scratch;
+        }
+        return f;
+}
+
+size_t trainer_bytes(const struct net *net, uint64_t n_params, int batch)
+{
+        struct batch_floats f = batch_floats(net, batch);
+        return (f.activations + f.masks + 2 * f.largest + f.scratch +
+                3 * (size_t)n_params) *
+               sizeof(float);
+}
+
 void trainer_free(struct trainer *t)
 {
         int n = t->model ? t->model->net.arch.n_layers : 0;
@@ -55,15 +86,11 @@ enum an_status trainer_init(struct trainer *t, struct model *m, int capacity,
                                             net->arch.layers[i].name);
         t->acts = calloc(n + 1, sizeof *t->acts);
         t->masks = calloc(n, sizeof *t->masks);
-        size_t largest = 0, scratch = 1;
+        struct batch_floats f = batch_floats(net, capacity);
+        size_t largest = f.largest, scratch = f.scratch;
         bool ok = t->acts && t->masks;
         for (int i = 0; ok && i < n; i++) {
                 size_t count = shape_count(net->shapes[i + 1]) * capacity;
-                size_t in = shape_count(net->shapes[i]) * capacity;
-                largest = count > largest ? count : largest;
-                largest = in > largest ? in : largest;
-                size_t s = layer_scratch(net, i, capacity);
-                scratch = s > scratch ? s : scratch;
                 ok = (t->acts[i + 1] = malloc(count * sizeof(float))) != NULL;
                 if (ok && net->arch.layers[i].type == LAYER_DROPOUT)
                         ok = (t->masks[i] = malloc(count * sizeof(float))) !=

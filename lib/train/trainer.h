@@ -91,6 +91,11 @@ struct trainer {
 
 enum an_status trainer_init(struct trainer *t, struct model *m, int capacity,
                             struct an_error *err);
+/* The bytes trainer_init allocates for a batch of `batch` images of net,
+ * whose parameters number n_params: activations, dropout masks, two
+ * gradient buffers, scratch, and gradients and velocity beside the
+ * parameters themselves (3 x 4 bytes a parameter). */
+size_t trainer_bytes(const struct net *net, uint64_t n_params, int batch);
 void trainer_free(struct trainer *t);
 
 /* stats: the loss and hits of this process's samples. */
