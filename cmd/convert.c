@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "convert/export_onnx.h"
 #include "convert/import.h"
+#include "formats/sniff.h"
 #include "model/model.h"
 #include "model/model_meta.h"
 
@@ -55,20 +56,17 @@ static const struct option_spec convert_options[] = {
 _Static_assert(ST_F32 == 0 && ST_F16 == 1 && ST_BF16 == 2,
                "dtype_names follows enum st_dtype");
 
-/* The format its first n bytes b say a file is in. */
+/* The importer for what a file's first bytes say it is. */
 static enum source_format format_of(const unsigned char *b, size_t n)
 {
-        if (n >= 4 && !memcmp(b, "PK\3\4", 4))
-                return FROM_TORCH;
-        if (n >= 3 && b[0] == 0x80 && b[1] <= 5 && b[2] == 0x8a)
-                return FROM_TORCH; /* legacy: pickled LONG1 magic */
-        if (n >= 9 && b[8] == '{' && b[6] == 0 && b[7] == 0)
-                return FROM_MODEL;
-        if (n >= 1 && (b[0] == '[' || b[0] == '#' || b[0] == '\n'))
-                return FROM_DARKNET;
-        if (n >= 2 && b[0] == 0x08) /* protobuf field 1 (ir_version) */
-                return FROM_ONNX;
-        return FROM_AUTO;
+        switch (file_kind_of(b, n)) {
+        case KIND_TORCH_ZIP:
+        case KIND_TORCH_LEGACY: return FROM_TORCH;
+        case KIND_SAFETENSORS: return FROM_MODEL;
+        case KIND_DARKNET_CFG: return FROM_DARKNET;
+        case KIND_ONNX: return FROM_ONNX;
+        default: return FROM_AUTO;
+        }
 }
 
 /* The format of path from its first bytes; FROM_AUTO when they say
@@ -77,7 +75,7 @@ static enum source_format format_of(const unsigned char *b, size_t n)
 static enum an_status detect(const char *path, enum source_format *from,
                              struct an_error *err)
 {
-        unsigned char b[16] = {0};
+        unsigned char b[SNIFF_BYTES] = {0};
         int fd;
         size_t size;
         enum an_status st = file_open_regular(path, &fd, &size, err);
@@ -87,6 +85,15 @@ static enum an_status detect(const char *path, enum source_format *from,
         close(fd);
         size_t n = got > 0 ? (size_t)got : 0;
         *from = format_of(b, n);
+        const char *what = file_kind_description(file_kind_of(b, n));
+        if (*from == FROM_AUTO && !size)
+                return an_error_set(err, AN_E_FORMAT, "empty file");
+        if (*from == FROM_AUTO && what)
+                return an_error_set(err, AN_E_FORMAT,
+                                    "%s, not a network: convert reads "
+                                    "PyTorch, ONNX, darknet and alexnet "
+                                    "model files",
+                                    what);
         return AN_OK;
 }
 
@@ -199,7 +206,9 @@ static enum an_status load_source(struct model *m, enum source_format from,
                 break;
         default:
                 return an_error_set(err, AN_E_FORMAT,
-                                    "unrecognised format (use --from)");
+                                    "unrecognised format: not PyTorch, "
+                                    "ONNX, darknet or an alexnet model "
+                                    "(name it with --from)");
         }
         if (st != AN_OK)
                 return st;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/atomic_file.h"
 #include "cli.h"
 #include "train/checkpoint.h"
 #include "train/comm.h"
@@ -455,6 +456,15 @@ static bool join_job(struct comm *c)
         return true;
 }
 
+static bool can_write(const char *path)
+{
+        struct an_error err;
+        if (atomic_file_probe(path, &err) == AN_OK)
+                return true;
+        report(path, "%s", err.message);
+        return false;
+}
+
 static int run_train(int argc, char **argv)
 {
         char resumed_model[SETTINGS_PATH_MAX], default_ckpt[SETTINGS_PATH_MAX];
@@ -479,6 +489,16 @@ static int run_train(int argc, char **argv)
         }
         struct train_io io = {checkpoint ? checkpoint : default_ckpt,
                               checkpoint_minutes * 60, cache, &comm};
+        /* A run that could not write its model or checkpoints fails now,
+         * not after its first epoch. */
+        if (comm.rank == 0 &&
+            (!can_write(output) || !can_write(io.checkpoint))) {
+                if (rep.log)
+                        fclose(rep.log);
+                comm_abort(&comm, EXIT_FATAL);
+                comm_finalize(&comm);
+                return EXIT_FATAL;
+        }
         struct train_hooks hooks = {&rep, show_step, show_epoch, stop_requested,
                                     show_unreadable};
         struct train_run r;

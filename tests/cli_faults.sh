@@ -240,6 +240,30 @@ messages_name_the_problem() {
         expect 2 "$ALEXNET" convert "$FIXTURES/convert/bad/unknown_layout.pth" "$tmp/x.safetensors"
         grep -q "\-\-arch" "$err" && fail "advice to use an option convert does not have"
         grep -q "export the model to ONNX" "$err" || fail "advice convert can follow"
+        # a file of another kind given as a model is named as that kind
+        expect 2 "$ALEXNET" predict -m "$small_pth" "$I/rgb8.png"
+        one_line_error "$small_pth"
+        grep -q "a PyTorch file (torch.save), not a safetensors model (alexnet convert makes one of it)" "$err" ||
+                fail "a .pth as the model"
+        expect 2 "$ALEXNET" inspect "$I/rgb8.png"
+        grep -q "rgb8.png: a PNG image, not a safetensors model$" "$err" || fail "a PNG as the model"
+        expect 2 "$ALEXNET" convert "$I/rgb8.png" "$tmp/x.safetensors"
+        grep -q "a PNG image, not a network" "$err" || fail "convert of a PNG"
+        : >"$tmp/empty"
+        expect 2 "$ALEXNET" convert "$tmp/empty" "$tmp/x.safetensors"
+        grep -q "empty: empty file$" "$err" || fail "convert of an empty file"
+        # a folder named once; a run that could not write its model fails
+        # before training, not after its first epoch
+        expect 2 "$ALEXNET" train "$tmp/nonexistent"
+        [ "$(grep -o nonexistent "$err" | wc -l)" = 1 ] || fail "the folder named twice"
+        expect 2 "$ALEXNET" train $train_args --epochs 1 -o "$tmp/no/such/m.safetensors" "$data"
+        one_line_error "$tmp/no/such/m.safetensors"
+        grep -q "its folder does not exist" "$err" || fail "missing output folder"
+        grep -q "epoch" "$err" && fail "trained before finding it cannot write"
+        expect 2 "$ALEXNET" train $train_args --epochs 1 --checkpoint "$tmp/no/c.ckpt" \
+                -o "$tmp/m.safetensors" "$data"
+        one_line_error "$tmp/no/c.ckpt"
+        [ ! -e "$tmp/m.safetensors" ] || fail "a model written by a run that failed"
 }
 test_expect "messages name the real problem (a full disk, no --arch advice)" messages_name_the_problem
 

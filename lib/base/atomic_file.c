@@ -76,6 +76,9 @@ enum an_status atomic_file_create(struct atomic_file *f, const char *path,
         if (f->fd < 0) {
                 int e = errno;
                 release(f);
+                if (e == ENOENT || e == ENOTDIR)
+                        return an_error_set(err, AN_E_IO,
+                                            "its folder does not exist");
                 return an_error_set(err, AN_E_IO,
                                     "cannot create a temporary file beside "
                                     "it: %s",
@@ -88,6 +91,18 @@ enum an_status atomic_file_create(struct atomic_file *f, const char *path,
         umask(mask);
         fchmod(f->fd, exists ? st.st_mode & 07777 : 0666 & ~mask);
         return AN_OK;
+}
+
+enum an_status atomic_file_probe(const char *path, struct an_error *err)
+{
+        struct stat st;
+        if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+                return AN_OK; /* a device or pipe: opened when written */
+        struct atomic_file f;
+        enum an_status status = atomic_file_create(&f, path, err);
+        if (status == AN_OK)
+                atomic_file_abort(&f);
+        return status;
 }
 
 enum an_status atomic_file_write(struct atomic_file *f, const void *buf,

@@ -23,6 +23,10 @@ struct atomic_file {
 
 enum an_status atomic_file_create(struct atomic_file *f, const char *path,
                                   struct an_error *err);
+/* Whether path could be written now (its folder exists and takes a new
+ * file): a temporary file is made beside it and removed.  For a long job
+ * that writes at the end, to fail at the start instead. */
+enum an_status atomic_file_probe(const char *path, struct an_error *err);
 enum an_status atomic_file_write(struct atomic_file *f, const void *buf,
                                  size_t n, struct an_error *err);
 enum an_status atomic_file_commit(struct atomic_file *f, struct an_error *err);

@@ -423,6 +423,19 @@ static enum an_status storage_prefix(struct torch_file *tf,
         return st;
 }
 
+/* Row-major with no gaps: every parameter torch.save writes from a
+ * model (the element loop then needs no index arithmetic). */
+static bool is_contiguous(const struct pvalue *t)
+{
+        int64_t expect = 1;
+        for (int d = t->rank - 1; d >= 0; d--) {
+                if (t->size[d] != 1 && t->stride[d] != expect)
+                        return false;
+                expect *= t->size[d];
+        }
+        return true;
+}
+
 /* Fills tensor out from view t of storage s. */
 static enum an_status read_view(struct torch_file *tf,
                                 const struct storage_bytes *s,
@@ -437,14 +450,22 @@ static enum an_status read_view(struct torch_file *tf,
                 st = storage_prefix(tf, s, used * esize, &data, &owned, err);
         if (st != AN_OK || !used)
                 return st;
-        for (size_t i = 0; i < out->count; i++) {
-                size_t rest = i;
-                uint64_t index = (uint64_t)t->offset;
-                for (int d = t->rank - 1; d >= 0; d--) {
-                        index += rest % t->size[d] * t->stride[d];
-                        rest /= t->size[d];
+        if (is_contiguous(t)) {
+                const uint8_t *p = data + (uint64_t)t->offset * esize;
+                for (size_t i = 0; i < out->count; i++)
+                        out->data[i] =
+                                element(p + i * esize, t->storage->dtype);
+        } else {
+                for (size_t i = 0; i < out->count; i++) {
+                        size_t rest = i;
+                        uint64_t index = (uint64_t)t->offset;
+                        for (int d = t->rank - 1; d >= 0; d--) {
+                                index += rest % t->size[d] * t->stride[d];
+                                rest /= t->size[d];
+                        }
+                        out->data[i] = element(data + index * esize,
+                                               t->storage->dtype);
                 }
-                out->data[i] = element(data + index * esize, t->storage->dtype);
         }
         free(owned);
         return AN_OK;

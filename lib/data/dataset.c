@@ -47,14 +47,19 @@ static bool is_image(const char *name)
                        !strcasecmp(dot, ".png"));
 }
 
-/* Sorted entries of dir that are directories (want_dirs) or image files. */
-static enum an_status list_dir(const char *dir, bool want_dirs,
-                               struct names *out, struct an_error *err)
+/* Sorted entries of dir that are directories (want_dirs) or image files.
+ * Errors name the class folder `class`, or nothing for the top folder
+ * (whose path the caller gives). */
+static enum an_status list_dir(const char *dir, const char *class,
+                               bool want_dirs, struct names *out,
+                               struct an_error *err)
 {
         DIR *d = opendir(dir);
         if (!d)
-                return an_error_set(err, AN_E_IO, "%s: %s", dir,
-                                    strerror(errno));
+                return class ? an_error_set(err, AN_E_IO, "class folder %s: %s",
+                                            class, strerror(errno))
+                             : an_error_set(err, AN_E_IO, "%s",
+                                            strerror(errno));
         struct dirent *e;
         char path[4096];
         enum an_status st = AN_OK;
@@ -93,17 +98,18 @@ enum an_status dataset_scan(struct dataset *d, const char *dir,
 {
         memset(d, 0, sizeof *d);
         struct names classes = {0}, paths = {0};
-        enum an_status st = list_dir(dir, true, &classes, err);
+        enum an_status st = list_dir(dir, NULL, true, &classes, err);
         if (st == AN_OK && classes.n < 1)
-                st = an_error_set(err, AN_E_INVALID, "%s has no class folders",
-                                  dir);
+                st = an_error_set(err, AN_E_INVALID,
+                                  "no class folders (images go in one "
+                                  "folder per class)");
         int *labels = NULL;
         size_t cap = 0;
         for (size_t c = 0; st == AN_OK && c < classes.n; c++) {
                 char sub[4096];
                 snprintf(sub, sizeof sub, "%s/%s", dir, classes.items[c]);
                 struct names files = {0};
-                st = list_dir(sub, false, &files, err);
+                st = list_dir(sub, classes.items[c], false, &files, err);
                 for (size_t i = 0; st == AN_OK && i < files.n; i++) {
                         char path[8192];
                         snprintf(path, sizeof path, "%s/%s", sub,
@@ -114,22 +120,22 @@ enum an_status dataset_scan(struct dataset *d, const char *dir,
                                         realloc(labels, cap * sizeof *grown);
                                 if (!grown) {
                                         st = an_error_set(err, AN_E_NOMEM,
-                                                          "oom");
+                                                          "out of memory");
                                         break;
                                 }
                                 labels = grown;
                         }
                         labels[paths.n] = (int)c;
                         if (!push(&paths, path))
-                                st = an_error_set(err, AN_E_NOMEM, "oom");
+                                st = an_error_set(err, AN_E_NOMEM,
+                                                  "out of memory");
                 }
                 names_free(&files);
         }
         if (st == AN_OK && paths.n == 0)
                 st = an_error_set(err, AN_E_INVALID,
-                                  "%s: no .jpg or .png images in its class "
-                                  "folders",
-                                  dir);
+                                  "no .jpg or .png images in its class "
+                                  "folders");
         if (st != AN_OK) {
                 names_free(&classes);
                 names_free(&paths);

@@ -6,6 +6,7 @@
 
 #include "base/file_read.h"
 #include "base/half.h"
+#include "formats/sniff.h"
 
 /* The reference implementation refuses headers over 100 MB; so do we, and
  * never more than the file holds. */
@@ -242,8 +243,21 @@ enum an_status st_parse(struct st_file *f, const uint8_t *buf, size_t size,
 {
         memset(f, 0, sizeof *f);
         enum an_status st = parse_header(f, buf, size, err);
-        if (st != AN_OK)
+        if (st != AN_OK) {
                 st_close(f);
+                /* a file of another kind is named as that, not by how it
+                 * fails to parse ("header length 727905341920923785") */
+                enum file_kind kind = file_kind_of(
+                        buf, size < SNIFF_BYTES ? size : SNIFF_BYTES);
+                if (kind != KIND_UNKNOWN && kind != KIND_SAFETENSORS)
+                        an_error_set(err, AN_E_FORMAT,
+                                     "%s, not a safetensors model%s",
+                                     file_kind_description(kind),
+                                     kind == KIND_PNG || kind == KIND_JPEG
+                                             ? ""
+                                             : " (alexnet convert makes "
+                                               "one of it)");
+        }
         return st;
 }
 
