@@ -69,11 +69,16 @@ static const struct {
         const char *file;
         const char *phrase;
 } bad[] = {
-        {"empty.jpg", "empty file"},       {"text.jpg", "not a JPEG or PNG"},
-        {"truncated.jpg", "JPEG: "},       {"header_only.jpg", "JPEG: "},
-        {"corrupt_entropy.jpg", "JPEG: "}, {"truncated.png", "PNG: "},
-        {"bad_crc.png", "PNG: "},          {"huge.png", "over the limit"},
+        {"empty.jpg", "empty file"},
+        {"text.jpg", "not a JPEG or PNG"},
+        {"truncated.jpg", "JPEG: "},
+        {"header_only.jpg", "JPEG: "},
+        {"corrupt_entropy.jpg", "JPEG: "},
+        {"truncated.png", "PNG: "},
+        {"bad_crc.png", "PNG: "},
+        {"huge.png", "over the limit"},
         {"huge.jpg", "over the limit"},
+        {"many_scans.jpg", "more than 100 progressive scans"},
 };
 enum { N_BAD = sizeof bad / sizeof bad[0] };
 

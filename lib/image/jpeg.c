@@ -28,6 +28,24 @@ static void fail(j_common_ptr cinfo)
         longjmp(ctx->jump, 1);
 }
 
+/* Progressive JPEGs repeat a pass over the whole image per scan; a real
+ * encoder writes about 10 (jpegtran) to 20 (mozjpeg), a hostile file
+ * thousands of empty ones, each a full pass.  Refused past this many. */
+enum { MAX_SCANS = 100 };
+
+static void check_scans(j_common_ptr cinfo)
+{
+        j_decompress_ptr d = (j_decompress_ptr)cinfo;
+        if (!cinfo->is_decompressor || d->input_scan_number <= MAX_SCANS)
+                return;
+        struct error_context *ctx = (struct error_context *)cinfo->err;
+        snprintf(ctx->message, sizeof ctx->message,
+                 "more than %d progressive scans (a real encoder writes "
+                 "about 10)",
+                 MAX_SCANS);
+        longjmp(ctx->jump, 1);
+}
+
 static void on_message(j_common_ptr cinfo, int level)
 {
         if (level < 0) /* a warning: the data is damaged */
@@ -106,6 +124,8 @@ enum an_status jpeg_decode(struct image *img, const uint8_t *data, size_t size,
                 return an_error_set(err, AN_E_FORMAT, "JPEG: %s", ctx.message);
         }
         jpeg_create_decompress(&cinfo);
+        struct jpeg_progress_mgr progress = {check_scans, 0, 0, 0, 0};
+        cinfo.progress = &progress;
         jpeg_mem_src(&cinfo, data, (unsigned long)size);
         jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xffff);
         jpeg_read_header(&cinfo, TRUE);
