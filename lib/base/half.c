@@ -1,5 +1,6 @@
 #include "base/half.h"
 
+#include <pthread.h>
 #include <string.h>
 
 static uint32_t bits_of(float f)
@@ -25,6 +26,22 @@ float f16_to_f32(uint16_t h)
         if (exp == 0) /* zero or subnormal: mant * 2^-24 exactly */
                 return (sign ? -1.0f : 1.0f) * (float)mant * 0x1p-24f;
         return float_of(sign | (exp + 112) << 23 | mant << 13);
+}
+
+static float f16_table[1 << 16];
+static pthread_once_t f16_table_once = PTHREAD_ONCE_INIT;
+
+static void fill_f16_table(void)
+{
+        for (uint32_t h = 0; h < 1 << 16; h++)
+                f16_table[h] = f16_to_f32((uint16_t)h);
+}
+
+void f16_to_f32_array(const uint8_t *le, float *out, size_t n)
+{
+        pthread_once(&f16_table_once, fill_f16_table);
+        for (size_t i = 0; i < n; i++)
+                out[i] = f16_table[le[2 * i] | le[2 * i + 1] << 8];
 }
 
 uint16_t f32_to_f16(float f)

@@ -246,10 +246,12 @@ enum an_status st_parse(struct st_file *f, const uint8_t *buf, size_t size,
         if (st != AN_OK) {
                 st_close(f);
                 /* a file of another kind is named as that, not by how it
-                 * fails to parse ("header length 727905341920923785") */
+                 * fails to parse ("header length 727905341920923785"); one
+                 * whose header length fits is a damaged safetensors file */
+                bool fits = size >= 8 && read_le64(buf) <= size - 8;
                 enum file_kind kind = file_kind_of(
                         buf, size < SNIFF_BYTES ? size : SNIFF_BYTES);
-                if (kind != KIND_UNKNOWN && kind != KIND_SAFETENSORS)
+                if (!fits && kind != KIND_UNKNOWN && kind != KIND_SAFETENSORS)
                         an_error_set(err, AN_E_FORMAT,
                                      "%s, not a safetensors model%s",
                                      file_kind_description(kind),
@@ -316,11 +318,7 @@ enum an_status st_tensor_to_f32(const struct st_tensor *t, float *out,
         const uint8_t *p = t->data;
         switch (t->dtype) {
         case ST_F32: memcpy(out, p, t->count * sizeof *out); return AN_OK;
-        case ST_F16:
-                for (uint64_t i = 0; i < t->count; i++)
-                        out[i] = f16_to_f32(
-                                (uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
-                return AN_OK;
+        case ST_F16: f16_to_f32_array(p, out, t->count); return AN_OK;
         case ST_BF16:
                 for (uint64_t i = 0; i < t->count; i++)
                         out[i] = bf16_to_f32(

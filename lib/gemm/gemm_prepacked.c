@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/huge_alloc.h"
 #include "gemm/gemm.h"
 #include "gemm/gemm_bf16.h"
 #include "gemm/gemm_internal.h"
@@ -116,8 +117,12 @@ enum an_status sgemm_pack(const float *a, size_t m, size_t k, size_t lda,
         memset(out, 0, sizeof *out);
         if (precision == GEMM_BF16_PAIRS && !sgemm_bf16_dot())
                 return AN_E_INVALID;
-        out->data = calloc(packed_elements(m, k, kern->mr, precision),
-                           element_size(precision));
+        size_t elements = packed_elements(m, k, kern->mr, precision);
+        size_t esize = element_size(precision);
+        /* zeroed: the padding of the last panel must be */
+        out->data = elements <= SIZE_MAX / esize
+                            ? huge_alloc(elements * esize, true)
+                            : NULL;
         if (!out->data)
                 return AN_E_NOMEM;
         out->m = m;

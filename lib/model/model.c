@@ -1,5 +1,6 @@
 #include "model/model.h"
 #include "model/model_meta.h"
+#include "base/huge_alloc.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -112,7 +113,7 @@ static enum an_status place_params(struct model *m, bool copy,
         if (st != AN_OK)
                 return st;
         uint64_t total = model_param_count(m);
-        float *block = calloc(total ? total : 1, sizeof *block);
+        float *block = huge_alloc((total ? total : 1) * sizeof *block, true);
         if (!block) {
                 free(params);
                 return an_error_set(err, AN_E_NOMEM,
@@ -321,7 +322,8 @@ static enum an_status bind_tensors(struct model *m, const struct param *params,
                 if (t->dtype != ST_F32 || (uintptr_t)t->data % sizeof(float))
                         copied += t->count;
         }
-        if (copied && !(m->owned_params = malloc(copied * sizeof(float))))
+        if (copied &&
+            !(m->owned_params = huge_alloc(copied * sizeof(float), false)))
                 return an_error_set(err, AN_E_NOMEM,
                                     "out of memory widening %llu parameters",
                                     (unsigned long long)copied);
