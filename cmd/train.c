@@ -151,6 +151,10 @@ static const struct option_spec train_options[] = {
                 "shorter image side before the centre or\n"
                 "random crop (default: the model's)",
                 &settings.resize, 1, 1 << 16),
+        OPT_FLAG(0, "fast-jpeg",
+                 "decode JPEGs at reduced scale (faster; not\n"
+                 "the pixels torchvision sees)",
+                 &settings.fast_jpeg),
         OPT_FLAG(0, "cache", "keep the decoded images in memory", &cache),
         OPT_STRING(0, "log", "FILE", "append one CSV line per epoch",
                    &log_path),
@@ -533,8 +537,8 @@ const struct command train_command = {
         "       [--val DIR | --val-split F] [--seed N] [-j THREADS]\n"
         "       [--checkpoint FILE] [--checkpoint-every MINUTES] [--resume "
         "FILE]\n"
-        "       [--freeze features] [--resize N] [--cache] [--log FILE] "
-        "[--quiet]\n"
+        "       [--freeze features] [--resize N] [--fast-jpeg] [--cache]\n"
+        "       [--log FILE] [--quiet]\n"
         "       DATADIR\n",
         "Train on DATADIR/CLASS/IMAGE (JPEG or PNG, one folder per class).\n"
         "With --resume, DATADIR and every option that shapes the run come\n"

@@ -88,7 +88,7 @@ int main(int argc, char **argv)
         float *input = malloc(BATCH * sample * sizeof *input);
         float *probs = malloc(BATCH * net_outputs(&m.net) * sizeof *probs);
         struct image_options opt = image_defaults();
-        opt.min_side = m.pre.resize;
+        opt.resize_side = m.pre.resize;
         double t_decode = 0, t_pre = 0, t_forward = 0;
         for (int i = 0; i < n; i++) {
                 struct image img;

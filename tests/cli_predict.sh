@@ -155,4 +155,23 @@ predict_13() {
 }
 test_expect "--precision bf16: the same records (batched and one by one) with probabilities within bfloat16 rounding of fp32's" predict_13
 
+# Photos decode whole by default (test_classify holds the probabilities to
+# PyTorch's); --fast-jpeg decodes them at reduced scale: other numbers for
+# the large photos, the same for a small JPEG and for PNGs.
+predict_14() {
+        photos="$P/photo_1600x1200.jpg $P/photo_1024x683.jpg"
+        expect 0 "$ALEXNET" predict -m "$model" -f tsv -k 10 $photos "$P/small.jpg" "$P/tall.png"
+        mv "$out" "$tmp/whole.tsv"
+        expect 0 "$ALEXNET" predict -m "$model" -f tsv -k 10 --fast-jpeg $photos "$P/small.jpg" "$P/tall.png"
+        for f in $photos; do
+                [ "$(grep "^$f" "$out")" != "$(grep "^$f" "$tmp/whole.tsv")" ] ||
+                        fail "$f: --fast-jpeg changed nothing"
+        done
+        for f in "$P/small.jpg" "$P/tall.png"; do
+                [ "$(grep "^$f" "$out")" = "$(grep "^$f" "$tmp/whole.tsv")" ] ||
+                        fail "$f: --fast-jpeg changed an image it cannot scale"
+        done
+}
+test_expect "--fast-jpeg: reduced-scale decoding of large JPEGs only" predict_14
+
 test_done

@@ -127,6 +127,27 @@ START_TEST(bad_settings_are_refused)
 }
 END_TEST
 
+/* fast_jpeg round-trips; a checkpoint from before the key decoded JPEGs at
+ * reduced scale and resumes so. */
+START_TEST(fast_jpeg_round_trips_and_defaults_to_the_old_decoding)
+{
+        struct train_settings s = some_settings(), back;
+        struct an_error err;
+        for (int fast = 0; fast < 2; fast++) {
+                s.fast_jpeg = fast;
+                json_t *j = train_settings_to_json(&s);
+                ck_assert_int_eq(train_settings_from_json(&back, j, &err),
+                                 AN_OK);
+                ck_assert_int_eq(back.fast_jpeg, fast);
+                json_object_del(j, "fast_jpeg");
+                ck_assert_int_eq(train_settings_from_json(&back, j, &err),
+                                 AN_OK);
+                ck_assert(back.fast_jpeg);
+                json_decref(j);
+        }
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("checkpoint");
@@ -135,6 +156,8 @@ int main(void)
         tcase_add_test(tc, round_trip_is_exact);
         tcase_add_test(tc, a_plain_model_is_not_a_checkpoint);
         tcase_add_test(tc, bad_settings_are_refused);
+        tcase_add_test(tc,
+                       fast_jpeg_round_trips_and_defaults_to_the_old_decoding);
         suite_add_tcase(s, tc);
         return run_suite(s);
 }

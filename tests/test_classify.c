@@ -1,6 +1,7 @@
 /* From image file to probabilities, against torchvision's transforms and
  * PyTorch (tests/fixtures/predict, made by generate_images.py): centre crop
- * and the paper's ten crops; and top-k ranking. */
+ * and the paper's ten crops, on PNGs and on photo-sized JPEGs decoded
+ * whole as Pillow decodes them; and top-k ranking. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,7 @@ static void check_pipeline(int crops, const char *tensor)
                          json_string_value(json_array_get(files, i)));
                 struct image img;
                 struct image_options opt = image_defaults();
-                opt.min_side = m.pre.resize;
+                opt.resize_side = m.pre.resize;
                 ck_assert_int_eq(
                         image_load(&img, fixture_path(rel), &opt, &err), AN_OK);
                 ck_assert_int_eq(image_preprocess(&img, &m.pre, m.net.shapes[0],

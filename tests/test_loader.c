@@ -75,7 +75,7 @@ static void fill_directly(const struct fixture *f, bool resident, int threads,
         struct split sp;
         struct an_error err;
         ck_assert_int_eq(image_store_init(&s, &f->d, &f->pre, f->input,
-                                          resident, NULL, NULL, &err),
+                                          resident, false, NULL, NULL, &err),
                          AN_OK);
         ck_assert_int_eq(split_init(&sp, &s, 0, false, 7, &err), AN_OK);
         struct loader l = {&s, &sp, BATCH, AUGMENT_PAPER, &f->pca, 7, 1, 0};
@@ -106,7 +106,7 @@ static void fill_prefetched(const struct fixture *f, int epochs,
         struct prefetch pf;
         struct an_error err;
         ck_assert_int_eq(image_store_init(&s, &f->d, &f->pre, f->input, false,
-                                          NULL, NULL, &err),
+                                          false, NULL, NULL, &err),
                          AN_OK);
         ck_assert_int_eq(split_init(&sp, &s, 0, false, 7, &err), AN_OK);
         struct loader l = {&s, &sp, BATCH, AUGMENT_PAPER, &f->pca, 7, 1, 0};
@@ -237,7 +237,7 @@ START_TEST(unreadable_images_are_left_out_and_told_once)
         struct an_error err;
         unreadable_calls = 0;
         ck_assert_int_eq(image_store_init(&s, &f.d, &f.pre, f.input, false,
-                                          count_unreadable, NULL, &err),
+                                          false, count_unreadable, NULL, &err),
                          AN_OK);
         ck_assert_int_eq(split_init(&sp, &s, 0, false, 1, &err), AN_OK);
         struct loader l = {&s, &sp, BATCH, AUGMENT_NONE, NULL, 1, 1, 0};
@@ -274,7 +274,7 @@ START_TEST(processes_share_each_global_batch)
         struct split sp;
         struct an_error err;
         ck_assert_int_eq(image_store_init(&s, &f.d, &f.pre, f.input, false,
-                                          NULL, NULL, &err),
+                                          false, NULL, NULL, &err),
                          AN_OK);
         ck_assert_int_eq(split_init(&sp, &s, 0, false, 3, &err), AN_OK);
         /* one process with 2 * BATCH against two with BATCH each */
@@ -320,7 +320,7 @@ START_TEST(held_out_split_is_the_complement)
         struct split train, val;
         struct an_error err;
         ck_assert_int_eq(image_store_init(&s, &f.d, &f.pre, f.input, false,
-                                          NULL, NULL, &err),
+                                          false, NULL, NULL, &err),
                          AN_OK);
         ck_assert_int_eq(split_init(&train, &s, 0.3, false, 9, &err), AN_OK);
         ck_assert_int_eq(split_init(&val, &s, 0.3, true, 9, &err), AN_OK);

@@ -128,7 +128,7 @@ START_TEST(validation_top5_ties_go_to_the_lower_index)
         memset(m.owned_params, 0, model_param_count(&m) * sizeof(float));
         ck_assert_int_eq(trainer_init(&t, &m, 8, &err), AN_OK);
         ck_assert_int_eq(image_store_init(&store, &d, &m.pre, m.net.shapes[0],
-                                          false, NULL, NULL, &err),
+                                          false, false, NULL, NULL, &err),
                          AN_OK);
         ck_assert_int_eq(split_init(&sp, &store, 0, false, 1, &err), AN_OK);
         struct loader l = {&store, &sp, 8, AUGMENT_NONE, NULL, 1, 1, 0};

@@ -18,7 +18,8 @@ static bool decode(const struct image_store *s, size_t i, struct image *out)
         struct image raw;
         struct image_options opt = image_defaults();
         struct an_error err;
-        opt.min_side = s->pre.resize;
+        opt.resize_side = s->pre.resize;
+        opt.reduced_jpeg = s->reduced_jpeg;
         memset(out, 0, sizeof *out);
         enum an_status st = image_load(&raw, s->d->paths[i], &opt, &err);
         if (st == AN_OK) {
@@ -40,13 +41,14 @@ static bool decode(const struct image_store *s, size_t i, struct image *out)
 enum an_status image_store_init(struct image_store *s, const struct dataset *d,
                                 const struct preprocess *pre,
                                 struct shape input, bool resident,
-                                unreadable_fn on_unreadable, void *ctx,
-                                struct an_error *err)
+                                bool reduced_jpeg, unreadable_fn on_unreadable,
+                                void *ctx, struct an_error *err)
 {
         *s = (struct image_store){.d = d,
                                   .pre = *pre,
                                   .input = input,
                                   .resident = resident,
+                                  .reduced_jpeg = reduced_jpeg,
                                   .bad = calloc(d->n + 1, 1),
                                   .n = d->n,
                                   .on_unreadable = on_unreadable,

@@ -44,6 +44,7 @@ struct image_store {
         struct preprocess pre;
         struct shape input;
         bool resident;
+        bool reduced_jpeg;    /* see image_options */
         struct image *images; /* resident: width 0 if unreadable */
         char *bad;            /* [n]: failures seen so far */
         size_t n;
@@ -55,8 +56,8 @@ struct image_store {
 enum an_status image_store_init(struct image_store *s, const struct dataset *d,
                                 const struct preprocess *pre,
                                 struct shape input, bool resident,
-                                unreadable_fn on_unreadable, void *ctx,
-                                struct an_error *err);
+                                bool reduced_jpeg, unreadable_fn on_unreadable,
+                                void *ctx, struct an_error *err);
 void image_store_free(struct image_store *s);
 
 /* Image i: the resident copy, or decoded into tmp (image_free it after);

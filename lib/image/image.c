@@ -7,7 +7,7 @@
 struct image_options image_defaults(void)
 {
         return (struct image_options){
-                (uint64_t)IMAGE_DEFAULT_MAX_MEGAPIXELS * 1000 * 1000, 0};
+                (uint64_t)IMAGE_DEFAULT_MAX_MEGAPIXELS * 1000 * 1000, 0, false};
 }
 
 void image_free(struct image *img)
@@ -30,14 +30,14 @@ enum an_status image_check_size(uint64_t width, uint64_t height,
                                     (unsigned long long)width,
                                     (unsigned long long)height,
                                     (unsigned long long)opt->max_pixels);
-        /* The resize to min_side (its shorter side) grows a long thin
+        /* The resize to resize_side (its shorter side) grows a long thin
          * image: 1x20000 becomes 256x5120000.  Its size, rounded up, is
          * held to the same limit, or to 16 squares of the side if that is
          * more (an image up to 16:1 is always allowed its resize, however
          * small the limit). */
         uint64_t shorter = width < height ? width : height,
                  longer = width < height ? height : width;
-        uint64_t side = opt->min_side > 0 ? (uint64_t)opt->min_side : 0;
+        uint64_t side = opt->resize_side > 0 ? (uint64_t)opt->resize_side : 0;
         uint64_t limit = opt->max_pixels > 16 * side * side ? opt->max_pixels
                                                             : 16 * side * side;
         if (side > shorter) {

@@ -2,7 +2,7 @@
  *
  *     struct image img;
  *     struct image_options opt = image_defaults();
- *     opt.min_side = 256;    // allow reduced-size JPEG decoding down to this
+ *     opt.resize_side = 256; // the shorter side it will be resized to
  *     if (image_load(&img, path, &opt, &err) == AN_OK) { ...; image_free(&img);
  * }
  *
@@ -18,6 +18,7 @@
 #ifndef ALEXNET_IMAGE_H
 #define ALEXNET_IMAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,10 +31,14 @@ struct image {
 
 struct image_options {
         uint64_t max_pixels; /* refuse larger images (header dimensions) */
-        /* When > 0, a JPEG may be decoded at 1/2, 1/4 or 1/8 scale as long
-         * as its shorter side stays >= min_side (much faster; the resize
-         * that follows dominates the difference). */
-        int min_side;
+        /* When > 0, the shorter side the image will be resized to: the
+         * resized image is held to the pixel limit too. */
+        int resize_side;
+        /* Decode a JPEG at 1/2, 1/4 or 1/8 scale as long as its shorter
+         * side stays >= resize_side: several times faster on photos, but
+         * the pixels differ from a full decode (Pillow, torchvision), and
+         * so do the probabilities, by up to a point or so. */
+        bool reduced_jpeg;
 };
 
 enum { IMAGE_DEFAULT_MAX_MEGAPIXELS = 100 };

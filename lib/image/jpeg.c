@@ -135,8 +135,11 @@ enum an_status jpeg_decode(struct image *img, const uint8_t *data, size_t size,
                             cinfo.jpeg_color_space == JCS_YCCK;
                 cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
                 cinfo.scale_num = 1;
-                cinfo.scale_denom = dct_denominator(
-                        cinfo.image_width, cinfo.image_height, opt->min_side);
+                cinfo.scale_denom =
+                        opt->reduced_jpeg ? dct_denominator(cinfo.image_width,
+                                                            cinfo.image_height,
+                                                            opt->resize_side)
+                                          : 1;
                 orientation = orientation_of(&cinfo);
                 jpeg_start_decompress(&cinfo);
                 st = image_alloc(img, (int)cinfo.output_width,

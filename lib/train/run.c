@@ -161,11 +161,11 @@ static enum an_status open_images(struct train_run *r, struct an_error *err)
         blame(r, NULL);
         enum an_status st = image_store_init(
                 &r->train_store, &r->train_set, &m->pre, input, r->io.cache,
-                r->hooks.unreadable, r->hooks.ctx, err);
+                s->fast_jpeg, r->hooks.unreadable, r->hooks.ctx, err);
         if (st == AN_OK && has_val_dir)
                 st = image_store_init(&r->val_store, &r->val_set, &m->pre,
-                                      input, r->io.cache, r->hooks.unreadable,
-                                      r->hooks.ctx, err);
+                                      input, r->io.cache, s->fast_jpeg,
+                                      r->hooks.unreadable, r->hooks.ctx, err);
         const struct image_store *val_store =
                 has_val_dir ? &r->val_store : &r->train_store;
         if (st == AN_OK)

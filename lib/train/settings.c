@@ -44,10 +44,11 @@ json_t *train_settings_to_json(const struct train_settings *s)
                 augment_names[s->augment], "resize", s->resize, "seed",
                 (json_int_t)s->seed, "freeze", s->freeze);
         json_t *large = json_pack(
-                "{s:s,s:f,s:s,s:f,s:s}", "lr_scale",
+                "{s:s,s:f,s:s,s:f,s:s,s:b}", "lr_scale",
                 lr_scale_names[s->lr_scale], "warmup", s->warmup, "optimizer",
                 optimizer_names[s->optimizer], "lars_eta", s->lars_eta,
-                "allreduce", allreduce_names[s->allreduce]);
+                "allreduce", allreduce_names[s->allreduce], "fast_jpeg",
+                s->fast_jpeg);
         if (!j || !large || json_object_update(j, large)) {
                 json_decref(j);
                 j = NULL;
@@ -86,18 +87,23 @@ static bool in_range(const struct train_settings *s)
                isfinite(s->warmup) && s->lars_eta > 0 && isfinite(s->lars_eta);
 }
 
-/* The keys of the large-batch settings, which checkpoints from before
- * them lack: absent, they keep their defaults. */
-static bool large_batch_from_json(struct train_settings *s, const json_t *j)
+/* The keys added after the first checkpoints (the large-batch settings,
+ * fast_jpeg), which older checkpoints lack: absent, they keep their
+ * defaults. */
+static bool later_keys_from_json(struct train_settings *s, const json_t *j)
 {
         const char *lr_scale = lr_scale_names[s->lr_scale],
                    *optimizer = optimizer_names[s->optimizer],
                    *allreduce = allreduce_names[s->allreduce];
-        if (json_unpack((json_t *)j, "{s?s,s?F,s?s,s?F,s?s}", "lr_scale",
+        /* runs written before the key existed decoded JPEGs at reduced
+         * scale: they go on doing so */
+        int fast_jpeg = 1;
+        if (json_unpack((json_t *)j, "{s?s,s?F,s?s,s?F,s?s,s?b}", "lr_scale",
                         &lr_scale, "warmup", &s->warmup, "optimizer",
                         &optimizer, "lars_eta", &s->lars_eta, "allreduce",
-                        &allreduce))
+                        &allreduce, "fast_jpeg", &fast_jpeg))
                 return false;
+        s->fast_jpeg = fast_jpeg;
         int scale = choice_index(lr_scale_names, lr_scale),
             opt = choice_index(optimizer_names, optimizer),
             reduce = choice_index(allreduce_names, allreduce);
@@ -131,7 +137,7 @@ enum an_status train_settings_from_json(struct train_settings *s,
             sc = choice_index(schedule_names, schedule),
             au = choice_index(augment_names, augment);
         if (i < 0 || sc < 0 || au < 0 || seed < 0 ||
-            !large_batch_from_json(s, j) || !in_range(s))
+            !later_keys_from_json(s, j) || !in_range(s))
                 return an_error_set(err, AN_E_FORMAT,
                                     "training settings out of range");
         s->init = (enum init_mode)i;

@@ -38,7 +38,8 @@ struct train_settings {
         int lr_step;    /* epochs per step of SCHEDULE_STEP */
         double dropout; /* below 0: as the network says */
         enum augment_mode augment;
-        int resize; /* 0: the model's own */
+        int resize;     /* 0: the model's own */
+        bool fast_jpeg; /* JPEGs decoded at reduced scale (image_options) */
         uint64_t seed;
         bool freeze; /* train only the fully connected layers */
         /* Large batches over several processes: */

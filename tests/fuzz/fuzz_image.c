@@ -10,8 +10,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         struct image_options opt = image_defaults();
-        opt.max_pixels = 1 << 22;           /* keep each input fast */
-        opt.min_side = (size & 1) ? 40 : 0; /* both JPEG scaling paths */
+        opt.max_pixels = 1 << 22; /* keep each input fast */
+        opt.resize_side = 40;
+        opt.reduced_jpeg = size & 1; /* both JPEG decoding paths */
         struct image img;
         if (image_decode(&img, data, size, &opt, NULL) != AN_OK)
                 return 0;
