@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "escape.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -21,16 +22,20 @@ void report(const char *what, const char *fmt, ...)
 {
         /* One write per message, so that the processes of a job sharing
          * a terminal do not interleave within a line. */
-        char line[4096], tag[32] = "";
+        char line[4096], shown[4 * sizeof line], tag[32] = "";
         if (process_rank > 0)
                 snprintf(tag, sizeof tag, "[%d]", process_rank);
-        int n = snprintf(line, sizeof line, "alexnet%s: %s: ", tag, what);
+        int n = snprintf(line, sizeof line, "%s: ", what);
         va_list ap;
         va_start(ap, fmt);
         if (n >= 0 && (size_t)n < sizeof line)
                 vsnprintf(line + n, sizeof line - n, fmt, ap);
         va_end(ap);
-        fprintf(stderr, "%s\n", line);
+        /* Names escaped as stdout escapes them: a file name holding a
+         * newline or an ESC byte keeps the message on one line and off
+         * the terminal's controls. */
+        fprintf(stderr, "alexnet%s: %s\n", tag,
+                escape_into(shown, sizeof shown, line));
 }
 
 int finish_output(int status)

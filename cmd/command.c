@@ -1,4 +1,5 @@
 #include "command.h"
+#include "escape.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -49,12 +50,13 @@ const char *option_name(const struct option_spec *o, char buf[64])
 
 int usage_error(const struct command *cmd, const char *fmt, ...)
 {
+        char line[1024], shown[4 * sizeof line];
         va_list ap;
         va_start(ap, fmt);
-        fprintf(stderr, "alexnet %s: ", cmd->name);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
+        vsnprintf(line, sizeof line, fmt, ap);
         va_end(ap);
+        fprintf(stderr, "alexnet %s: %s\n", cmd->name,
+                escape_into(shown, sizeof shown, line));
         fputs(cmd->usage, stderr);
         return EXIT_FATAL;
 }
@@ -245,10 +247,15 @@ static int parse_short_options(struct parser *p, const char *arg)
                 const struct option_spec *o = find_short(p->cmd->options, *c);
                 char typed[3] = {'-', *c, '\0'};
                 if (!o) {
-                        usage_error(p->cmd,
-                                    c == arg + 1 ? "unknown option '%s'"
-                                                 : "unknown option in '%s'",
-                                    arg);
+                        /* -x.jpg from a glob: say how to name such a file */
+                        bool file_like = strpbrk(arg, "./") != NULL;
+                        usage_error(p->cmd, "%s '%s'%s",
+                                    c == arg + 1 ? "unknown option"
+                                                 : "unknown option in",
+                                    arg,
+                                    file_like ? " (a file? write ./NAME, or "
+                                                "put it after --)"
+                                              : "");
                         return -2;
                 }
                 if (!o->value_name) {

@@ -109,10 +109,34 @@ static bool all_finite(const float *p, int n)
         return true;
 }
 
+/* A record is rendered whole in memory, then emitted so that no write
+ * ends inside it (predict_records.h).  Write errors show on stdout's
+ * error flag, which finish_output reports. */
+static FILE *record_begin(char **text, size_t *length)
+{
+        *text = NULL;
+        return open_memstream(text, length);
+}
+
+/* (the stream's buffer and length are only final after fclose) */
+static void record_end(FILE *record, char **text, size_t *length)
+{
+        if (record && fclose(record) == 0)
+                record_emit(stdout, *text, *length);
+        else
+                report("predict", "out of memory");
+        free(*text);
+}
+
 static void report_failure(const char *path, const char *message)
 {
         report(path, "%s", message);
-        record_failure(stdout, opt.format, path, message);
+        char *text;
+        size_t length;
+        FILE *record = record_begin(&text, &length);
+        if (record)
+                record_failure(record, opt.format, path, message);
+        record_end(record, &text, &length);
 }
 
 static int report_batch(const struct batch *b, const float *probs, int classes,
@@ -135,8 +159,13 @@ static int report_batch(const struct batch *b, const float *probs, int classes,
                         continue;
                 }
                 int k = top_k(p, classes, opt.top, top);
-                record_prediction(stdout, opt.format, b->paths[i], top, k,
-                                  labels);
+                char *text;
+                size_t length;
+                FILE *record = record_begin(&text, &length);
+                if (record)
+                        record_prediction(record, opt.format, b->paths[i], top,
+                                          k, labels);
+                record_end(record, &text, &length);
         }
         return failed;
 }
@@ -257,6 +286,9 @@ static int run_predict(int argc, char **argv)
         if (opt.eval && (operands > 0 || opt.shards > 1))
                 return usage_error(&predict_command,
                                    "--eval takes no IMAGE and no --shard");
+        /* larger than PIPE_BUF: only record_emit decides when to write */
+        static char stdout_buffer[1 << 16];
+        setvbuf(stdout, stdout_buffer, _IOFBF, sizeof stdout_buffer);
         if (opt.threads)
                 omp_set_num_threads(opt.threads);
         /* Under mpirun, --eval's images are split across the processes. */

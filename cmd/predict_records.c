@@ -1,63 +1,15 @@
 #include "predict_records.h"
 
+#include "escape.h"
+
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio_ext.h>
 #include <string.h>
 
 const char *const record_format_names[] = {"text", "tsv", "json", NULL};
-
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if the bytes there
- * are not one (overlong forms, surrogates and values past U+10FFFF are
- * invalid, RFC 3629). */
-static int utf8_length(const unsigned char *s)
-{
-        if (s[0] < 0x80)
-                return 1;
-        int n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-        if (!n || s[0] > 0xf4)
-                return 0;
-        for (int i = 1; i < n; i++)
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-        if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
-            (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
-                return 0;
-        return n;
-}
-
-static bool valid_utf8(const char *s)
-{
-        for (const unsigned char *p = (const unsigned char *)s; *p;) {
-                int n = utf8_length(p);
-                if (!n)
-                        return false;
-                p += n;
-        }
-        return true;
-}
-
-/* The text and TSV escaping described in predict_records.h. */
-static void put_escaped(FILE *out, const char *s)
-{
-        for (const unsigned char *p = (const unsigned char *)s; *p;) {
-                int n = utf8_length(p);
-                if (n > 1 ||
-                    (n == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\')) {
-                        fwrite(p, 1, n, out);
-                        p += n;
-                        continue;
-                }
-                switch (*p) {
-                case '\\': fputs("\\\\", out); break;
-                case '\t': fputs("\\t", out); break;
-                case '\n': fputs("\\n", out); break;
-                case '\r': fputs("\\r", out); break;
-                default: fprintf(out, "\\x%02x", *p);
-                }
-                p++;
-        }
-}
 
 /* A JSON string; invalid UTF-8 bytes become U+FFFD. */
 static void put_json_string(FILE *out, const char *s)
@@ -116,10 +68,12 @@ void record_header(FILE *out, enum record_format f)
                 fputs("path\trank\tindex\tprobability\tlabel\n", out);
 }
 
+/* TSV: fixed decimals, so that sort -n orders them (5e-09 would sort
+ * first); JSON: every digit a float32 has. */
 static void put_probability(FILE *out, float p, bool json)
 {
         if (isfinite(p))
-                fprintf(out, "%.6g", p);
+                fprintf(out, json ? "%.9g" : "%.8f", p);
         else
                 fputs(json ? "null" : "nan", out);
 }
@@ -173,4 +127,14 @@ void record_failure(FILE *out, enum record_format f, const char *path,
         fputs(",\"error\":", out);
         put_json_string(out, message);
         fputs("}\n", out);
+}
+
+bool record_emit(FILE *out, const char *record, size_t n)
+{
+        /* What is pending goes out first if the record would not fit with
+         * it in one atomic write; stdout's buffer (set larger than
+         * PIPE_BUF by predict) then never flushes in mid-record. */
+        if (__fpending(out) + n > PIPE_BUF && fflush(out) != 0)
+                return false;
+        return fwrite(record, 1, n, out) == n;
 }

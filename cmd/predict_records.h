@@ -11,10 +11,18 @@
  *         not valid UTF-8 has its invalid bytes shown as U+FFFD in "file"
  *         and its exact bytes in "file_hex"
  *
- * Probabilities are written with 6 significant digits in tsv and json. */
+ * Probabilities are written with 8 decimals in tsv (fixed notation, so
+ * that sort -n orders them) and 9 significant digits in json.
+ *
+ * Records are rendered whole (into memory), then handed to record_emit:
+ * each write(2) of predict's output ends at a record boundary and holds
+ * whole records up to PIPE_BUF bytes, which a pipe writes atomically, so
+ * several predicts writing one pipe (xargs -P) never tear a line. */
 #ifndef ALEXNET_RECORDS_H
 #define ALEXNET_RECORDS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "model/classify.h"
@@ -35,5 +43,10 @@ void record_prediction(FILE *out, enum record_format f, const char *path,
  * failure goes to stderr). */
 void record_failure(FILE *out, enum record_format f, const char *path,
                     const char *message);
+
+/* Appends one rendered record (or several whole ones) to out, flushing
+ * first what is pending if both would exceed PIPE_BUF; false on a write
+ * error.  out must be fully buffered with a buffer above PIPE_BUF. */
+bool record_emit(FILE *out, const char *record, size_t n);
 
 #endif

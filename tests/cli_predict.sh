@@ -174,4 +174,50 @@ predict_14() {
 }
 test_expect "--fast-jpeg: reduced-scale decoding of large JPEGs only" predict_14
 
+# Records that pipelines can trust: four predicts writing one pipe at once
+# (xargs -P4) never tear a line; TSV probabilities in fixed decimals (so
+# sort -n orders them), JSON with every digit; a name on stderr escaped as
+# on stdout; a file name taken for an option says how to name it.
+predict_15() {
+        mkdir -p "$tmp/piped"
+        i=0
+        while [ $i -lt 480 ]; do
+                # long names: records of a few hundred bytes each
+                ln -s "$(cd "$P" && pwd)/small.jpg" \
+                        "$tmp/piped/$(printf 'photo-%04d-%0150d' $i 0).jpg"
+                i=$((i + 1))
+        done
+        # (into a pipe: before records were written whole, 4 to 11 lines of
+        # 480 came out torn)
+        find "$tmp/piped" -name '*.jpg' -print0 |
+                xargs -0 -P4 -n60 "$ALEXNET" predict -m "$model" -f json -k 10 -j1 |
+                cat >"$tmp/parallel-out.json" || fail "xargs"
+        [ "$(wc -l <"$tmp/parallel-out.json")" = 480 ] || fail "$(wc -l <"$tmp/parallel-out.json") lines, not 480"
+        if command -v python3 >/dev/null; then
+                python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    json.loads(line)["top"]
+' "$tmp/parallel-out.json" || fail "a torn JSON line"
+        fi
+        expect 0 "$ALEXNET" predict -m "$model" -f tsv -k 10 "$P/small.jpg"
+        ! cut -f4 "$out" | grep -Evq '^[01]\.[0-9]{8}$' ||
+                fail "TSV probabilities not in fixed decimals: $(cut -f4 "$out" | tr '\n' ' ')"
+        sort -t"$(printf '\t')" -k4,4nr "$out" | cut -f2 | tr '\n' ' ' |
+                grep -qx "1 2 3 4 5 6 7 8 9 10 " || fail "sort -n does not give rank order"
+        expect 0 "$ALEXNET" predict -m "$model" -f json -k 1 "$P/small.jpg"
+        grep -q '"prob":0\.95094[0-9]\{4\}}' "$out" || fail "JSON precision: $(cat "$out")"
+        name="$tmp/odd$(printf '\033')[31m
+name.jpg"
+        printf 'x' >"$name"
+        expect 1 "$ALEXNET" predict -m "$model" "$name"
+        [ "$(wc -l <"$err")" = 1 ] || fail "the message took more than one line"
+        grep -q 'odd\\x1b\[31m\\nname.jpg: not a JPEG or PNG image' "$err" ||
+                fail "stderr not escaped: $(cat -A "$err")"
+        expect 2 "$ALEXNET" predict -m "$model" -k 1 -x.jpg
+        grep -q "unknown option '-x.jpg' (a file? write ./NAME, or put it after --)" "$err" ||
+                fail "the argument blamed: $(head -1 "$err")"
+}
+test_expect "records pipelines can trust: no torn lines, sortable numbers, escaped names" predict_15
+
 test_done

@@ -1,0 +1,87 @@
+#include "escape.h"
+
+#include <string.h>
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if the bytes there
+ * are not one (overlong forms, surrogates and values past U+10FFFF are
+ * invalid, RFC 3629). */
+int utf8_length(const unsigned char *s)
+{
+        if (s[0] < 0x80)
+                return 1;
+        int n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+        if (!n || s[0] > 0xf4)
+                return 0;
+        for (int i = 1; i < n; i++)
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+        if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+            (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+                return 0;
+        return n;
+}
+
+bool valid_utf8(const char *s)
+{
+        for (const unsigned char *p = (const unsigned char *)s; *p;) {
+                int n = utf8_length(p);
+                if (!n)
+                        return false;
+                p += n;
+        }
+        return true;
+}
+
+void put_escaped(FILE *out, const char *s)
+{
+        for (const unsigned char *p = (const unsigned char *)s; *p;) {
+                int n = utf8_length(p);
+                if (n > 1 ||
+                    (n == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\')) {
+                        fwrite(p, 1, n, out);
+                        p += n;
+                        continue;
+                }
+                switch (*p) {
+                case '\\': fputs("\\\\", out); break;
+                case '\t': fputs("\\t", out); break;
+                case '\n': fputs("\\n", out); break;
+                case '\r': fputs("\\r", out); break;
+                default: fprintf(out, "\\x%02x", *p);
+                }
+                p++;
+        }
+}
+
+char *escape_into(char *dst, size_t size, const char *s)
+{
+        size_t used = 0;
+        for (const unsigned char *p = (const unsigned char *)s; *p;) {
+                char piece[8];
+                int n = utf8_length(p), len;
+                if (n > 1 ||
+                    (n == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\')) {
+                        len = n;
+                        memcpy(piece, p, n);
+                } else {
+                        len = *p == '\\' ? snprintf(piece, sizeof piece, "\\\\")
+                              : *p == '\t'
+                                      ? snprintf(piece, sizeof piece, "\\t")
+                              : *p == '\n'
+                                      ? snprintf(piece, sizeof piece, "\\n")
+                              : *p == '\r'
+                                      ? snprintf(piece, sizeof piece, "\\r")
+                                      : snprintf(piece, sizeof piece, "\\x%02x",
+                                                 *p);
+                        n = 1;
+                }
+                if (used + (size_t)len + 1 > size)
+                        break;
+                memcpy(dst + used, piece, len);
+                used += len;
+                p += n;
+        }
+        if (size)
+                dst[used] = '\0';
+        return dst;
+}
