@@ -27,7 +27,7 @@ static const char *output = "model.safetensors", *checkpoint, *resume,
 static double checkpoint_minutes;
 static int threads;
 static int freeze_choice = -1; /* 0: --freeze features */
-static bool cache, quiet;
+static bool cache, quiet, keep_checkpoint;
 static int processes = 1; /* of a distributed run: each step takes
                            * processes * batch images */
 
@@ -151,6 +151,10 @@ static const struct option_spec train_options[] = {
                 "shorter image side before the centre or\n"
                 "random crop (default: the model's)",
                 &settings.resize, 1, 1 << 16),
+        OPT_FLAG(0, "keep-checkpoint",
+                 "keep the checkpoint after the model is\n"
+                 "written (it is removed otherwise)",
+                 &keep_checkpoint),
         OPT_FLAG(0, "fast-jpeg",
                  "decode JPEGs at reduced scale (faster; not\n"
                  "the pixels torchvision sees)",
@@ -166,10 +170,10 @@ static const struct option_spec train_options[] = {
 /* What a resumed run may be given anew; every other option must repeat
  * what the checkpoint recorded. */
 static const char *const free_on_resume[] = {
-        "output",  "epochs",     "batch",
-        "threads", "checkpoint", "checkpoint-every",
-        "resume",  "cache",      "log",
-        "quiet",   "help",       NULL};
+        "output",     "epochs",           "batch",  "threads",
+        "checkpoint", "checkpoint-every", "resume", "cache",
+        "log",        "keep-checkpoint",  "quiet",  "help",
+        NULL};
 
 static bool free_to_change(const char *long_name)
 {
@@ -355,26 +359,40 @@ static enum an_status show_epoch(void *ctx, const struct epoch_report *r,
                                  struct an_error *err)
 {
         struct reporter *rep = ctx;
+        /* Without validation its columns stay empty; top-5 only when
+         * there are more than 5 classes (otherwise it is 100%). */
+        bool top5 = r->classes > 5;
+        char val[96] = ",,";
+        if (r->validated)
+                snprintf(val, sizeof val, "%.6f,%.6f,", r->val.loss,
+                         r->val.top1);
+        if (r->validated && top5)
+                snprintf(val + strlen(val), sizeof val - strlen(val), "%.6f",
+                         r->val.top5);
         if (rep->log) {
-                fprintf(rep->log,
-                        "%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.6f,%.1f,%.1f\n",
-                        r->epoch + 1, r->lr, r->train_loss, r->train_top1,
-                        r->val.loss, r->val.top1, r->val.top5, r->seconds,
-                        r->images_per_s);
+                fprintf(rep->log, "%d,%.6g,%.6f,%.6f,%s,%.1f,%.1f\n",
+                        r->epoch + 1, r->lr, r->train_loss, r->train_top1, val,
+                        r->seconds, r->images_per_s);
                 if (fflush(rep->log) != 0 || ferror(rep->log)) {
                         rep->log_failed = true;
                         return an_error_set(err, AN_E_IO, "write failed: %s",
                                             strerror(errno));
                 }
         }
-        if (!quiet)
-                fprintf(stderr,
-                        "%salexnet: epoch %d/%d: lr %.3g, train loss %.4f "
-                        "top-1 %.2f%%, val loss %.4f top-1 %.2f%% top-5 "
-                        "%.2f%%, %.0f images/s\n",
-                        rep->tty ? "\n" : "", r->epoch + 1, r->epochs, r->lr,
-                        r->train_loss, 100 * r->train_top1, r->val.loss,
-                        100 * r->val.top1, 100 * r->val.top5, r->images_per_s);
+        if (quiet)
+                return AN_OK;
+        char shown[96] = "";
+        if (r->validated)
+                snprintf(shown, sizeof shown, ", val loss %.4f top-1 %.2f%%",
+                         r->val.loss, 100 * r->val.top1);
+        if (r->validated && top5)
+                snprintf(shown + strlen(shown), sizeof shown - strlen(shown),
+                         " top-5 %.2f%%", 100 * r->val.top5);
+        fprintf(stderr,
+                "%salexnet: epoch %d/%d: lr %.3g, train loss %.4f top-1 "
+                "%.2f%%%s, %.0f images/s\n",
+                rep->tty ? "\n" : "", r->epoch + 1, r->epochs, r->lr,
+                r->train_loss, 100 * r->train_top1, shown, r->images_per_s);
         return AN_OK;
 }
 
@@ -431,6 +449,18 @@ static int train(struct train_run *r, const struct reporter *rep,
         }
         if (st == AN_OK)
                 st = train_run_save_model(r, output, &err);
+        if (st == AN_OK && c->rank == 0) {
+                /* The model holds all a checkpoint would give now (a
+                 * checkpoint is twice its size): gone unless asked for. */
+                if (!keep_checkpoint && unlink(r->io.checkpoint) != 0 &&
+                    errno != ENOENT)
+                        report(r->io.checkpoint, "cannot remove: %s",
+                               strerror(errno));
+                if (!quiet)
+                        report("train", "wrote %s%s%s", output,
+                               keep_checkpoint ? "; checkpoint kept in " : "",
+                               keep_checkpoint ? r->io.checkpoint : "");
+        }
         if (st != AN_OK) {
                 report(rep->log_failed  ? log_path
                        : *r->error_file ? r->error_file
@@ -538,7 +568,7 @@ const struct command train_command = {
         "       [--checkpoint FILE] [--checkpoint-every MINUTES] [--resume "
         "FILE]\n"
         "       [--freeze features] [--resize N] [--fast-jpeg] [--cache]\n"
-        "       [--log FILE] [--quiet]\n"
+        "       [--keep-checkpoint] [--log FILE] [--quiet]\n"
         "       DATADIR\n",
         "Train on DATADIR/CLASS/IMAGE (JPEG or PNG, one folder per class).\n"
         "With --resume, DATADIR and every option that shapes the run come\n"

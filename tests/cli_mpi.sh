@@ -66,7 +66,7 @@ test_expect "--lr-scale linear with 2 processes is --lr doubled; LARS and warm-u
 
 resumed_like_uninterrupted() {
         expect 0 "$mpirun" -np 2 "$ALEXNET" train $args --epochs 4 -b 2 -o "$tmp/full.st" "$data"
-        expect 0 "$mpirun" -np 2 "$ALEXNET" train $args --epochs 2 -b 2 -o "$tmp/half.st" "$data"
+        expect 0 "$mpirun" -np 2 "$ALEXNET" train $args --epochs 2 -b 2 --keep-checkpoint -o "$tmp/half.st" "$data"
         cp "$tmp/half.st.ckpt" "$tmp/half1.st.ckpt"
         expect 0 "$mpirun" -np 2 "$ALEXNET" train --resume "$tmp/half.st.ckpt" --epochs 4 -q
         "$same" "$tmp/full.st" "$tmp/half.st" || fail "resumed with 2 differs"
@@ -81,8 +81,8 @@ only_rank0_writes() {
         # process 1 runs in a directory of its own: relative outputs would land there
         mkdir -p "$tmp/r0" "$tmp/r1"
         (cd "$tmp/r0" && expect 0 "$mpirun" -np 1 "$ALEXNET" train $args --epochs 2 -b 2 \
-                --log log.csv -o m.st "$data" : \
-                -np 1 sh -c "cd '$tmp/r1' && exec '$ALEXNET' train $args --epochs 2 -b 2 --log log.csv -o m.st '$data'") ||
+                --keep-checkpoint --log log.csv -o m.st "$data" : \
+                -np 1 sh -c "cd '$tmp/r1' && exec '$ALEXNET' train $args --epochs 2 -b 2 --keep-checkpoint --log log.csv -o m.st '$data'") ||
                 exit 1
         [ -s "$tmp/r0/m.st" ] && [ -s "$tmp/r0/m.st.ckpt" ] || fail "process 0 wrote the model and checkpoint"
         [ "$(wc -l <"$tmp/r0/log.csv")" -eq 3 ] || fail "log: header and 2 epochs, once"

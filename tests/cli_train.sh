@@ -179,4 +179,34 @@ bad_use() {
 }
 test_expect "bad use is refused with a clear message" bad_use
 
+# The ends of a run: the checkpoint removed once the model is written
+# (kept with --keep-checkpoint), a last line naming the model, no
+# validation columns without validation, no top-5 for 5 classes or fewer,
+# and one class folder refused.
+run_edges() {
+        expect 0 "$ALEXNET" train --preset alexnet-small --epochs 1 -b 4 --seed 5 \
+                --log "$tmp/novel.csv" -o "$tmp/e.safetensors" "$data"
+        [ ! -e "$tmp/e.safetensors.ckpt" ] || fail "the checkpoint stayed"
+        tail -1 "$err" | grep -qx "alexnet: train: wrote $tmp/e.safetensors" ||
+                fail "no last line naming the model: $(tail -1 "$err")"
+        grep -q "val" "$err" && fail "validation shown without validation: $(grep val "$err")"
+        tail -1 "$tmp/novel.csv" | grep -q '^1,[^,]*,[^,]*,[^,]*,,,,[^,]*,[^,]*$' ||
+                fail "validation columns not empty: $(tail -1 "$tmp/novel.csv")"
+        expect 0 "$ALEXNET" train --preset alexnet-small --epochs 1 -b 4 --seed 5 -q \
+                --val-split 0.25 --keep-checkpoint --log "$tmp/val.csv" -o "$tmp/k.safetensors" "$data"
+        [ -s "$tmp/k.safetensors.ckpt" ] || fail "--keep-checkpoint"
+        ! grep -v "(skipped)$" "$err" | grep -q . || fail "-q printed: $(cat "$err")"
+        # 3 classes: top-1 and loss, no top-5 (it would be 100%)
+        tail -1 "$tmp/val.csv" | grep -q '^1,[^,]*,[^,]*,[^,]*,[0-9.]*,[0-9.]*,,' ||
+                fail "validation columns: $(tail -1 "$tmp/val.csv")"
+        mkdir -p "$tmp/one/only"
+        cp "$I/rgb8.png" "$I/gray8.png" "$tmp/one/only/"
+        expect 2 "$ALEXNET" train --preset alexnet-small --epochs 1 -o "$tmp/one.safetensors" "$tmp/one"
+        one_line_error "$tmp/one"
+        grep -q "one class folder (only): a classifier needs at least two" "$err" ||
+                fail "one class: $(cat "$err")"
+        [ ! -e "$tmp/one.safetensors" ] || fail "a one-class model was written"
+}
+test_expect "a run's ends: checkpoint removed, last line, validation columns, one class refused" run_edges
+
 test_done

@@ -46,6 +46,11 @@ static enum an_status open_folders(struct train_run *r, struct an_error *err)
         const struct train_settings *s = &r->settings;
         blame(r, s->datadir);
         enum an_status st = dataset_scan(&r->train_set, s->datadir, err);
+        if (st == AN_OK && r->train_set.n_classes < 2)
+                st = an_error_set(err, AN_E_INVALID,
+                                  "one class folder (%s): a classifier needs "
+                                  "at least two",
+                                  r->train_set.class_names[0]);
         if (st != AN_OK || !*s->val)
                 return st;
         blame(r, s->val);
@@ -468,6 +473,7 @@ static enum an_status end_epoch(struct train_run *r, int epoch, double lr,
                                    .epochs = r->settings.epochs,
                                    .lr = lr,
                                    .validated = r->val.n > 0,
+                                   .classes = r->train_set.n_classes,
                                    .seconds = seconds,
                                    .images_per_s = rate};
         /* Every image failed to decode (their headers looked fine): no

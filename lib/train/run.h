@@ -52,6 +52,7 @@ struct epoch_report {
         double lr; /* at the epoch's start */
         double train_loss, train_top1;
         bool validated; /* val holds a validation result */
+        int classes;    /* top-5 means something only above 5 */
         struct eval_result val;
         double seconds, images_per_s;
 };
