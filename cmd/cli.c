@@ -2,6 +2,7 @@
 #include "escape.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,31 +55,79 @@ int finish_output(int status)
 #ifndef ALEXNET_DATADIR
 #define ALEXNET_DATADIR "/usr/local/share/alexnet"
 #endif
-#define DEFAULT_MODEL ALEXNET_DATADIR "/default.safetensors"
+#ifndef ALEXNET_BUILDDIR
+#define ALEXNET_BUILDDIR ""
+#define ALEXNET_SRCDIR   ""
+#endif
+
+/* Whether this binary is the one in the tree it was built in (./alexnet
+ * before make install): its data files are then the tree's weights/. */
+static bool running_from_build_tree(void)
+{
+        char exe[4096], *dir, *built;
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (n <= 0 || !*ALEXNET_BUILDDIR)
+                return false;
+        exe[n] = '\0';
+        *strrchr(exe, '/') = '\0';
+        dir = realpath(exe, NULL);
+        built = realpath(ALEXNET_BUILDDIR, NULL);
+        bool same = dir && built && !strcmp(dir, built);
+        free(dir);
+        free(built);
+        return same;
+}
+
+/* The first of dirs (NULL-ended, "" skipped) holding a readable name. */
+static const char *first_readable(const char *const *dirs, const char *name)
+{
+        static char path[4096];
+        for (int i = 0; dirs[i]; i++) {
+                if (!*dirs[i])
+                        continue;
+                snprintf(path, sizeof path, "%s/%s", dirs[i], name);
+                if (access(path, R_OK) == 0)
+                        return path;
+        }
+        return NULL;
+}
+
+/* Where data files are looked for: $ALEXNET_DATADIR alone when set;
+ * otherwise a build tree's weights/ (build, then source) before the
+ * installed data directory, so that ./alexnet uses its own files. */
+static const char *const *data_dirs(void)
+{
+        static const char *dirs[4];
+        const char *env = getenv("ALEXNET_DATADIR");
+        bool tree = !(env && *env) && running_from_build_tree();
+        dirs[0] = env && *env ? env : tree ? ALEXNET_BUILDDIR "/weights" : "";
+        dirs[1] = tree ? ALEXNET_SRCDIR "/weights" : "";
+        dirs[2] = env && *env ? NULL : ALEXNET_DATADIR;
+        dirs[3] = NULL;
+        return dirs;
+}
 
 const char *default_model_path(void)
 {
         const char *env = getenv("ALEXNET_MODEL");
         if (env && *env)
                 return env;
-        return access(DEFAULT_MODEL, F_OK) == 0 ? DEFAULT_MODEL : NULL;
+        return first_readable(data_dirs(), "default.safetensors");
 }
 
 const char *data_file_path(const char *name)
 {
-        static char path[4096];
-        const char *dir = getenv("ALEXNET_DATADIR");
-        snprintf(path, sizeof path, "%s/%s",
-                 dir && *dir ? dir : ALEXNET_DATADIR, name);
-        return access(path, R_OK) == 0 ? path : NULL;
+        return first_readable(data_dirs(), name);
 }
 
 int report_no_model(void)
 {
         report("no model",
                "give -m MODEL or set ALEXNET_MODEL; or install the default "
-               "(%s), see 'man alexnet-predict'",
-               DEFAULT_MODEL);
+               "(%s/default.safetensors) with alexnet-fetch-weights; see "
+               "'alexnet help predict'",
+               running_from_build_tree() ? ALEXNET_BUILDDIR "/weights"
+                                         : ALEXNET_DATADIR);
         return EXIT_FATAL;
 }
 

@@ -234,7 +234,13 @@ static bool open_model(struct model *m, const char **model_path)
                 return false;
         }
         if (model_open(m, path, &err) != AN_OK) {
-                report(path, "%s", err.message);
+                /* a path from the environment says so: the user may not
+                 * remember setting it */
+                const char *env = getenv("ALEXNET_MODEL");
+                if (!opt.model && env && !strcmp(env, path))
+                        report("ALEXNET_MODEL", "%s: %s", path, err.message);
+                else
+                        report(path, "%s", err.message);
                 return false;
         }
         bool ok = fit_batch(m, path);

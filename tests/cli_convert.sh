@@ -45,6 +45,21 @@ convert_3() {
 }
 test_expect "a 1000-class model gets the bundled ImageNet labels" convert_3
 
+# Run from the tree it was built in (as here), alexnet finds its data files
+# there: a 1000-class model (a darknet network made here, all zeros) gets
+# the ImageNet labels of weights/ without make install.
+labels_from_build_tree() {
+        printf '[net]\nheight=8\nwidth=8\nchannels=3\n\n[connected]\noutput=1000\nactivation=linear\n' \
+                >"$tmp/tiny.cfg"
+        { printf '\000\000\000\000\002\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000'
+          head -c $(((1000 + 1000 * 192) * 4)) /dev/zero; } >"$tmp/tiny.weights"
+        (unset ALEXNET_DATADIR
+         expect 0 "$ALEXNET" convert "$tmp/tiny.cfg" "$tmp/tiny.weights" "$tmp/tiny.safetensors") || exit 1
+        expect 0 "$ALEXNET" inspect "$tmp/tiny.safetensors"
+        grep -q "labels: *1000: tench, goldfish" "$out" || fail "no bundled labels: $(grep labels "$out")"
+}
+test_expect "from the build tree, the bundled labels are found without make install" labels_from_build_tree
+
 convert_4() {
         for f in "$C"/bad/*.pth "$C"/bad/*.onnx; do
                 expect 2 "$ALEXNET" convert "$f" "$tmp/bad.safetensors"

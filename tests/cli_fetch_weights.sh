@@ -35,4 +35,13 @@ fetch_2() {
 }
 test_expect "a conversion failure installs nothing" fetch_2
 
+# From the build tree, with no ALEXNET and no alexnet on the PATH, the
+# script uses the tree's ./alexnet.
+fetch_from_build_tree() {
+        (unset ALEXNET; PATH=/usr/bin:/bin
+         expect 0 "$script" --from "$pth" --sha256 "$hash" --output "$tmp/tree.safetensors") || exit 1
+        expect 0 "$ALEXNET" inspect "$tmp/tree.safetensors"
+}
+test_expect "run from the build tree, it finds the tree's alexnet" fetch_from_build_tree
+
 test_done
