@@ -278,7 +278,7 @@ static int classify_source(struct model *m, const char *model_path,
                 return EXIT_FATAL;
         }
         int status = opt.eval ? evaluate_folder(m, &p, d, part, c, opt.eval,
-                                                opt.format == FORMAT_JSON)
+                                                opt.format, opt.header)
                               : classify_all(m, &p);
         pipeline_free(&p);
         return status;

@@ -5,13 +5,51 @@
 
 #include "model/classify.h"
 #include "cli.h"
+#include "escape.h"
 #include "predict_eval.h"
 
+/* Each class folder's output index: by name among the model's labels, or
+ * (a model without labels) by sorted position.  NULL, reported, when a
+ * folder names no class of the model. */
+static int *match_classes(const struct model *m, const struct dataset *d,
+                          const char *dir)
+{
+        int classes = (int)net_outputs(&m->net);
+        int *index = malloc((d->n_classes + 1) * sizeof *index);
+        if (!index) {
+                report("predict", "out of memory");
+                return NULL;
+        }
+        if (!m->labels && d->n_classes != classes) {
+                report(dir,
+                       "%d class folders, the model has %d classes and no "
+                       "labels to match their names with",
+                       d->n_classes, classes);
+                free(index);
+                return NULL;
+        }
+        for (int c = 0; c < d->n_classes; c++) {
+                index[c] = m->labels ? -1 : c;
+                for (int k = 0; m->labels && k < classes; k++)
+                        if (!strcmp(m->labels[k], d->class_names[c]))
+                                index[c] = k;
+                if (index[c] < 0) {
+                        report(dir,
+                               "class folder '%s' is none of the model's "
+                               "labels (alexnet inspect lists them)",
+                               d->class_names[c]);
+                        free(index);
+                        return NULL;
+                }
+        }
+        return index;
+}
+
 /* Counts a batch: failures reported, the decoded images against their
- * labels. */
+ * classes' output indices. */
 static void count_batch(struct accuracy *acc, size_t *failed,
                         const struct batch *b, const float *probs,
-                        const int *labels_of_batch)
+                        const int *folder_of_batch, const int *index)
 {
         for (int i = 0; i < b->n; i++) {
                 if (b->slot[i] < 0) {
@@ -19,27 +57,49 @@ static void count_batch(struct accuracy *acc, size_t *failed,
                         (*failed)++;
                         continue;
                 }
+                int label = index[folder_of_batch[i]];
                 accuracy_add(acc, probs + (size_t)b->slot[i] * acc->classes,
-                             &labels_of_batch[i], 1);
+                             &label, 1);
         }
 }
 
+/* Images of class folder c and how many of them ranked first. */
+static void class_counts(const struct accuracy *t, int k, size_t *n,
+                         size_t *right)
+{
+        *n = 0;
+        for (int p = 0; p < t->classes; p++)
+                *n += t->confusion[(size_t)k * t->classes + p];
+        *right = t->confusion[(size_t)k * t->classes + k];
+}
+
+/* The text report prints the confusion matrix up to this many classes
+ * (-f json always has it). */
+enum { TEXT_MATRIX_MAX = 32 };
+
 static void print_text(const struct accuracy *t, size_t failed,
-                       const struct dataset *d)
+                       const struct dataset *d, const int *index, bool named)
 {
         printf("images: %zu (%zu could not be read)\n", t->seen, failed);
-        printf("top-1: %.2f%%\ntop-5: %.2f%%\n\n", 100 * accuracy_top1(t),
-               100 * accuracy_top5(t));
-        printf("%-24s %8s %8s\n", "class", "images", "top-1");
-        for (int c = 0; c < t->classes; c++) {
-                size_t n = 0;
-                for (int p = 0; p < t->classes; p++)
-                        n += t->confusion[(size_t)c * t->classes + p];
-                size_t right = t->confusion[(size_t)c * t->classes + c];
-                printf("%-24s %8zu %7.2f%%\n", d->class_names[c], n,
-                       n ? 100.0 * right / n : 0);
+        printf("top-1: %.2f%%\n", 100 * accuracy_top1(t));
+        if (t->classes > 5)
+                printf("top-5: %.2f%%\n", 100 * accuracy_top5(t));
+        printf("classes matched %s\n\n",
+               named ? "by name to the model's labels"
+                     : "by position (the model has no labels)");
+        printf("%-24s %6s %8s %8s\n", "class", "output", "images", "top-1");
+        for (int c = 0; c < d->n_classes; c++) {
+                size_t n, right;
+                class_counts(t, index[c], &n, &right);
+                printf("%-24s %6d %8zu %7.2f%%\n", d->class_names[c], index[c],
+                       n, n ? 100.0 * right / n : 0);
         }
-        printf("\nconfusion matrix (rows: true class, columns: predicted)\n");
+        if (t->classes > TEXT_MATRIX_MAX) {
+                printf("\n(%d outputs: the confusion matrix is in -f json)\n",
+                       t->classes);
+                return;
+        }
+        printf("\nconfusion matrix (rows: true output, columns: predicted)\n");
         printf("%4s", "");
         for (int p = 0; p < t->classes; p++)
                 printf(" %6d", p);
@@ -53,28 +113,47 @@ static void print_text(const struct accuracy *t, size_t failed,
         }
 }
 
+/* One line per class folder, then the whole folder's (class "*"). */
+static void print_tsv(const struct accuracy *t, size_t failed,
+                      const struct dataset *d, const int *index, bool header)
+{
+        if (header)
+                printf("class\toutput\timages\ttop1\ttop5\tfailed\n");
+        for (int c = 0; c < d->n_classes; c++) {
+                size_t n, right;
+                class_counts(t, index[c], &n, &right);
+                char name[4096];
+                printf("%s\t%d\t%zu\t%.8f\t\t\n",
+                       escape_into(name, sizeof name, d->class_names[c]),
+                       index[c], n, n ? (double)right / n : 0);
+        }
+        printf("*\t\t%zu\t%.8f\t%.8f\t%zu\n", t->seen, accuracy_top1(t),
+               accuracy_top5(t), failed);
+}
+
 static void print_json(const struct accuracy *t, size_t failed,
-                       const struct dataset *d)
+                       const struct dataset *d, const int *index)
 {
         json_t *classes = json_array(), *matrix = json_array();
-        for (int c = 0; c < t->classes; c++) {
+        for (int p = 0; p < t->classes; p++) {
                 json_t *row = json_array();
-                size_t n = 0;
-                for (int p = 0; p < t->classes; p++) {
-                        size_t v = t->confusion[(size_t)c * t->classes + p];
-                        n += v;
-                        json_array_append_new(row, json_integer((json_int_t)v));
-                }
+                for (int q = 0; q < t->classes; q++)
+                        json_array_append_new(
+                                row,
+                                json_integer(
+                                        (json_int_t)t->confusion
+                                                [(size_t)p * t->classes + q]));
                 json_array_append_new(matrix, row);
-                json_array_append_new(
-                        classes,
-                        json_pack("{s:s,s:I,s:f}", "name", d->class_names[c],
-                                  "images", (json_int_t)n, "top1",
-                                  n ? (double)t->confusion[(size_t)c *
-                                                                   t->classes +
-                                                           c] /
-                                                  n
-                                    : 0.0));
+        }
+        for (int c = 0; c < d->n_classes; c++) {
+                size_t n, right;
+                class_counts(t, index[c], &n, &right);
+                json_array_append_new(classes,
+                                      json_pack("{s:s,s:i,s:I,s:f}", "name",
+                                                d->class_names[c], "output",
+                                                index[c], "images",
+                                                (json_int_t)n, "top1",
+                                                n ? (double)right / n : 0.0));
         }
         json_t *doc = json_pack(
                 "{s:I,s:I,s:f,s:f,s:o,s:o}", "images", (json_int_t)t->seen,
@@ -130,19 +209,19 @@ static bool sum_counts(struct accuracy *acc, size_t *failed,
 
 int evaluate_folder(struct model *m, struct pipeline *p,
                     const struct dataset *d, const struct eval_part *part,
-                    const struct comm *c, const char *dir, bool json)
+                    const struct comm *c, const char *dir,
+                    enum record_format format, bool header)
 {
         struct accuracy acc;
         struct an_error err;
         int classes = (int)net_outputs(&m->net);
-        if (classes != d->n_classes) {
-                report(dir, "%d class folders, the model has %d classes",
-                       d->n_classes, classes);
+        int *index = match_classes(m, d, dir);
+        if (!index)
                 return EXIT_FATAL;
-        }
         float *probs = malloc((size_t)p->capacity * classes * sizeof *probs);
         if (!probs || accuracy_init(&acc, classes, true, &err) != AN_OK) {
                 free(probs);
+                free(index);
                 report("predict", "out of memory");
                 return EXIT_FATAL;
         }
@@ -155,22 +234,25 @@ int evaluate_folder(struct model *m, struct pipeline *p,
                         status = EXIT_FATAL;
                 } else {
                         count_batch(&acc, &failed, b, probs,
-                                    part->labels + position);
+                                    part->labels + position, index);
                         position += b->n;
                 }
         }
         if (status != EXIT_FATAL && !sum_counts(&acc, &failed, c))
                 status = EXIT_FATAL;
         if (status != EXIT_FATAL && c->rank == 0) {
-                if (json)
-                        print_json(&acc, failed, d);
+                if (format == FORMAT_JSON)
+                        print_json(&acc, failed, d, index);
+                else if (format == FORMAT_TSV)
+                        print_tsv(&acc, failed, d, index, header);
                 else
-                        print_text(&acc, failed, d);
+                        print_text(&acc, failed, d, index, m->labels != NULL);
         }
         if (status != EXIT_FATAL) {
                 status = failed ? EXIT_SOME_FAILED : EXIT_ALL_DONE;
         }
         accuracy_free(&acc);
         free(probs);
+        free(index);
         return status;
 }

@@ -9,6 +9,7 @@
 #include "model/model.h"
 #include "train/comm.h"
 #include "predict_pipeline.h"
+#include "predict_records.h"
 
 /* The images of the labelled folder d this process evaluates: all, or
  * under mpirun every size-th from its rank on. */
@@ -23,11 +24,14 @@ void eval_part_free(struct eval_part *part);
 
 /* Classifies the images of part (fed to p in its order) and prints the
  * accuracy of the whole folder d, per-class accuracy and the confusion
- * matrix, as text or one JSON document: the processes' counts are summed
- * and process 0 prints.  dir names d in messages.  Returns the exit
- * status (the same on every process). */
+ * matrix, as text, TSV (one line a class folder, then "*" for all) or one
+ * JSON document: the processes' counts are summed and process 0 prints.
+ * Class folders are matched to the model's outputs by label name (or by
+ * position for a model without labels).  dir names d in messages.
+ * Returns the exit status (the same on every process). */
 int evaluate_folder(struct model *m, struct pipeline *p,
                     const struct dataset *d, const struct eval_part *part,
-                    const struct comm *c, const char *dir, bool json);
+                    const struct comm *c, const char *dir,
+                    enum record_format format, bool header);
 
 #endif

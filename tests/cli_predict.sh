@@ -220,4 +220,28 @@ name.jpg"
 }
 test_expect "records pipelines can trust: no torn lines, sortable numbers, escaped names" predict_15
 
+# --eval matches class folders to the model's labels by name: any subset
+# of the classes, a clear error for a folder that is none of them, and
+# -f tsv / -f json as asked.
+eval_by_name() {
+        mkdir -p "$tmp/ev/tabby cat" "$tmp/ev/class 3"
+        cp "$P/small.jpg" "$P/wide.jpg" "$tmp/ev/tabby cat/"
+        cp "$P/tall.png" "$tmp/ev/class 3/"
+        expect 0 "$ALEXNET" predict -m "$model" --eval "$tmp/ev" -f tsv --header
+        head -1 "$out" | grep -qx "class	output	images	top1	top5	failed" || fail "tsv header"
+        grep -q "^tabby cat	9	2	" "$out" || fail "tabby cat is output 9: $(cat "$out")"
+        grep -q "^class 3	3	1	" "$out" || fail "class 3 is output 3"
+        tail -1 "$out" | grep -q "^\*		3	" || fail "the total line"
+        expect 0 "$ALEXNET" predict -m "$model" --eval "$tmp/ev" -f json
+        grep -q '"name":"tabby cat","output":9' "$out" || fail "json classes"
+        expect 0 "$ALEXNET" predict -m "$model" --eval "$tmp/ev"
+        grep -q "classes matched by name" "$out" || fail "text says how classes were matched"
+        mv "$tmp/ev/class 3" "$tmp/ev/class three"
+        expect 2 "$ALEXNET" predict -m "$model" --eval "$tmp/ev"
+        one_line_error "$tmp/ev"
+        grep -q "class folder 'class three' is none of the model's labels" "$err" ||
+                fail "a folder no label names: $(cat "$err")"
+}
+test_expect "--eval matches class folders to labels by name; tsv and json" eval_by_name
+
 test_done
