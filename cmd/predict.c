@@ -21,7 +21,7 @@ struct predict_options {
         int tta;       /* 0: centre crop, 1: ten crops */
         int precision; /* 0: fp32, 1: bf16 */
         long shard, shards;
-        bool nul, header, fast_jpeg;
+        bool nul, header, fast_jpeg, recursive;
         double max_megapixels;
         const char *eval; /* --eval DATADIR */
 };
@@ -73,6 +73,10 @@ static const struct option_spec predict_options[] = {
         OPT_FLAG('0', "null", "standard input holds NUL-separated paths",
                  &opt.nul),
         OPT_FLAG(0, "header", "tsv: start with a header line", &opt.header),
+        OPT_FLAG('r', "recursive",
+                 "classify the JPEG and PNG files under each\n"
+                 "directory given, in sorted order",
+                 &opt.recursive),
         OPT_FLAG(0, "fast-jpeg",
                  "decode JPEGs at reduced scale: faster, but\n"
                  "not the pixels torchvision sees",
@@ -130,6 +134,9 @@ static void record_end(FILE *record, char **text, size_t *length)
 
 static void report_failure(const char *path, const char *message)
 {
+        if (!strcmp(message, "is a directory") && !opt.recursive)
+                message = "is a directory (-r classifies the images under "
+                          "it)";
         report(path, "%s", message);
         char *text;
         size_t length;
@@ -330,8 +337,12 @@ static int run_predict(int argc, char **argv)
                 else
                         path_source_init(&source, argv + 1, operands, opt.nul,
                                          opt.shard, opt.shards);
+                source.recursive = opt.recursive;
                 status = classify_source(&m, model_path, &source, &d, &part,
                                          &comm);
+                /* folders -r could not read are failures too */
+                if (source.walk_problems && status == EXIT_ALL_DONE)
+                        status = EXIT_SOME_FAILED;
                 path_source_free(&source);
         }
         /* The other processes may be waiting for this one's counts. */
@@ -353,7 +364,7 @@ const struct command predict_command = {
         "       [-j THREADS] [--tta center|ten-crop] [--shard K/N] [-0] "
         "[--header]\n"
         "       [--max-megapixels N] [--fast-jpeg] [--precision fp32|bf16]\n"
-        "       [--eval DATADIR] [IMAGE...]\n",
+        "       [--eval DATADIR] [-r] [IMAGE...]\n",
         "Classify JPEG and PNG images.  With no IMAGE, or for '-', paths are\n"
         "read from standard input, one a line (-0: NUL-separated).\n",
         predict_options,

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void path_source_init(struct path_source *s, char **args, int n_args,
                       bool nul_separated, long shard, long shards)
@@ -61,8 +62,8 @@ static const char *next_line(struct path_source *s)
         }
 }
 
-/* The next input of any shard. */
-static const char *next_input(struct path_source *s)
+/* The next operand or line, before directories are walked. */
+static const char *next_given(struct path_source *s)
 {
         for (;;) {
                 if (s->stream) {
@@ -79,6 +80,36 @@ static const char *next_input(struct path_source *s)
         }
 }
 
+static bool is_directory(const char *path)
+{
+        struct stat sb;
+        return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* The next input of any shard: with -r, a directory given is replaced by
+ * the images under it. */
+static const char *next_input(struct path_source *s)
+{
+        for (;;) {
+                if (s->walking) {
+                        const char *path = dir_walk_next(&s->walk);
+                        if (path)
+                                return path;
+                        s->walk_problems += s->walk.problems;
+                        dir_walk_free(&s->walk);
+                        s->walking = false;
+                }
+                const char *path = next_given(s);
+                if (!path || !s->recursive || !is_directory(path))
+                        return path;
+                s->walking = dir_walk_start(&s->walk, path);
+                if (!s->walking) {
+                        s->walk_problems += s->walk.problems;
+                        dir_walk_free(&s->walk);
+                }
+        }
+}
+
 const char *path_source_next(struct path_source *s)
 {
         const char *path;
@@ -92,6 +123,9 @@ const char *path_source_next(struct path_source *s)
 
 void path_source_free(struct path_source *s)
 {
+        if (s->walking)
+                dir_walk_free(&s->walk);
+        s->walking = false;
         free(s->line);
         s->line = NULL;
 }

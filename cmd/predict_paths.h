@@ -1,11 +1,14 @@
 /* Where predict's image paths come from: the command line, and standard
  * input (for no IMAGE or "-"), one a line or NUL-separated, streamed so a
- * million paths cost no more memory than one; with sharding applied. */
+ * million paths cost no more memory than one; with -r, each directory
+ * given walked for its images (dir_walk.h); with sharding applied. */
 #ifndef ALEXNET_PATHS_H
 #define ALEXNET_PATHS_H
 
 #include <stdbool.h>
 #include <stdio.h>
+
+#include "dir_walk.h"
 
 struct path_source {
         char **args; /* IMAGE operands ("-" reads stdin there) */
@@ -16,6 +19,10 @@ struct path_source {
         long position;      /* inputs seen so far, for sharding */
         long shard, shards; /* keep inputs whose position % shards == shard */
         int read_errno;     /* set when reading stdin failed */
+        bool recursive;     /* -r: directories are walked */
+        bool walking;
+        struct dir_walk walk;
+        size_t walk_problems; /* folders reported and skipped */
 };
 
 void path_source_init(struct path_source *s, char **args, int n_args,

@@ -58,7 +58,7 @@ predict_5() {
         expect 1 "$ALEXNET" predict -m "$model" -b 2 "$P/wide.jpg" "$bad"/* "$FIXTURES/images" "$tmp/missing.jpg" "$P/tall.png"
         [ "$(wc -l <"$out")" -eq 2 ] || fail "good images among bad"
         [ "$(wc -l <"$err")" -eq $(($(ls "$bad" | wc -l) + 2)) ] || fail "one line per bad input"
-        grep -q "^alexnet: $FIXTURES/images: is a directory$" "$err" || fail "directory"
+        grep -q "^alexnet: $FIXTURES/images: is a directory (-r classifies the images under it)$" "$err" || fail "directory"
         grep -q "over the limit of 100000000 pixels" "$err" || fail "pixel limit"
         expect 1 "$ALEXNET" predict -m "$model" --max-megapixels 0.05 "$P/wide.jpg" "$P/small.jpg"
         grep -q "^$P/small.jpg: " "$out" || fail "--max-megapixels let small through"
@@ -243,5 +243,29 @@ eval_by_name() {
                 fail "a folder no label names: $(cat "$err")"
 }
 test_expect "--eval matches class folders to labels by name; tsv and json" eval_by_name
+
+# -r walks the directories given: images only (any case of .jpg, .jpeg,
+# .png), depth first in byte order; a symbolic link looping back is named
+# and skipped (exit 1), the rest still classified; without -r a directory
+# says to use it.
+recursive() {
+        mkdir -p "$tmp/tree/a/b" "$tmp/tree/c"
+        cp "$P/small.jpg" "$tmp/tree/a/1.jpg"
+        cp "$P/tall.png" "$tmp/tree/a/b/2.PNG"
+        cp "$P/wide.jpg" "$tmp/tree/c/3.jpeg"
+        echo notes >"$tmp/tree/c/notes.txt"
+        expect 0 "$ALEXNET" predict -m "$model" -k 1 -r "$tmp/tree"
+        cut -d: -f1 "$out" | tr '\n' ' ' |
+                grep -qx "$tmp/tree/a/1.jpg $tmp/tree/a/b/2.PNG $tmp/tree/c/3.jpeg " ||
+                fail "order or selection: $(cut -d: -f1 "$out" | tr '\n' ' ')"
+        ln -s .. "$tmp/tree/a/b/up"
+        expect 1 "$ALEXNET" predict -m "$model" -k 1 -r "$tmp/tree"
+        [ "$(wc -l <"$out")" = 3 ] || fail "the images beside a loop"
+        grep -q "up: a link back to $tmp/tree/a (a loop): skipped" "$err" || fail "loop: $(cat "$err")"
+        expect 1 "$ALEXNET" predict -m "$model" "$tmp/tree" "$P/small.jpg"
+        grep -q "tree: is a directory (-r classifies the images under it)" "$err" || fail "no hint"
+        grep -q "small.jpg: " "$out" || fail "the image after the directory"
+}
+test_expect "-r walks directories in sorted order; loops are reported" recursive
 
 test_done
