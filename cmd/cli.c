@@ -35,8 +35,13 @@ void report(const char *what, const char *fmt, ...)
         /* Names escaped as stdout escapes them: a file name holding a
          * newline or an ESC byte keeps the message on one line and off
          * the terminal's controls. */
-        fprintf(stderr, "alexnet%s: %s\n", tag,
+        /* on a terminal, over predict's progress line if one is there
+         * (errno kept: a caller may still look at it) */
+        int saved = errno;
+        fprintf(stderr, "%salexnet%s: %s\n",
+                isatty(STDERR_FILENO) ? "\r\033[K" : "", tag,
                 escape_into(shown, sizeof shown, line));
+        errno = saved;
 }
 
 int finish_output(int status)

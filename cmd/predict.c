@@ -1,10 +1,13 @@
 /* alexnet predict: classify images named on the command line or on
  * standard input, one record per image, in input order. */
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "model/classify.h"
 #include "cli.h"
@@ -12,6 +15,7 @@
 #include "train/comm.h"
 #include "predict_pipeline.h"
 #include "predict_eval.h"
+#include "predict_output.h"
 #include "predict_records.h"
 
 struct predict_options {
@@ -21,7 +25,9 @@ struct predict_options {
         int tta;       /* 0: centre crop, 1: ten crops */
         int precision; /* 0: fp32, 1: bf16 */
         long shard, shards;
-        bool nul, header, fast_jpeg, recursive;
+        bool nul, header, fast_jpeg, recursive, summary;
+        const char *output;    /* -o FILE */
+        const char *skip_done; /* --skip-done FILE */
         double max_megapixels;
         const char *eval; /* --eval DATADIR */
 };
@@ -73,6 +79,18 @@ static const struct option_spec predict_options[] = {
         OPT_FLAG('0', "null", "standard input holds NUL-separated paths",
                  &opt.nul),
         OPT_FLAG(0, "header", "tsv: start with a header line", &opt.header),
+        OPT_STRING('o', "output", "FILE",
+                   "write the records to FILE, atomically: it is\n"
+                   "complete or left as it was",
+                   &opt.output),
+        OPT_STRING(0, "skip-done", "FILE",
+                   "skip images FILE (an earlier tsv or json\n"
+                   "output) has a result for",
+                   &opt.skip_done),
+        OPT_FLAG(0, "summary",
+                 "end with a line of counts and speed on stderr\n"
+                 "(always when stderr is a terminal)",
+                 &opt.summary),
         OPT_FLAG('r', "recursive",
                  "classify the JPEG and PNG files under each\n"
                  "directory given, in sorted order",
@@ -177,6 +195,54 @@ static int report_batch(const struct batch *b, const float *probs, int classes,
         return failed;
 }
 
+/* What the run did, for --summary and the progress line. */
+static struct {
+        size_t classified, failed;
+        double start;
+        bool progress; /* a progress line is on the terminal */
+} counts;
+
+static double seconds_now(void)
+{
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* On a terminal, while the records go elsewhere: a line of counts,
+ * rewritten after each batch. */
+static void show_progress(void)
+{
+        int saved = errno; /* isatty sets it: finish_output reads it */
+        bool shown = isatty(STDERR_FILENO) && !isatty(STDOUT_FILENO);
+        errno = saved;
+        if (!shown)
+                return;
+        fprintf(stderr, "\ralexnet: predict: %zu classified, %zu failed\033[K",
+                counts.classified, counts.failed);
+        counts.progress = true;
+}
+
+static void show_summary(size_t skipped)
+{
+        int saved = errno; /* as in show_progress */
+        bool shown = opt.summary || isatty(STDERR_FILENO);
+        errno = saved;
+        if (!shown)
+                return;
+        double seconds = seconds_now() - counts.start;
+        char done[64] = "";
+        if (skipped)
+                snprintf(done, sizeof done, ", %zu skipped as done", skipped);
+        fprintf(stderr,
+                "%salexnet: predict: %zu classified, %zu failed%s in %.1f s "
+                "(%.1f images/s)\n",
+                counts.progress ? "\r\033[K" : "", counts.classified,
+                counts.failed, done, seconds,
+                seconds > 0 ? counts.classified / seconds : 0.0);
+        errno = saved;
+}
+
 /* Runs the pipeline to the end; returns the exit status. */
 static int classify_all(struct model *m, struct pipeline *p)
 {
@@ -195,8 +261,15 @@ static int classify_all(struct model *m, struct pipeline *p)
                 last = b->last;
                 if (!pipeline_classify(p, b, probs))
                         status = EXIT_FATAL;
-                else if (report_batch(b, probs, classes, m->labels, top))
-                        status = EXIT_SOME_FAILED;
+                else {
+                        int failed =
+                                report_batch(b, probs, classes, m->labels, top);
+                        counts.failed += (size_t)failed;
+                        counts.classified += (size_t)(b->n - failed);
+                        if (failed)
+                                status = EXIT_SOME_FAILED;
+                        show_progress();
+                }
                 if (b->read_errno) {
                         report("standard input", "%s", strerror(b->read_errno));
                         status = EXIT_FATAL;
@@ -291,17 +364,23 @@ static int classify_source(struct model *m, const char *model_path,
         return status;
 }
 
-static int run_predict(int argc, char **argv)
+/* Whether the paths will be read from a terminal (no IMAGE, or "-"). */
+static bool reads_terminal(char **operands, int n)
 {
-        int operands = options_parse(&predict_command, argc, argv, NULL);
-        if (operands < 0)
-                return operands == -1 ? EXIT_ALL_DONE : EXIT_FATAL;
-        if (opt.eval && (operands > 0 || opt.shards > 1))
-                return usage_error(&predict_command,
-                                   "--eval takes no IMAGE and no --shard");
-        /* larger than PIPE_BUF: only record_emit decides when to write */
-        static char stdout_buffer[1 << 16];
-        setvbuf(stdout, stdout_buffer, _IOFBF, sizeof stdout_buffer);
+        bool stdin_used = n == 0;
+        for (int i = 0; i < n; i++)
+                stdin_used |= !strcmp(operands[i], "-");
+        return stdin_used && isatty(STDIN_FILENO);
+}
+
+/* Everything after the options and the output file: the model, the
+ * images, the records; the exit status. */
+static int classify_images(char **images, int operands,
+                           const struct done_set *done)
+{
+        if (!opt.eval && reads_terminal(images, operands))
+                report("predict", "reading image paths from the terminal, "
+                                  "one a line (Ctrl-D ends them)");
         if (opt.threads)
                 omp_set_num_threads(opt.threads);
         /* Under mpirun, --eval's images are split across the processes. */
@@ -335,14 +414,17 @@ static int run_predict(int argc, char **argv)
                         path_source_init(&source, part.paths, (int)part.n,
                                          false, 0, 1);
                 else
-                        path_source_init(&source, argv + 1, operands, opt.nul,
+                        path_source_init(&source, images, operands, opt.nul,
                                          opt.shard, opt.shards);
                 source.recursive = opt.recursive;
+                source.done = opt.skip_done ? done : NULL;
                 status = classify_source(&m, model_path, &source, &d, &part,
                                          &comm);
                 /* folders -r could not read are failures too */
                 if (source.walk_problems && status == EXIT_ALL_DONE)
                         status = EXIT_SOME_FAILED;
+                if (!opt.eval)
+                        show_summary(source.skipped);
                 path_source_free(&source);
         }
         /* The other processes may be waiting for this one's counts. */
@@ -352,6 +434,36 @@ static int run_predict(int argc, char **argv)
         dataset_free(&d);
         model_close(&m);
         comm_finalize(&comm);
+        return status;
+}
+
+static int run_predict(int argc, char **argv)
+{
+        int operands = options_parse(&predict_command, argc, argv, NULL);
+        if (operands < 0)
+                return operands == -1 ? EXIT_ALL_DONE : EXIT_FATAL;
+        if (opt.eval && (operands > 0 || opt.shards > 1))
+                return usage_error(&predict_command,
+                                   "--eval takes no IMAGE and no --shard");
+        /* larger than PIPE_BUF: only record_emit decides when to write */
+        static char stdout_buffer[1 << 16];
+        setvbuf(stdout, stdout_buffer, _IOFBF, sizeof stdout_buffer);
+        counts.start = seconds_now();
+        struct done_set done = {0};
+        if (opt.skip_done && !done_set_load(&done, opt.skip_done))
+                return EXIT_FATAL;
+        struct atomic_file output;
+        if (opt.output) {
+                remove_partial_output_on_signals();
+                if (!output_begin(&output, opt.output)) {
+                        done_set_free(&done);
+                        return EXIT_FATAL;
+                }
+        }
+        int status = classify_images(argv + 1, operands, &done);
+        done_set_free(&done);
+        if (opt.output)
+                status = output_end(&output, status);
         return finish_output(status);
 }
 
@@ -364,7 +476,9 @@ const struct command predict_command = {
         "       [-j THREADS] [--tta center|ten-crop] [--shard K/N] [-0] "
         "[--header]\n"
         "       [--max-megapixels N] [--fast-jpeg] [--precision fp32|bf16]\n"
-        "       [--eval DATADIR] [-r] [IMAGE...]\n",
+        "       [--eval DATADIR] [-r] [-o FILE] [--skip-done FILE] "
+        "[--summary]\n"
+        "       [IMAGE...]\n",
         "Classify JPEG and PNG images.  With no IMAGE, or for '-', paths are\n"
         "read from standard input, one a line (-0: NUL-separated).\n",
         predict_options,

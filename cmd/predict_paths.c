@@ -115,8 +115,13 @@ const char *path_source_next(struct path_source *s)
         const char *path;
         while ((path = next_input(s))) {
                 long position = s->position++;
-                if (position % s->shards == s->shard)
-                        return path;
+                if (position % s->shards != s->shard)
+                        continue;
+                if (s->done && done_set_has(s->done, path)) {
+                        s->skipped++;
+                        continue;
+                }
+                return path;
         }
         return NULL;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "dir_walk.h"
+#include "done_set.h"
 
 struct path_source {
         char **args; /* IMAGE operands ("-" reads stdin there) */
@@ -22,7 +23,9 @@ struct path_source {
         bool recursive;     /* -r: directories are walked */
         bool walking;
         struct dir_walk walk;
-        size_t walk_problems; /* folders reported and skipped */
+        size_t walk_problems;        /* folders reported and skipped */
+        const struct done_set *done; /* --skip-done, or NULL */
+        size_t skipped;              /* paths done already */
 };
 
 void path_source_init(struct path_source *s, char **args, int n_args,

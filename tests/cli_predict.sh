@@ -268,4 +268,31 @@ recursive() {
 }
 test_expect "-r walks directories in sorted order; loops are reported" recursive
 
+# The README's nightly cron script, run twice: the second run labels only
+# the photo added between them; -o leaves no file behind a failed run.
+readme_cron_job() {
+        job=$tmp/job
+        mkdir -p "$job/photos/2026"
+        cp "$P/small.jpg" "$job/photos/a.jpg"
+        cp "$P/tall.png" "$job/photos/2026/b.png"
+        cp "$model" "$job/model.safetensors"
+        sed -n '/^# nightly.sh:/,/^exit \$status$/p' "${top_srcdir:-.}/README.md" |
+                sed "s|^cd /srv/photo-labels|cd '$job'|" >"$job/nightly.sh"
+        grep -q "skip-done" "$job/nightly.sh" || fail "the README's script was not found"
+        bindir=$(cd "$(dirname "$ALEXNET")" && pwd)
+        PATH="$bindir:$PATH" sh "$job/nightly.sh" 2>"$err" || fail "first run: $(cat "$err")"
+        [ "$(cut -f1 "$job/labels.tsv" | sort -u | wc -l)" = 2 ] || fail "first run: $(cat "$job/labels.tsv")"
+        grep -q "2 classified, 0 failed in" "$err" || fail "summary: $(cat "$err")"
+        cp "$P/wide.jpg" "$job/photos/2026/c.jpg"
+        PATH="$bindir:$PATH" sh "$job/nightly.sh" 2>"$err" || fail "second run"
+        grep -q "1 classified, 0 failed, 2 skipped as done" "$err" || fail "second summary: $(cat "$err")"
+        [ "$(cut -f1 "$job/labels.tsv" | sort -u | wc -l)" = 3 ] || fail "second run: $(cut -f1 "$job/labels.tsv" | sort -u)"
+        [ "$(grep -c "c.jpg" "$job/labels.tsv")" = 5 ] || fail "c.jpg once (5 ranks)"
+        cp "$job/new.tsv" "$tmp/new.before"
+        expect 2 "$ALEXNET" predict -m "$tmp/nonexistent.safetensors" -o "$job/new.tsv" "$P/small.jpg"
+        cmp -s "$job/new.tsv" "$tmp/new.before" || fail "-o changed its file in a failed run"
+        ! ls "$job" | grep -q "tmp" || fail "-o left a temporary file"
+}
+test_expect "the README's cron job: -r, --skip-done, -o, --summary" readme_cron_job
+
 test_done
