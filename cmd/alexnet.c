@@ -29,7 +29,8 @@ static void print_main_help(FILE *out)
                 fprintf(out, "  %-10s %s\n", commands[i]->name,
                         commands[i]->summary);
         fputs("\n'alexnet help COMMAND' or 'alexnet COMMAND --help' shows a "
-              "command's options;\n'man alexnet-COMMAND' tells more.\n",
+              "command's options;\n'man alexnet-COMMAND' tells more "
+              "once installed.\n",
               out);
 }
 

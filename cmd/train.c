@@ -70,8 +70,9 @@ static const struct option_spec train_options[] = {
         OPT_STRING('o', "output", "MODEL",
                    "the trained model (default model.safetensors)", &output),
         OPT_CUSTOM(0, "preset", "NAME",
-                   "network to train from scratch (default\n"
-                   "alexnet-owt; see alexnet-inspect(1))",
+                   "network to train from scratch: alexnet,\n"
+                   "alexnet-owt (default), alexnet-half or\n"
+                   "alexnet-small (32x32 images)",
                    settings.preset, store_name, "a preset name"),
         OPT_CUSTOM(0, "from", "MODEL",
                    "start from a model file (fine-tuning); the\n"
