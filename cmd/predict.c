@@ -254,7 +254,8 @@ static int classify_all(struct model *m, struct pipeline *p)
                 report("predict", "out of memory");
                 status = EXIT_FATAL;
         }
-        if (opt.header)
+        /* once for shards meant to be concatenated: by the first */
+        if (opt.header && opt.shard == 0)
                 record_header(stdout, opt.format);
         for (bool last = false; status != EXIT_FATAL && !last;) {
                 struct batch *b = pipeline_next(p);

@@ -295,4 +295,15 @@ readme_cron_job() {
 }
 test_expect "the README's cron job: -r, --skip-done, -o, --summary" readme_cron_job
 
+# --header with shards: one header in the shards' outputs put together.
+header_once_for_shards() {
+        for k in 0 1 2; do
+                "$ALEXNET" predict -m "$model" -f tsv --header --shard $k/3 -k 1 $good ||
+                        fail "shard $k"
+        done >"$tmp/shards.tsv"
+        [ "$(grep -c '^path	rank' "$tmp/shards.tsv")" = 1 ] || fail "$(grep -c '^path' "$tmp/shards.tsv") headers"
+        [ "$(wc -l <"$tmp/shards.tsv")" = 5 ] || fail "header and 4 records"
+}
+test_expect "--header with --shard: one header for the shards together" header_once_for_shards
+
 test_done
