@@ -22,6 +22,7 @@ enum source_format {
 };
 
 /* The options; choices hold an index into their names below. */
+static bool softmax;
 static int from_choice = -1; /* into from_names: FROM_TORCH + index */
 static int preprocess_choice = -1;
 static const char *labels_path;
@@ -46,6 +47,10 @@ static const struct option_spec convert_options[] = {
                    "class labels, one a line (default: the bundled\n"
                    "ImageNet labels for 1000 classes)",
                    &labels_path),
+        OPT_FLAG(0, "softmax",
+                 "ONNX export: end with a Softmax node, so that\n"
+                 "the output is probabilities (default: logits)",
+                 &softmax),
         OPT_CHOICE(0, "dtype", "TYPE",
                    "stored precision: f32 (default), f16 or bf16",
                    &dtype_choice, dtype_names),
@@ -284,7 +289,7 @@ static int run_convert(int argc, char **argv)
                 return EXIT_FATAL;
         }
         st = ends_with(out, ".onnx")
-                     ? model_export_onnx(&m, out, &err)
+                     ? model_export_onnx(&m, out, softmax, &err)
                      : model_save(&m, out, (enum st_dtype)dtype_choice, &err);
         model_close(&m);
         if (st != AN_OK) {
@@ -299,7 +304,8 @@ const struct command convert_command = {
         run_convert,
         "import PyTorch, ONNX or darknet weights; export to ONNX",
         "usage: alexnet convert [--from FORMAT] [--preprocess STYLE]\n"
-        "       [--labels FILE] [--dtype f32|f16|bf16] IN [WEIGHTS] OUT\n",
+        "       [--labels FILE] [--dtype f32|f16|bf16] [--softmax]\n"
+        "       IN [WEIGHTS] OUT\n",
         "Convert IN to the model file OUT, or, when OUT ends in .onnx, export\n"
         "the model IN to ONNX.  For darknet, IN is the .cfg and WEIGHTS the\n"
         ".weights file.\n",

@@ -96,6 +96,23 @@ expect 0 "$ALEXNET" convert "$tmp/model.onnx" "$tmp/back.safetensors"
 "$ALEXNET" predict -m "$tmp/back.safetensors" -f json "$P"/square256*.png | sed 's/"label":"[^"]*"/"label":""/g' >"$tmp/back.jsonl"
 sed 's/"label":"[^"]*"/"label":""/g' "$tmp/pred.jsonl" >"$tmp/pred2.jsonl"
 cmp -s "$tmp/back.jsonl" "$tmp/pred2.jsonl" || fail "ONNX round trip changed predictions"
+# --softmax: a Softmax node at the end, probabilities out (OpenCV runs it
+# and agrees); onnx.checker accepts both files, and their metadata_props
+# hold the model's labels, preprocessing and provenance
+expect 0 "$ALEXNET" convert --softmax "$model" "$tmp/probs.onnx"
+expect 0 "$ALEXNET" inspect --json "$model"
+cp "$out" "$tmp/inspect.json"
+if [ -n "$py" ]; then
+        "$py" "${top_srcdir:-.}/tests/onnx_opencv.py" --softmax "$tmp/probs.onnx" "$tmp/pred.jsonl" >"$out" 2>&1
+        rc=$?
+        [ $rc -eq 0 ] || [ $rc -eq 77 ] || fail "OpenCV disagrees with --softmax: $(cat "$out")"
+        for f in model probs; do
+                "$py" "${top_srcdir:-.}/tests/onnx_check.py" "$tmp/$f.onnx" "$tmp/inspect.json" >"$out" 2>&1
+                rc=$?
+                [ $rc -eq 77 ] && echo "note: onnx.checker skipped (no python3-onnx)"
+                [ $rc -eq 0 ] || [ $rc -eq 77 ] || fail "$f.onnx: $(cat "$out")"
+        done
+fi
 # the paper preset (groups, LRN) exports too
 expect 0 "$ALEXNET" convert "$tmp/paper_small.pth.safetensors" "$tmp/paper.onnx"
 expect 0 "$ALEXNET" convert "$tmp/paper.onnx" "$tmp/paper_back.safetensors"

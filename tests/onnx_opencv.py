@@ -5,7 +5,9 @@ JSON Lines `alexnet predict -k 5` wrote for the same images: identical
 top-5 and probabilities within 1e-4.  The model must use torchvision's
 preprocessing (for a 256x256 image: centre crop 224, /255, mean, std).
 
-usage: onnx_opencv.py MODEL.onnx PREDICTIONS.jsonl
+usage: onnx_opencv.py [--softmax] MODEL.onnx PREDICTIONS.jsonl
+--softmax: the model outputs probabilities (convert --softmax), which must
+also sum to 1.
 Exit status 0 on agreement, 1 on disagreement, 77 (skip) without cv2."""
 import json
 import sys
@@ -28,14 +30,20 @@ def tensor(path):
     return ((rgb - MEAN) / STD).transpose(2, 0, 1)
 
 
-def main(onnx_path, jsonl_path):
+def main(onnx_path, jsonl_path, softmax=False):
     records = [json.loads(line) for line in open(jsonl_path)]
     net = cv2.dnn.readNetFromONNX(onnx_path)
     net.setInput(np.stack([tensor(r["file"]) for r in records]))
-    logits = net.forward().astype(np.float64)
-    probs = np.exp(logits - logits.max(1, keepdims=True))
-    probs /= probs.sum(1, keepdims=True)
-    ok = True
+    out = net.forward().astype(np.float64)
+    if softmax:
+        probs = out
+        ok = bool(np.all(np.abs(probs.sum(1) - 1) < 1e-5))
+        if not ok:
+            print("probabilities do not sum to 1: %s" % probs.sum(1))
+    else:
+        probs = np.exp(out - out.max(1, keepdims=True))
+        probs /= probs.sum(1, keepdims=True)
+        ok = True
     for r, p in zip(records, probs):
         top = np.argsort(-p, kind="stable")[:5]
         ours = [t["index"] for t in r["top"]]
@@ -53,4 +61,5 @@ def main(onnx_path, jsonl_path):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    args = [a for a in sys.argv[1:] if a != "--softmax"]
+    sys.exit(main(args[0], args[1], "--softmax" in sys.argv[1:]))

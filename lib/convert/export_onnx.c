@@ -11,6 +11,7 @@
 #include "base/atomic_file.h"
 #include "config.h"
 #include "formats/onnx.pb-c.h"
+#include "model/model_meta.h"
 
 enum { ONNX_FLOAT = 1, ONNX_INT64 = 7, OPSET = 13, IR_VERSION = 7 };
 enum { ATTR_FLOAT = 1, ATTR_INT = 2, ATTR_INTS = 7 };
@@ -353,8 +354,29 @@ static enum an_status write_packed(const Onnx__ModelProto *model,
         return st;
 }
 
+/* key = the JSON text of doc (taken), as one metadata_props entry. */
+static void metadata(struct builder *b, Onnx__ModelProto *model,
+                     const char *key, json_t *doc)
+{
+        char *value =
+                doc ? json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        json_decref(doc);
+        Onnx__StringStringEntryProto *e = alloc(b, sizeof *e);
+        if (!value || !e) {
+                free(value);
+                b->failed = true;
+                return;
+        }
+        onnx__string_string_entry_proto__init(e);
+        e->key = text(b, key);
+        e->value = text(b, value);
+        free(value);
+        append(b, &model->n_metadata_props, (void ***)&model->metadata_props,
+               e);
+}
+
 enum an_status model_export_onnx(const struct model *m, const char *path,
-                                 struct an_error *err)
+                                 bool softmax, struct an_error *err)
 {
         struct builder b = {0};
         Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
@@ -383,6 +405,18 @@ enum an_status model_export_onnx(const struct model *m, const char *path,
         snprintf(b.current, sizeof b.current, "input");
         for (int i = 0; pools && i < m->net.arch.n_layers; i++)
                 layer_nodes(&b, m, i, &pools[i]);
+        int n = m->net.arch.n_layers;
+        if (softmax && n && m->net.arch.layers[n - 1].type != LAYER_SOFTMAX) {
+                const char *inputs[1] = {b.current};
+                attr_int(&b, node(&b, "Softmax", "probabilities", inputs, 1),
+                         "axis", 1);
+        }
+        metadata(&b, &model, "alexnet.labels",
+                 m->labels ? labels_to_json(m->labels) : json_null());
+        metadata(&b, &model, "alexnet.preprocess",
+                 preprocess_to_json(&m->pre, m->net.shapes[0]));
+        metadata(&b, &model, "alexnet.provenance",
+                 json_incref(m->provenance ? m->provenance : json_null()));
         /* The last node's output is the graph's output. */
         if (graph.n_node) {
                 Onnx__NodeProto *last = graph.node[graph.n_node - 1];
