@@ -28,7 +28,27 @@ struct layer_row {
         const struct layer *l;
         struct shape in, out;
         uint64_t params, macs;
+        bool flat; /* after the flatten: [-1, N] */
 };
+
+/* As torchsummary shows shapes: [-1, C, H, W], or [-1, N] once flat. */
+static void format_shape(struct shape s, bool flat, char *buf, size_t size)
+{
+        if (flat)
+                snprintf(buf, size, "[-1, %zu]", shape_count(s));
+        else
+                snprintf(buf, size, "[-1, %d, %d, %d]", s.c, s.h, s.w);
+}
+
+/* Layers from the first fully connected one on work on flat vectors: a
+ * flatten row goes before it (torchvision's torch.flatten). */
+static int first_linear(const struct net *net)
+{
+        for (int i = 0; i < net->arch.n_layers; i++)
+                if (net->arch.layers[i].type == LAYER_LINEAR)
+                        return i;
+        return net->arch.n_layers;
+}
 
 /* 12345678 -> "12,345,678" */
 static const char *grouped(uint64_t v, char buf[32])
@@ -46,8 +66,9 @@ static const char *grouped(uint64_t v, char buf[32])
 
 static struct layer_row row_of(const struct net *net, int i)
 {
-        struct layer_row r = {&net->arch.layers[i], net->shapes[i],
-                              net->shapes[i + 1], 0, 0};
+        struct layer_row r = {
+                &net->arch.layers[i],  net->shapes[i], net->shapes[i + 1], 0, 0,
+                i >= first_linear(net)};
         r.params = layer_param_count(r.l, r.in);
         r.macs = layer_macs(r.l, r.in, r.out);
         return r;
@@ -99,9 +120,9 @@ static void print_row(const struct layer_row *r)
         }
         if (l->type == LAYER_CONV)
                 snprintf(groups, sizeof groups, "%d", l->groups);
-        snprintf(out, sizeof out, "%dx%dx%d", r->out.c, r->out.h, r->out.w);
+        format_shape(r->out, r->flat, out, sizeof out);
         format_details(l, details, sizeof details);
-        printf("%-14s %-16s %-7s %-6s %-8s %-6s %-12s %12s %13s%s%s\n", l->name,
+        printf("%-14s %-16s %-7s %-6s %-8s %-6s %-18s %12s %13s%s%s\n", l->name,
                layer_type_name(l->type), kernel, stride, pad, groups, out,
                grouped(r->params, params), grouped(r->macs, macs),
                details[0] ? "  " : "", details);
@@ -124,16 +145,28 @@ static void print_provenance(const json_t *prov)
 {
         const char *key;
         json_t *v;
+        int width = 0;
         if (!json_object_size(prov))
                 return;
+        json_object_foreach((json_t *)prov, key, v)
+        {
+                int n = (int)strlen(key);
+                width = n > width ? n : width;
+        }
         printf("provenance:\n");
         json_object_foreach((json_t *)prov, key, v)
         {
+                /* numbers as people read them (the JSON keeps every digit) */
+                char number[32];
+                if (json_is_real(v))
+                        snprintf(number, sizeof number, "%.6g",
+                                 json_real_value(v));
                 char *text =
-                        json_is_string(v)
-                                ? strdup(json_string_value(v))
+                        json_is_string(v) ? strdup(json_string_value(v))
+                        : json_is_real(v)
+                                ? strdup(number)
                                 : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-                printf("  %-12s %s\n", key, text ? text : "?");
+                printf("  %-*s  %s\n", width, key, text ? text : "?");
                 free(text);
         }
 }
@@ -155,27 +188,91 @@ static size_t train_bytes_per_image(const struct net *net, uint64_t params)
                MEMORY_BATCH;
 }
 
+/* Whether the model's last training run froze the convolutions
+ * (train --freeze features records it). */
+static bool frozen_features(const struct model *m)
+{
+        return json_is_true(json_object_get(m->provenance, "frozen_features"));
+}
+
+/* The parameters of the layers a training run froze. */
+static uint64_t frozen_params(const struct model *m)
+{
+        uint64_t frozen = 0;
+        int flatten = first_linear(&m->net);
+        for (int i = 0; frozen_features(m) && i < flatten; i++)
+                frozen += row_of(&m->net, i).params;
+        return frozen;
+}
+
+/* The parameters' bytes and dtype in the model file; float32 in memory for
+ * a preset. */
+static void stored(const struct model *m, uint64_t params, uint64_t *bytes,
+                   const char **dtype)
+{
+        *bytes = 0;
+        *dtype = NULL;
+        for (size_t i = 0; i < m->file.n_tensors; i++) {
+                const struct st_tensor *t = &m->file.tensors[i];
+                const char *name = st_dtype_name(t->dtype);
+                if (!strncmp(t->name, "train.", 6))
+                        continue; /* a checkpoint's optimiser state */
+                *bytes += t->nbytes;
+                *dtype = !*dtype || !strcmp(*dtype, name) ? name : "mixed";
+        }
+        if (!*dtype) {
+                *bytes = params * 4;
+                *dtype = "F32";
+        }
+}
+
+/* "233.1 MiB as stored (F16)" */
+static const char *stored_size(const struct model *m, uint64_t params,
+                               char *buf, size_t size)
+{
+        uint64_t bytes;
+        const char *dtype;
+        stored(m, params, &bytes, &dtype);
+        snprintf(buf, size, "%.1f MiB as %s (%s)", bytes / 1048576.0,
+                 m->file.n_tensors ? "stored" : "float32 in memory", dtype);
+        return buf;
+}
+
 static void print_table(const struct model *m, const char *source)
 {
         const struct net *net = &m->net;
         struct shape in = net->shapes[0];
         uint64_t total_params = 0, total_macs = 0;
-        char a[32], b[32];
+        char a[32], b[32], frozen_text[32];
         printf("%s: %s, input %dx%dx%d, %zu outputs\n\n", source,
                net->arch.name, in.c, in.h, in.w, net_outputs(net));
-        printf("%-14s %-16s %-7s %-6s %-8s %-6s %-12s %12s %13s\n", "layer",
+        printf("%-14s %-16s %-7s %-6s %-8s %-6s %-18s %12s %13s\n", "layer",
                "type", "kernel", "stride", "pad", "groups", "output", "params",
                "mult-adds");
+        int flatten = first_linear(net);
+        uint64_t frozen = 0;
         for (int i = 0; i < net->arch.n_layers; i++) {
                 struct layer_row r = row_of(net, i);
+                if (i == flatten) {
+                        char shape[48];
+                        format_shape(r.in, true, shape, sizeof shape);
+                        printf("%-14s %-16s %-7s %-6s %-8s %-6s %-18s %12s "
+                               "%13s\n",
+                               "(flatten)", "flatten", "-", "-", "-", "-",
+                               shape, "0", "0");
+                }
                 print_row(&r);
                 total_params += r.params;
                 total_macs += r.macs;
         }
-        printf("%-75s %12s %13s\n\n", "total", grouped(total_params, a),
+        frozen = frozen_params(m);
+        printf("%-81s %12s %13s\n\n", "total", grouped(total_params, a),
                grouped(total_macs, b));
-        printf("parameters:    %s (%.1f MiB as float32)\n",
-               grouped(total_params, a), total_params * 4.0 / (1 << 20));
+        char stored[64];
+        printf("parameters:    %s: trainable %s, frozen %s; %s\n",
+               grouped(total_params, a), grouped(total_params - frozen, b),
+               grouped(frozen, frozen_text),
+               stored_size(m, total_params, stored, sizeof stored));
         printf("multiply-adds: %.1f M per image (%.2f GFLOP)\n",
                total_macs / 1e6, total_macs * 2 / 1e9);
         printf("memory:        predict %.2f MiB per image of a batch; train "
@@ -212,6 +309,14 @@ static json_t *layers_json(const struct net *net, uint64_t *params,
         return layers;
 }
 
+static bool is_preset(const char *name)
+{
+        for (int i = 0; arch_preset_names[i]; i++)
+                if (!strcmp(arch_preset_names[i], name))
+                        return true;
+        return false;
+}
+
 static int print_json(const struct model *m, const char *file,
                       const char *preset)
 {
@@ -219,14 +324,24 @@ static int print_json(const struct model *m, const char *file,
         struct shape in = net->shapes[0];
         uint64_t params, macs;
         json_t *layers = layers_json(net, &params, &macs);
+        uint64_t bytes;
+        const char *dtype;
+        stored(m, params, &bytes, &dtype);
+        /* a file of a preset's architecture names it, as the text does */
+        if (!preset && is_preset(net->arch.name))
+                preset = net->arch.name;
         json_t *doc = json_pack(
-                "{s:s?,s:s?,s:s,s:[iii],s:o,s:I,s:I,s:I,s:{s:I,s:I},s:o,s:o,s:"
-                "O}",
+                "{s:s?,s:s?,s:s,s:[iii],s:o,s:I,s:I,s:I,s:{s:I,s:s},s:I,s:I,"
+                "s:{s:I,s:I},s:o,s:o,s:O}",
                 "file", file, "preset", preset, "architecture", net->arch.name,
                 "input", in.c, in.h, in.w, "layers", layers, "params",
-                (json_int_t)params, "macs", (json_int_t)macs, "outputs",
-                (json_int_t)net_outputs(net), "memory", "predict_per_image",
-                (json_int_t)predict_bytes_per_image(net), "train_per_image",
+                (json_int_t)params, "trainable_params",
+                (json_int_t)(params - frozen_params(m)), "frozen_params",
+                (json_int_t)frozen_params(m), "stored", "bytes",
+                (json_int_t)bytes, "dtype", dtype, "macs", (json_int_t)macs,
+                "outputs", (json_int_t)net_outputs(net), "memory",
+                "predict_per_image", (json_int_t)predict_bytes_per_image(net),
+                "train_per_image",
                 (json_int_t)train_bytes_per_image(net, params), "preprocess",
                 preprocess_to_json(&m->pre, in), "labels",
                 m->labels ? labels_to_json(m->labels) : json_null(),
@@ -243,14 +358,6 @@ static int print_json(const struct model *m, const char *file,
         putchar('\n');
         json_decref(doc);
         return EXIT_ALL_DONE;
-}
-
-static bool is_preset(const char *name)
-{
-        for (int i = 0; arch_preset_names[i]; i++)
-                if (!strcmp(arch_preset_names[i], name))
-                        return true;
-        return false;
 }
 
 static int run_inspect(int argc, char **argv)

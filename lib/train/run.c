@@ -542,6 +542,9 @@ static void record_provenance(struct train_run *r)
         json_object_set_new(p, "val_top5", json_real(r->last_val.top5));
         json_object_set_new(p, "train_seconds", json_real(r->state.seconds));
         json_object_set_new(p, "seed", json_integer((json_int_t)s->seed));
+        /* inspect counts these parameters as frozen */
+        if (s->freeze)
+                json_object_set_new(p, "frozen_features", json_true());
         json_object_set_new(p, "processes", json_integer(r->io.comm->size));
         json_object_set_new(
                 p, "global_batch",
