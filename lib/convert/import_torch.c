@@ -352,6 +352,11 @@ static float element(const uint8_t *p, enum storage_dtype d)
         }
 }
 
+static uint64_t saturate(unsigned __int128 v)
+{
+        return v > UINT64_MAX ? UINT64_MAX : (uint64_t)v;
+}
+
 /* Checks that view t of its storage lies inside the storage and is no
  * larger than it; *used is the number of storage elements it reaches
  * (0 for an empty view). */
@@ -386,20 +391,14 @@ static enum an_status check_view(const struct storage_bytes *s,
                 return an_error_set(err, AN_E_FORMAT,
                                     "tensor %s: needs element %llu of a "
                                     "%llu-element storage (truncated?)",
-                                    name,
-                                    (unsigned long long)(last > UINT64_MAX
-                                                                 ? UINT64_MAX
-                                                                 : last),
+                                    name, (unsigned long long)saturate(last),
                                     (unsigned long long)numel);
         if (count > numel)
                 return an_error_set(err, AN_E_FORMAT,
                                     "tensor %s: a view of %llu elements "
                                     "repeating a %llu-element storage (an "
                                     "expanded tensor, not a parameter)",
-                                    name,
-                                    (unsigned long long)(count > UINT64_MAX
-                                                                 ? UINT64_MAX
-                                                                 : count),
+                                    name, (unsigned long long)saturate(count),
                                     (unsigned long long)numel);
         *used = (uint64_t)last + 1;
         return AN_OK;
