@@ -80,11 +80,11 @@ option_forms() {
         # --name=value, unambiguous prefixes, -kVALUE, options after
         # operands, and "--" before operands that start with '-'
         expect 0 "$ALEXNET" inspect --classes=10 alexnet-half
-        grep -Eq '^classifier.6 +linear .* 10x1x1 ' "$out" || fail "--classes=10"
+        grep -Eq '^classifier.6 +linear .* \[-1, 10\] ' "$out" || fail "--classes=10"
         expect 0 "$ALEXNET" inspect --cla 10 alexnet-half
-        grep -Eq '^classifier.6 +linear .* 10x1x1 ' "$out" || fail "--cla prefix"
+        grep -Eq '^classifier.6 +linear .* \[-1, 10\] ' "$out" || fail "--cla prefix"
         expect 0 "$ALEXNET" inspect -c10 alexnet-half
-        grep -Eq '^classifier.6 +linear .* 10x1x1 ' "$out" || fail "-c10"
+        grep -Eq '^classifier.6 +linear .* \[-1, 10\] ' "$out" || fail "-c10"
         expect 0 "$ALEXNET" inspect alexnet-half --json
         grep -q '"params"' "$out" || fail "option after the operand"
         expect 2 "$ALEXNET" inspect -- --json
