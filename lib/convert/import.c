@@ -2,6 +2,7 @@
 
 #include <stdbool.h>
 #include "model/model.h"
+#include "model/model_meta.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +90,8 @@ void imported_free(struct imported *im)
 {
         arch_free(&im->arch);
         tensor_set_free(&im->tensors);
+        labels_free(im->labels);
+        im->labels = NULL;
 }
 
 /* The tensor of ts for parameter `name` of the given shape; marks it
@@ -181,6 +184,18 @@ enum an_status model_from_imported(struct model *m, const struct imported *im,
         if (st != AN_OK)
                 return st;
         m->pre = im->pre;
+        if (im->labels) {
+                size_t n = 0;
+                while (im->labels[n])
+                        n++;
+                json_t *j = labels_to_json(im->labels);
+                /* they came from the same file: a count that does not fit
+                 * the network leaves the model without them */
+                if (j && n == net_outputs(&m->net) &&
+                    labels_from_json(&m->labels, j, n, NULL) != AN_OK)
+                        m->labels = NULL;
+                json_decref(j);
+        }
         st = match_params(&m->net.arch, m->net.shapes, &im->tensors, &m->net,
                           err);
         if (st != AN_OK)

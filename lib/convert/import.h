@@ -57,6 +57,8 @@ struct imported {
         struct tensor_set tensors;
         struct preprocess pre; /* what the source format's weights expect */
         char source[32];       /* "torch", "onnx", "darknet" */
+        char **labels;         /* from the file (an alexnet ONNX export's
+                                * metadata), or NULL; owned */
 };
 
 void imported_free(struct imported *im);

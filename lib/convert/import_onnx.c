@@ -17,6 +17,7 @@
 #include "base/half.h"
 #include "convert/import.h"
 #include "model/model.h"
+#include "model/model_meta.h"
 #include "formats/onnx.pb-c.h"
 
 #define MAX_ONNX_FILE ((size_t)4 << 30)
@@ -531,6 +532,31 @@ static enum an_status walk(struct graph_walk *w)
         return st;
 }
 
+/* What alexnet's own export keeps in metadata_props (labels,
+ * preprocessing): taken back when valid, so that a round trip loses
+ * nothing; anything else there is ignored. */
+static void read_alexnet_metadata(struct imported *im,
+                                  const Onnx__ModelProto *model)
+{
+        for (size_t i = 0; i < model->n_metadata_props; i++) {
+                const Onnx__StringStringEntryProto *e =
+                        model->metadata_props[i];
+                if (!e->key || !e->value)
+                        continue;
+                json_t *j = json_loads(e->value, JSON_DECODE_ANY, NULL);
+                size_t n = json_array_size(j);
+                struct preprocess pre;
+                if (!strcmp(e->key, "alexnet.labels") && n > 0 && !im->labels &&
+                    labels_from_json(&im->labels, j, n, NULL) != AN_OK)
+                        im->labels = NULL;
+                if (!strcmp(e->key, "alexnet.preprocess") && j &&
+                    preprocess_from_json(&pre, j, im->arch.input, NULL) ==
+                            AN_OK)
+                        im->pre = pre;
+                json_decref(j);
+        }
+}
+
 enum an_status import_onnx(struct imported *im, const char *path,
                            struct an_error *err)
 {
@@ -568,11 +594,13 @@ enum an_status import_onnx(struct imported *im, const char *path,
         struct graph_walk w = {model->graph, im, NULL, {0}, err};
         st = im->arch.layers ? walk(&w)
                              : an_error_set(err, AN_E_NOMEM, "out of memory");
-        onnx__model_proto__free_unpacked(model, &allocator);
         snprintf(im->arch.name, sizeof im->arch.name, "custom");
         if (st == AN_OK)
                 st = arch_shapes(&im->arch, NULL, err);
         im->pre = preprocess_torchvision(256);
+        if (st == AN_OK)
+                read_alexnet_metadata(im, model);
+        onnx__model_proto__free_unpacked(model, &allocator);
         snprintf(im->source, sizeof im->source, "onnx");
         if (st != AN_OK)
                 imported_free(im);
