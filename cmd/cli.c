@@ -19,6 +19,11 @@ void report_as_process(int rank)
         process_rank = rank;
 }
 
+int process_rank_of_job(void)
+{
+        return process_rank > 0 ? process_rank : 0;
+}
+
 void report(const char *what, const char *fmt, ...)
 {
         /* One write per message, so that the processes of a job sharing

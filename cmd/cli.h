@@ -18,6 +18,8 @@ void report(const char *what, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 /* This process's rank in a distributed job, for report's tag. */
 void report_as_process(int rank);
+/* That rank (0 outside a job). */
+int process_rank_of_job(void);
 
 /* Flushes stdout; a failed write (full disk, closed pipe) is reported and
  * turns status into EXIT_FATAL. */

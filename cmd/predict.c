@@ -374,10 +374,17 @@ static bool reads_terminal(char **operands, int n)
         return stdin_used && isatty(STDIN_FILENO);
 }
 
+/* A run that could not start: -o's temporary file removed. */
+static int give_up(struct atomic_file *output)
+{
+        return output ? output_end(output, EXIT_FATAL) : EXIT_FATAL;
+}
+
 /* Everything after the options and the output file: the model, the
  * images, the records; the exit status. */
 static int classify_images(char **images, int operands,
-                           const struct done_set *done)
+                           const struct done_set *done,
+                           struct atomic_file *output)
 {
         if (!opt.eval && reads_terminal(images, operands))
                 report("predict", "reading image paths from the terminal, "
@@ -389,21 +396,21 @@ static int classify_images(char **images, int operands,
         struct an_error err;
         if (opt.eval && comm_init(&comm, &err) != AN_OK) {
                 report("predict", "%s", err.message);
-                return EXIT_FATAL;
+                return give_up(output);
         }
         report_as_process(comm.rank);
         struct model m;
         const char *model_path;
         if (!open_model(&m, &model_path)) {
                 comm_abort(&comm, EXIT_FATAL);
-                return EXIT_FATAL;
+                return give_up(output);
         }
         struct dataset d = {0};
         if (opt.eval && dataset_scan(&d, opt.eval, &err) != AN_OK) {
                 report(opt.eval, "%s", err.message);
                 model_close(&m);
                 comm_abort(&comm, EXIT_FATAL);
-                return EXIT_FATAL;
+                return give_up(output);
         }
         struct path_source source;
         struct eval_part part = {0};
@@ -434,6 +441,10 @@ static int classify_images(char **images, int operands,
         eval_part_free(&part);
         dataset_free(&d);
         model_close(&m);
+        /* -o is committed before the job ends: mpirun kills every process
+         * once one exits with a status other than 0 */
+        if (output)
+                status = output_end(output, status);
         comm_finalize(&comm);
         return status;
 }
@@ -461,10 +472,9 @@ static int run_predict(int argc, char **argv)
                         return EXIT_FATAL;
                 }
         }
-        int status = classify_images(argv + 1, operands, &done);
+        int status = classify_images(argv + 1, operands, &done,
+                                     opt.output ? &output : NULL);
         done_set_free(&done);
-        if (opt.output)
-                status = output_end(&output, status);
         return finish_output(status);
 }
 

@@ -247,6 +247,10 @@ int evaluate_folder(struct model *m, struct pipeline *p,
                         print_tsv(&acc, failed, d, index, header);
                 else
                         print_text(&acc, failed, d, index, m->labels != NULL);
+                /* now: under mpirun a process that ends with status 1 gets
+                 * the whole job killed, this one perhaps before its exit
+                 * would flush */
+                fflush(stdout);
         }
         if (status != EXIT_FATAL) {
                 status = failed ? EXIT_SOME_FAILED : EXIT_ALL_DONE;

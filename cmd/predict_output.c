@@ -32,7 +32,8 @@ int output_end(struct atomic_file *f, int status)
                 report(path, "write error: %s", strerror(errno));
                 status = EXIT_FATAL;
         }
-        if (status == EXIT_FATAL) {
+        /* under mpirun (--eval) process 0 alone writes the report */
+        if (status == EXIT_FATAL || process_rank_of_job() != 0) {
                 atomic_file_abort(f);
                 return status;
         }

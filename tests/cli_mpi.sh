@@ -143,6 +143,11 @@ eval_split_across() {
         expect 1 "$mpirun" -np 3 "$ALEXNET" predict -m "$tmp/two.st" --eval "$data" -f json
         cmp "$tmp/eval1.json" "$out" || fail "3 processes' report differs"
         [ "$(grep -c broken.jpg "$err")" -eq 1 ] || fail "the broken image is reported once"
+        # -o: process 0's report, not another's empty output renamed over it
+        expect 1 "$mpirun" -np 3 "$ALEXNET" predict -m "$tmp/two.st" --eval "$data" -f json \
+                -o "$tmp/eval3.json"
+        cmp "$tmp/eval1.json" "$tmp/eval3.json" || fail "-o under mpirun"
+        ! ls "$tmp" | grep -q "eval3.json.tmp" || fail "a temporary file was left"
 }
 test_expect "predict --eval under mpirun: the same report from 3 processes" eval_split_across
 
