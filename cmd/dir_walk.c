@@ -10,13 +10,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-
-bool is_image_name(const char *name)
-{
-        const char *dot = strrchr(name, '.');
-        return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
-                       !strcasecmp(dot, ".png"));
-}
+#include "image/image.h"
 
 static int by_bytes(const void *a, const void *b)
 {
@@ -134,7 +128,7 @@ const char *dir_walk_next(struct dir_walk *w)
                 }
                 if (stat(path, &sb) != 0) {
                         /* a dangling link: an image name is still tried */
-                        if (is_image_name(path))
+                        if (image_file_name(path))
                                 return w->current = path;
                         free(path);
                         continue;
@@ -144,7 +138,7 @@ const char *dir_walk_next(struct dir_walk *w)
                         free(path);
                         continue;
                 }
-                if (is_image_name(path))
+                if (image_file_name(path))
                         return w->current = path;
                 free(path);
         }

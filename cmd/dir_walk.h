@@ -32,7 +32,4 @@ bool dir_walk_start(struct dir_walk *w, const char *root);
 const char *dir_walk_next(struct dir_walk *w);
 void dir_walk_free(struct dir_walk *w);
 
-/* Whether a file name ends in .jpg, .jpeg or .png (any case). */
-bool is_image_name(const char *name);
-
 #endif

@@ -32,24 +32,33 @@ bool valid_utf8(const char *s)
         return true;
 }
 
+/* The escaped form of the character at p into piece (at least 8 bytes);
+ * its length, and in *consumed the bytes of p it stands for. */
+static int escape_piece(const unsigned char *p, char *piece, int *consumed)
+{
+        int n = utf8_length(p);
+        if (n > 1 || (n == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\')) {
+                memcpy(piece, p, n);
+                *consumed = n;
+                return n;
+        }
+        *consumed = 1;
+        switch (*p) {
+        case '\\': return snprintf(piece, 8, "\\\\");
+        case '\t': return snprintf(piece, 8, "\\t");
+        case '\n': return snprintf(piece, 8, "\\n");
+        case '\r': return snprintf(piece, 8, "\\r");
+        default: return snprintf(piece, 8, "\\x%02x", *p);
+        }
+}
+
 void put_escaped(FILE *out, const char *s)
 {
         for (const unsigned char *p = (const unsigned char *)s; *p;) {
-                int n = utf8_length(p);
-                if (n > 1 ||
-                    (n == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\')) {
-                        fwrite(p, 1, n, out);
-                        p += n;
-                        continue;
-                }
-                switch (*p) {
-                case '\\': fputs("\\\\", out); break;
-                case '\t': fputs("\\t", out); break;
-                case '\n': fputs("\\n", out); break;
-                case '\r': fputs("\\r", out); break;
-                default: fprintf(out, "\\x%02x", *p);
-                }
-                p++;
+                char piece[8];
+                int consumed, len = escape_piece(p, piece, &consumed);
+                fwrite(piece, 1, len, out);
+                p += consumed;
         }
 }
 
@@ -58,28 +67,12 @@ char *escape_into(char *dst, size_t size, const char *s)
         size_t used = 0;
         for (const unsigned char *p = (const unsigned char *)s; *p;) {
                 char piece[8];
-                int n = utf8_length(p), len;
-                if (n > 1 ||
-                    (n == 1 && *p >= 0x20 && *p != 0x7f && *p != '\\')) {
-                        len = n;
-                        memcpy(piece, p, n);
-                } else {
-                        len = *p == '\\' ? snprintf(piece, sizeof piece, "\\\\")
-                              : *p == '\t'
-                                      ? snprintf(piece, sizeof piece, "\\t")
-                              : *p == '\n'
-                                      ? snprintf(piece, sizeof piece, "\\n")
-                              : *p == '\r'
-                                      ? snprintf(piece, sizeof piece, "\\r")
-                                      : snprintf(piece, sizeof piece, "\\x%02x",
-                                                 *p);
-                        n = 1;
-                }
+                int consumed, len = escape_piece(p, piece, &consumed);
                 if (used + (size_t)len + 1 > size)
                         break;
                 memcpy(dst + used, piece, len);
                 used += len;
-                p += n;
+                p += consumed;
         }
         if (size)
                 dst[used] = '\0';

@@ -86,6 +86,13 @@ static bool is_directory(const char *path)
         return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
+static void end_walk(struct path_source *s)
+{
+        s->walk_problems += s->walk.problems;
+        dir_walk_free(&s->walk);
+        s->walking = false;
+}
+
 /* The next input of any shard: with -r, a directory given is replaced by
  * the images under it. */
 static const char *next_input(struct path_source *s)
@@ -95,18 +102,14 @@ static const char *next_input(struct path_source *s)
                         const char *path = dir_walk_next(&s->walk);
                         if (path)
                                 return path;
-                        s->walk_problems += s->walk.problems;
-                        dir_walk_free(&s->walk);
-                        s->walking = false;
+                        end_walk(s);
                 }
                 const char *path = next_given(s);
                 if (!path || !s->recursive || !is_directory(path))
                         return path;
                 s->walking = dir_walk_start(&s->walk, path);
-                if (!s->walking) {
-                        s->walk_problems += s->walk.problems;
-                        dir_walk_free(&s->walk);
-                }
+                if (!s->walking)
+                        end_walk(s);
         }
 }
 

@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "data/dataset.h"
+#include "image/image.h"
 
 #include <dirent.h>
 #include <stdbool.h>
@@ -40,13 +41,6 @@ static void names_free(struct names *list)
         free(list->items);
 }
 
-static bool is_image(const char *name)
-{
-        const char *dot = strrchr(name, '.');
-        return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
-                       !strcasecmp(dot, ".png"));
-}
-
 /* Sorted entries of dir that are directories (want_dirs) or image files.
  * Errors name the class folder `class`, or nothing for the top folder
  * (whose path the caller gives). */
@@ -70,9 +64,9 @@ static enum an_status list_dir(const char *dir, const char *class,
                 struct stat sb;
                 if (stat(path, &sb) != 0)
                         continue;
-                bool wanted =
-                        want_dirs ? S_ISDIR(sb.st_mode)
-                                  : S_ISREG(sb.st_mode) && is_image(e->d_name);
+                bool wanted = want_dirs ? S_ISDIR(sb.st_mode)
+                                        : S_ISREG(sb.st_mode) &&
+                                                  image_file_name(e->d_name);
                 if (wanted && !push(out, e->d_name))
                         st = an_error_set(err, AN_E_NOMEM, "out of memory");
         }

@@ -3,11 +3,19 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct image_options image_defaults(void)
 {
         return (struct image_options){
                 (uint64_t)IMAGE_DEFAULT_MAX_MEGAPIXELS * 1000 * 1000, 0, false};
+}
+
+bool image_file_name(const char *name)
+{
+        const char *dot = strrchr(name, '.');
+        return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
+                       !strcasecmp(dot, ".png"));
 }
 
 void image_free(struct image *img)

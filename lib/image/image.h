@@ -45,6 +45,10 @@ enum { IMAGE_DEFAULT_MAX_MEGAPIXELS = 100 };
 
 struct image_options image_defaults(void);
 
+/* Whether a file name is one the tool takes for an image: it ends in .jpg,
+ * .jpeg or .png, in any case (training folders, predict -r). */
+bool image_file_name(const char *name);
+
 enum an_status image_load(struct image *img, const char *path,
                           const struct image_options *opt,
                           struct an_error *err);
