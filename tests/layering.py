@@ -2,7 +2,7 @@
 """The architecture as a test: which file calls which, read from the
 built objects' symbol tables (nm), must respect the layers of lib/
 
-    base < gemm, image, formats < layers < model < convert, data < train < cmd
+    base < gemm, image, formats, draw < layers, search < model < convert, data < train < cmd
 
 (a file may use its own subsystem and any lower one; siblings on one level,
 such as convert and data, stay independent), and no two files may need
@@ -16,7 +16,7 @@ import re
 import subprocess
 import sys
 
-LEVEL = {"base": 0, "gemm": 1, "image": 1, "formats": 1, "layers": 2,
+LEVEL = {"base": 0, "gemm": 1, "image": 1, "formats": 1, "draw": 1, "layers": 2, "search": 2,
          "model": 3, "convert": 4, "data": 4, "train": 5, "cmd": 6}
 
 

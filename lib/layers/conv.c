@@ -225,10 +225,12 @@ enum an_status conv_backward(const struct conv_params *p, int batch,
                                        &p->win,
                                        cg.oh,
                                        cg.ow};
-                enum an_status st = sgemm_conv_weight_grad(
-                        dy + (size_t)cg.g * cg.out_g * cg.plane, cg.out_stride,
-                        (size_t)cg.out_g, &b,
-                        dweight + (size_t)cg.g * cg.out_g * cg.k);
+                enum an_status st = AN_OK;
+                if (dweight)
+                        st = sgemm_conv_weight_grad(
+                                dy + (size_t)cg.g * cg.out_g * cg.plane,
+                                cg.out_stride, (size_t)cg.out_g, &b,
+                                dweight + (size_t)cg.g * cg.out_g * cg.k);
                 if (st == AN_OK && dx)
                         st = by_conv ? input_gradient_by_conv(&cg, weight, dy,
                                                               dx, workspace)

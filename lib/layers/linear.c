@@ -40,9 +40,11 @@ enum an_status linear_backward(int in_features, int out_features, int batch,
                                float *dbias)
 {
         /* dW = dY^T X, dX = dY W */
-        enum an_status st =
-                sgemm(true, false, out_features, in_features, batch, 1.0f, dy,
-                      out_features, x, in_features, 0.0f, dweight, in_features);
+        enum an_status st = AN_OK;
+        if (dweight)
+                st = sgemm(true, false, out_features, in_features, batch, 1.0f,
+                           dy, out_features, x, in_features, 0.0f, dweight,
+                           in_features);
         if (st == AN_OK && dx)
                 st = sgemm(false, false, batch, in_features, out_features, 1.0f,
                            dy, out_features, weight, in_features, 0.0f, dx,

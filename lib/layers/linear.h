@@ -21,7 +21,8 @@ enum an_status linear_forward(int in_features, int out_features, int batch,
                               float *workspace,
                               const struct packed_matrix *packed);
 
-/* dW = dY^T X and db = the column sums of dY (overwritten), dX = dY W
+/* dW = dY^T X and db = the column sums of dY (overwritten; each skipped
+ * when NULL), dX = dY W
  * (skipped when dx is NULL), in a fixed order for any thread count. */
 enum an_status linear_backward(int in_features, int out_features, int batch,
                                const float *x, const float *weight,

@@ -50,7 +50,8 @@ enum an_status layer_forward(const struct layer *l, struct shape in,
 /* The gradients of layer l: from its forward input x, its output y and the
  * gradient at its output dy, writes dx (skipped when NULL: the first layer
  * trained) and, for layers with parameters, dweight and dbias (overwritten;
- * dbias NULL when the layer has none).  drop: the forward pass's draw. */
+ * dbias NULL when the layer has none; dweight NULL: no parameter
+ * gradients, as for an explanation of one input).  drop: the forward pass's draw. */
 enum an_status layer_backward(const struct layer *l, struct shape in,
                               const float *weight, int batch, const float *x,
                               const float *y, const float *dy, float *dx,

@@ -269,6 +269,16 @@ static bool relu_follows(const struct net *net, int i)
 enum an_status net_forward(struct net *net, const float *input, int batch,
                            const float **output, struct an_error *err)
 {
+        return net_forward_to(net, input, batch, net->arch.n_layers - 1,
+                              output, err);
+}
+
+enum an_status net_forward_to(struct net *net, const float *input, int batch,
+                              int last, const float **output,
+                              struct an_error *err)
+{
+        if (last < 0 || last >= net->arch.n_layers)
+                return an_error_set(err, AN_E_INVALID, "no layer %d", last);
         if (batch < 1)
                 return an_error_set(err, AN_E_INVALID,
                                     "batch size must be at least 1");
@@ -287,11 +297,11 @@ enum an_status net_forward(struct net *net, const float *input, int batch,
         net->forwards++;
         const float *x = input;
         int next = 0; /* the ping-pong buffer the next output goes to */
-        for (int i = 0; i < net->arch.n_layers; i++) {
+        for (int i = 0; i <= last; i++) {
                 enum layer_type t = net->arch.layers[i].type;
                 float *y = in_place(t) && x != input ? (float *)x
                                                      : net->activations[next];
-                bool fused = relu_follows(net, i);
+                bool fused = i < last && relu_follows(net, i);
                 double start = net->profile ? omp_get_wtime() : 0;
                 st = run_layer(net, i, batch, x, y, fused);
                 if (net->profile)

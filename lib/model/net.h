@@ -92,6 +92,13 @@ enum an_status net_reserve(struct net *net, int batch, struct an_error *err);
 enum an_status net_forward(struct net *net, const float *input, int batch,
                            const float **output, struct an_error *err);
 
+/* As net_forward, but stops after layer `last` (0-based): *output holds
+ * that layer's output, [batch][shapes[last + 1]] floats (a layer's own
+ * output: a ReLU that follows it is not applied).  For features. */
+enum an_status net_forward_to(struct net *net, const float *input, int batch,
+                              int last, const float **output,
+                              struct an_error *err);
+
 /* Values per sample of the last layer's output. */
 size_t net_outputs(const struct net *net);
 

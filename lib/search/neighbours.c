@@ -1,0 +1,210 @@
+#include "search/neighbours.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm/gemm.h"
+
+/* Rows of s scored per product: 16 MB of scores for 1024 queries. */
+enum { ROW_BLOCK = 4096, QUERY_BLOCK = 1024, PAIR_BLOCK = 512 };
+
+static float norm_of(const float *v, size_t n)
+{
+        double sum = 0;
+        for (size_t i = 0; i < n; i++)
+                sum += (double)v[i] * v[i];
+        return (float)sqrt(sum);
+}
+
+enum an_status vector_set_init(struct vector_set *s, const float *data,
+                               size_t rows, size_t cols, struct an_error *err)
+{
+        *s = (struct vector_set){data, rows, cols, NULL};
+        s->norms = malloc((rows ? rows : 1) * sizeof *s->norms);
+        if (!s->norms)
+                return an_error_set(err, AN_E_NOMEM, "out of memory");
+#pragma omp parallel for schedule(static)
+        for (size_t r = 0; r < rows; r++)
+                s->norms[r] = norm_of(data + r * cols, cols);
+        return AN_OK;
+}
+
+void vector_set_free(struct vector_set *s)
+{
+        free(s->norms);
+        s->norms = NULL;
+}
+
+bool metric_nearer(enum metric m, float a, float b)
+{
+        return m == METRIC_COSINE ? a > b : a < b;
+}
+
+/* The metric's score from a dot product and the two lengths. */
+static float score_of(enum metric m, float dot, float na, float nb)
+{
+        if (m == METRIC_COSINE)
+                return na > 0 && nb > 0 ? dot / (na * nb) : 0;
+        float d2 = na * na + nb * nb - 2 * dot;
+        return d2 > 0 ? sqrtf(d2) : 0;
+}
+
+/* Dot products of rows [q0, q0 + nq) of a with rows [r0, r0 + nr) of s
+ * into dots[nq][nr]. */
+static enum an_status dot_block(const float *a, size_t nq, const float *rows,
+                                size_t nr, size_t cols, float *dots)
+{
+        return sgemm(false, true, nq, nr, cols, 1.0f, a, cols, rows, cols,
+                     0.0f, dots, nr);
+}
+
+/* Puts (row, score) into the k-long sorted list best (n entries so far). */
+static void keep_best(struct neighbour *best, int k, int *n, enum metric m,
+                      size_t row, float score)
+{
+        if (*n == k && !metric_nearer(m, score, best[k - 1].score))
+                return; /* rows come in order: an equal score loses the tie */
+        int i = *n < k ? (*n)++ : k - 1;
+        while (i > 0 && metric_nearer(m, score, best[i - 1].score)) {
+                best[i] = best[i - 1];
+                i--;
+        }
+        best[i] = (struct neighbour){row, score};
+}
+
+enum an_status nearest(const struct vector_set *s, const float *queries,
+                       size_t q, enum metric m, int k, struct neighbour *out,
+                       struct an_error *err)
+{
+        size_t block = s->rows < ROW_BLOCK ? s->rows : ROW_BLOCK;
+        size_t qb = q < QUERY_BLOCK ? q : QUERY_BLOCK;
+        float *dots = malloc((block * qb > 0 ? block * qb : 1) * sizeof *dots);
+        float *qnorm = malloc((q ? q : 1) * sizeof *qnorm);
+        int *found = calloc(q ? q : 1, sizeof *found);
+        enum an_status st = dots && qnorm && found ? AN_OK : AN_E_NOMEM;
+        for (size_t i = 0; st == AN_OK && i < q; i++)
+                qnorm[i] = norm_of(queries + i * s->cols, s->cols);
+        for (size_t q0 = 0; st == AN_OK && q0 < q; q0 += qb) {
+                size_t nq = q - q0 < qb ? q - q0 : qb;
+                for (size_t r0 = 0; st == AN_OK && r0 < s->rows; r0 += block) {
+                        size_t nr = s->rows - r0 < block ? s->rows - r0 : block;
+                        st = dot_block(queries + q0 * s->cols, nq,
+                                       s->data + r0 * s->cols, nr, s->cols,
+                                       dots);
+                        if (st != AN_OK)
+                                break;
+#pragma omp parallel for schedule(static)
+                        for (size_t i = 0; i < nq; i++)
+                                for (size_t r = 0; r < nr; r++)
+                                        keep_best(out + (q0 + i) * k, k,
+                                                  &found[q0 + i], m, r0 + r,
+                                                  score_of(m, dots[i * nr + r],
+                                                           qnorm[q0 + i],
+                                                           s->norms[r0 + r]));
+                }
+        }
+        free(dots);
+        free(qnorm);
+        free(found);
+        if (st != AN_OK)
+                return an_error_set(err, st, "out of memory");
+        return AN_OK;
+}
+
+struct pair {
+        size_t i, j;
+        float score;
+};
+
+static int by_rows(const void *a, const void *b)
+{
+        const struct pair *x = a, *y = b;
+        if (x->i != y->i)
+                return x->i < y->i ? -1 : 1;
+        return x->j < y->j ? -1 : x->j > y->j;
+}
+
+/* A growing list of pairs. */
+struct pair_list {
+        struct pair *p;
+        size_t n, capacity;
+};
+
+static bool pair_add(struct pair_list *l, size_t i, size_t j, float score)
+{
+        if (l->n == l->capacity) {
+                size_t c = l->capacity ? 2 * l->capacity : 1024;
+                struct pair *p = realloc(l->p, c * sizeof *p);
+                if (!p)
+                        return false;
+                l->p = p;
+                l->capacity = c;
+        }
+        l->p[l->n++] = (struct pair){i, j, score};
+        return true;
+}
+
+static bool close_enough(enum metric m, float score, double threshold)
+{
+        return m == METRIC_COSINE ? score >= threshold : score <= threshold;
+}
+
+/* The pairs of rows [i0, i0 + ni) with every later row, into list. */
+static enum an_status pairs_of_block(const struct vector_set *s, enum metric m,
+                                     double threshold, size_t i0, size_t ni,
+                                     float *dots, struct pair_list *list)
+{
+        for (size_t r0 = i0; r0 < s->rows; r0 += ROW_BLOCK) {
+                size_t nr = s->rows - r0 < ROW_BLOCK ? s->rows - r0 : ROW_BLOCK;
+                enum an_status st =
+                        dot_block(s->data + i0 * s->cols, ni,
+                                  s->data + r0 * s->cols, nr, s->cols, dots);
+                if (st != AN_OK)
+                        return st;
+                for (size_t a = 0; a < ni; a++)
+                        for (size_t r = 0; r < nr; r++) {
+                                size_t i = i0 + a, j = r0 + r;
+                                if (j <= i)
+                                        continue;
+                                float score = score_of(m, dots[a * nr + r],
+                                                       s->norms[i],
+                                                       s->norms[j]);
+                                if (close_enough(m, score, threshold) &&
+                                    !pair_add(list, i, j, score))
+                                        return AN_E_NOMEM;
+                        }
+        }
+        return AN_OK;
+}
+
+enum an_status near_pairs(const struct vector_set *s, enum metric m,
+                          double threshold, pair_found found, void *ctx,
+                          struct an_error *err)
+{
+        float *dots = malloc((size_t)PAIR_BLOCK * ROW_BLOCK * sizeof *dots);
+        struct pair_list list = {0};
+        enum an_status st = dots ? AN_OK : AN_E_NOMEM;
+        for (size_t i0 = 0; st == AN_OK && i0 < s->rows; i0 += PAIR_BLOCK) {
+                size_t ni = s->rows - i0 < PAIR_BLOCK ? s->rows - i0
+                                                      : PAIR_BLOCK;
+                list.n = 0;
+                st = pairs_of_block(s, m, threshold, i0, ni, dots, &list);
+                if (st != AN_OK)
+                        break;
+                qsort(list.p, list.n, sizeof *list.p, by_rows);
+                for (size_t p = 0; p < list.n; p++)
+                        if (found(ctx, list.p[p].i, list.p[p].j,
+                                  list.p[p].score)) {
+                                st = AN_E_IO;
+                                break;
+                        }
+        }
+        free(dots);
+        free(list.p);
+        if (st == AN_E_NOMEM)
+                return an_error_set(err, st, "out of memory");
+        if (st != AN_OK)
+                return an_error_set(err, st, "stopped");
+        return AN_OK;
+}
