@@ -18,6 +18,7 @@
 #include "train/comm.h"
 #include "train/run.h"
 #include "train/settings.h"
+#include "train/train_log.h"
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -161,7 +162,9 @@ static const struct option_spec train_options[] = {
                  "the pixels torchvision sees)",
                  &settings.fast_jpeg),
         OPT_FLAG(0, "cache", "keep the decoded images in memory", &cache),
-        OPT_STRING(0, "log", "FILE", "append one CSV line per epoch",
+        OPT_STRING(0, "log", "FILE",
+                   "append one CSV line per epoch, and draw the\n"
+                   "curves beside it (FILE.csv: FILE.png)",
                    &log_path),
         OPT_FLAG('q', "quiet", "no progress on standard error", &quiet),
         OPT_HELP,
@@ -326,6 +329,8 @@ struct reporter {
         bool tty;
         FILE *log;
         bool log_failed;
+        char *curves; /* the log's picture */
+        bool curves_failed;
 };
 
 static void show_step(void *ctx, const struct step_report *r)
@@ -354,31 +359,38 @@ static void show_step(void *ctx, const struct step_report *r)
                         r->images_per_s, r->loss);
 }
 
+/* The log's picture, redrawn from the whole log after each epoch; a
+ * failure is reported once and does not stop the run (the log, from
+ * which `alexnet inspect --curves` draws it again, is what counts). */
+static void draw_curves(struct reporter *rep)
+{
+        struct an_error err;
+        struct train_log log;
+        enum an_status st = train_log_read(&log, log_path, &err);
+        if (st == AN_OK) {
+                st = train_log_draw(&log, rep->curves, NULL, &err);
+                train_log_free(&log);
+        }
+        if (st != AN_OK && !rep->curves_failed)
+                report(rep->curves, "%s (training goes on)", err.message);
+        rep->curves_failed |= st != AN_OK;
+}
+
 /* The epoch's CSV line and its line on stderr; a log that cannot be
  * written (a full disk) stops the run, its checkpoint already safe. */
 static enum an_status show_epoch(void *ctx, const struct epoch_report *r,
                                  struct an_error *err)
 {
         struct reporter *rep = ctx;
-        /* Without validation its columns stay empty; top-5 only when
-         * there are more than 5 classes (otherwise it is 100%). */
         bool top5 = r->classes > 5;
-        char val[96] = ",,";
-        if (r->validated)
-                snprintf(val, sizeof val, "%.6f,%.6f,", r->val.loss,
-                         r->val.top1);
-        if (r->validated && top5)
-                snprintf(val + strlen(val), sizeof val - strlen(val), "%.6f",
-                         r->val.top5);
         if (rep->log) {
-                fprintf(rep->log, "%d,%.6g,%.6f,%.6f,%s,%.1f,%.1f\n",
-                        r->epoch + 1, r->lr, r->train_loss, r->train_top1, val,
-                        r->seconds, r->images_per_s);
+                train_log_line(rep->log, r);
                 if (fflush(rep->log) != 0 || ferror(rep->log)) {
                         rep->log_failed = true;
                         return an_error_set(err, AN_E_IO, "write failed: %s",
                                             strerror(errno));
                 }
+                draw_curves(rep);
         }
         if (quiet)
                 return AN_OK;
@@ -417,10 +429,15 @@ static FILE *open_log(void)
                 return NULL;
         }
         if (ftell(f) == 0)
-                fputs("epoch,lr,train_loss,train_top1,val_loss,val_top1,"
-                      "val_top5,seconds,images_per_s\n",
-                      f);
+                train_log_header(f);
         return f;
+}
+
+static void close_reporter(struct reporter *rep)
+{
+        if (rep->log)
+                fclose(rep->log);
+        free(rep->curves);
 }
 
 /* ---- the command ------------------------------------------------------------
@@ -516,8 +533,11 @@ static int run_train(int argc, char **argv)
         if (!join_job(&comm))
                 return EXIT_FATAL;
         default_checkpoint(default_ckpt, sizeof default_ckpt);
-        struct reporter rep = {isatty(STDERR_FILENO), NULL, false};
-        if (log_path && !(rep.log = open_log())) {
+        struct reporter rep = {isatty(STDERR_FILENO), NULL, false, NULL,
+                               false};
+        if (log_path && (!(rep.log = open_log()) ||
+                         !(rep.curves = train_log_picture_path(log_path)))) {
+                close_reporter(&rep);
                 comm_abort(&comm, EXIT_FATAL);
                 comm_finalize(&comm);
                 return EXIT_FATAL;
@@ -528,8 +548,7 @@ static int run_train(int argc, char **argv)
          * not after its first epoch. */
         if (comm.rank == 0 &&
             (!can_write(output) || !can_write(io.checkpoint))) {
-                if (rep.log)
-                        fclose(rep.log);
+                close_reporter(&rep);
                 comm_abort(&comm, EXIT_FATAL);
                 comm_finalize(&comm);
                 return EXIT_FATAL;
@@ -547,8 +566,7 @@ static int run_train(int argc, char **argv)
                 status = train(&r, &rep, &comm);
                 train_run_close(&r);
         }
-        if (rep.log)
-                fclose(rep.log);
+        close_reporter(&rep);
         comm_finalize(&comm);
         return status;
 }

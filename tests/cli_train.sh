@@ -20,7 +20,7 @@ first_run() {
         expect 0 "$ALEXNET" train $args -j 2 --log "$tmp/log.csv" -o "$tmp/a.safetensors" "$data"
         [ "$(grep -c 'broken.jpg' "$err")" -eq 1 ] || fail "the broken image is reported once"
         [ "$(wc -l <"$tmp/log.csv")" -eq 5 ] || fail "CSV: header and 4 epochs"
-        head -1 "$tmp/log.csv" | grep -q '^epoch,lr,train_loss,train_top1,val_loss,val_top1,val_top5,seconds,images_per_s$' ||
+        head -1 "$tmp/log.csv" | grep -q '^epoch,lr,train_loss,train_top1,val_loss,val_top1,val_top5,seconds,images_per_s,train_top5$' ||
                 fail "CSV header"
 }
 test_expect "train writes a model, a CSV line per epoch, reports a broken image once" first_run

@@ -35,6 +35,20 @@ void relu_backward(size_t count, const float *y, const float *dy, float *dx)
                 dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
+int top_k_hits(int batch, int classes, const float *logits, const int *labels,
+               int k)
+{
+        int hits = 0;
+        for (int n = 0; n < batch; n++) {
+                const float *z = logits + (size_t)n * classes;
+                int above = 0;
+                for (int c = 0; c < classes; c++)
+                        above += z[c] > z[labels[n]];
+                hits += above < k;
+        }
+        return hits;
+}
+
 double softmax_cross_entropy(int batch, int classes, const float *logits,
                              const int *labels, float *dlogits, int *correct)
 {

@@ -18,6 +18,11 @@ void relu_backward(size_t count, const float *y, const float *dy, float *dx);
 /* Softmax cross-entropy of logits[batch][classes] against labels: returns
  * the mean loss and writes dlogits = (softmax - onehot) / batch; *correct
  * (when not NULL) gets how many rows have their label as the arg-max. */
+/* How many of the batch's labels are among the k largest of their row of
+ * logits (a label tied with others counts as ranked first among them). */
+int top_k_hits(int batch, int classes, const float *logits, const int *labels,
+               int k);
+
 double softmax_cross_entropy(int batch, int classes, const float *logits,
                              const int *labels, float *dlogits, int *correct);
 

@@ -379,11 +379,12 @@ static enum an_status tally_step(struct train_run *r,
                                  bool due, struct step_end *end,
                                  struct an_error *err)
 {
-        double v[5] = {stats->loss * count, stats->correct, count,
-                       stop_asked(r), due && writes_files(r)};
-        enum an_status st = comm_sum_doubles(r->io.comm, v, 5, err);
+        double v[6] = {stats->loss * count, stats->correct, count,
+                       stop_asked(r), due && writes_files(r), stats->correct5};
+        enum an_status st = comm_sum_doubles(r->io.comm, v, 6, err);
         r->epoch_loss += v[0];
         r->epoch_correct += (size_t)v[1];
+        r->epoch_correct5 += (size_t)v[5];
         r->epoch_seen += (size_t)v[2];
         r->epoch_steps++;
         *end = (struct step_end){v[3] > 0, v[4] > 0, (size_t)v[2]};
@@ -397,7 +398,7 @@ static enum an_status train_step(struct train_run *r,
 {
         double total = b->count;
         enum an_status st = comm_sum_doubles(r->io.comm, &total, 1, err);
-        *stats = (struct step_stats){0, 0};
+        *stats = (struct step_stats){0};
         r->trainer.step = r->state.global_step;
         if (st == AN_OK && total > 0) {
                 struct train_batch batch = {b->x, b->labels, b->ids, b->count,
@@ -497,10 +498,12 @@ static enum an_status end_epoch(struct train_run *r, int epoch, double lr,
         rep.train_loss = r->epoch_seen ? r->epoch_loss / r->epoch_seen : 0;
         rep.train_top1 =
                 r->epoch_seen ? (double)r->epoch_correct / r->epoch_seen : 0;
+        rep.train_top5 =
+                r->epoch_seen ? (double)r->epoch_correct5 / r->epoch_seen : 0;
         r->state.epoch = epoch + 1;
         r->state.step = 0;
         r->epoch_loss = 0;
-        r->epoch_correct = r->epoch_seen = 0;
+        r->epoch_correct = r->epoch_correct5 = r->epoch_seen = 0;
         r->epoch_steps = 0;
         st = write_checkpoint(r, err);
         if (st == AN_OK && r->hooks.epoch_done)

@@ -50,7 +50,7 @@ struct step_report {
 struct epoch_report {
         int epoch, epochs;
         double lr; /* at the epoch's start */
-        double train_loss, train_top1;
+        double train_loss, train_top1, train_top5;
         bool validated; /* val holds a validation result */
         int classes;    /* top-5 means something only above 5 */
         struct eval_result val;
@@ -97,7 +97,7 @@ struct train_run {
         struct eval_buffers buf;
         struct eval_result last_val;
         double epoch_loss;
-        size_t epoch_correct, epoch_seen;
+        size_t epoch_correct, epoch_correct5, epoch_seen;
         int epoch_steps; /* steps of this epoch run since the run opened */
         bool stopped;    /* should_stop ended the run early */
         /* The file an error was about (a folder, a model, the checkpoint),

@@ -290,6 +290,8 @@ static enum an_status backward_all(struct trainer *t,
         stats->loss =
                 softmax_cross_entropy(b->count, classes, t->acts[t->loss_layer],
                                       b->labels, g, &stats->correct);
+        stats->correct5 = top_k_hits(b->count, classes, t->acts[t->loss_layer],
+                                     b->labels, 5);
         if (b->total != b->count) {
                 float share = (float)b->count / (float)b->total;
                 for (size_t j = 0; j < (size_t)b->count * classes; j++)
@@ -322,7 +324,7 @@ static void post_zero_gradients(struct trainer *t,
                                 const struct train_config *cfg,
                                 struct step_stats *stats)
 {
-        *stats = (struct step_stats){0, 0};
+        *stats = (struct step_stats){0};
         for (int i = t->loss_layer - 1; i >= cfg->frozen_layers; i--) {
                 size_t n, at = layer_params_at(t, i, &n);
                 memset(t->param_grads + at, 0, n * sizeof *t->param_grads);
@@ -374,6 +376,8 @@ enum an_status trainer_evaluate(struct trainer *t, const float *x,
         stats->loss =
                 softmax_cross_entropy(batch, classes, t->acts[t->loss_layer],
                                       labels, t->grads[0], &stats->correct);
+        stats->correct5 = top_k_hits(batch, classes, t->acts[t->loss_layer],
+                                     labels, 5);
         if (probs)
                 softmax_forward(batch, classes, t->acts[t->loss_layer], probs);
         return AN_OK;

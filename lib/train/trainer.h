@@ -65,7 +65,8 @@ struct train_batch {
 
 struct step_stats {
         double loss;
-        int correct; /* top-1 hits in the batch */
+        int correct;  /* top-1 hits in the batch */
+        int correct5; /* top-5 hits */
 };
 
 struct trainer {
