@@ -9,10 +9,14 @@
 #include "model/model.h"
 #include "model/model_meta.h"
 #include "model/net.h"
+#include "train/init.h"
 #include "train/trainer.h"
+#include "inspect_pictures.h"
 
 static bool json_output;
 static int classes = 1000;
+static const char *filters_layer, *curves_log, *picture_path;
+static int max_filters;
 
 static const struct option_spec inspect_options[] = {
         OPT_FLAG(0, "json", "print one JSON document instead of the table",
@@ -20,6 +24,19 @@ static const struct option_spec inspect_options[] = {
         OPT_INT('c', "classes", "N",
                 "outputs of a preset's last layer (default 1000)", &classes, 1,
                 1 << 24),
+        OPT_STRING(0, "filters", "LAYER",
+                   "draw the kernels of a convolution layer\n"
+                   "(conv1: the paper's Figure 3) into -o FILE",
+                   &filters_layer),
+        OPT_INT(0, "max-filters", "N",
+                "--filters: only the first N kernels (default all)",
+                &max_filters, 1, 1 << 24),
+        OPT_STRING(0, "curves", "LOG",
+                   "draw a training log (train --log) as curves\n"
+                   "into -o FILE; takes no MODEL",
+                   &curves_log),
+        OPT_STRING('o', "output", "FILE", "the PNG --filters or --curves writes",
+                   &picture_path),
         OPT_HELP,
         OPT_END,
 };
@@ -365,6 +382,18 @@ static int run_inspect(int argc, char **argv)
         int operands = options_parse(&inspect_command, argc, argv, NULL);
         if (operands < 0)
                 return operands == -1 ? EXIT_ALL_DONE : EXIT_FATAL;
+        if ((filters_layer || curves_log) != (picture_path != NULL))
+                return usage_error(&inspect_command,
+                                   picture_path ? "-o goes with --filters or "
+                                                  "--curves"
+                                                : "--filters and --curves "
+                                                  "need -o FILE.png");
+        if (curves_log && (operands || filters_layer || json_output))
+                return usage_error(&inspect_command,
+                                   "--curves takes no MODEL, --filters or "
+                                   "--json");
+        if (curves_log)
+                return draw_log_curves(curves_log, picture_path);
         if (operands != 1)
                 return usage_error(&inspect_command,
                                    "expected one MODEL or PRESET");
@@ -380,6 +409,15 @@ static int run_inspect(int argc, char **argv)
                 return EXIT_FATAL;
         }
         int status = EXIT_ALL_DONE;
+        if (filters_layer) {
+                /* a preset's kernels as training starts them */
+                if (preset)
+                        model_init_weights(&m, INIT_HE, 1, 0);
+                status = draw_layer_filters(&m, target, filters_layer,
+                                            max_filters, picture_path);
+                model_close(&m);
+                return status;
+        }
         if (json_output)
                 status = print_json(&m, preset ? NULL : target,
                                     preset ? target : NULL);
@@ -393,7 +431,10 @@ const struct command inspect_command = {
         "inspect",
         run_inspect,
         "show a model's layers, sizes, preprocessing and provenance",
-        "usage: alexnet inspect [--json] [--classes N] MODEL|PRESET\n",
+        "usage: alexnet inspect [--json] [--classes N] MODEL|PRESET\n"
+        "       alexnet inspect --filters LAYER [--max-filters N] -o FILE.png\n"
+        "                       MODEL|PRESET\n"
+        "       alexnet inspect --curves LOG.csv -o FILE.png\n",
         "Show a network's layers (type, kernel, stride, padding, groups,\n"
         "output shape, parameters, multiply-adds), its totals, and a model\n"
         "file's preprocessing, labels and provenance.\n"

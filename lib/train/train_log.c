@@ -246,10 +246,10 @@ enum an_status train_log_draw(const struct train_log *log, const char *png,
                          &loss[nl]);
         na += add_series(log, LOG_TRAIN_TOP1, "training top-1", BLUE, false,
                          &acc[na]);
-        na += add_series(log, LOG_TRAIN_TOP5, "top-5", BLUE, true, &acc[na]);
+        na += add_series(log, LOG_TRAIN_TOP5, "training top-5", BLUE, true, &acc[na]);
         na += add_series(log, LOG_VAL_TOP1, "validation top-1", ORANGE, false,
                          &acc[na]);
-        na += add_series(log, LOG_VAL_TOP5, "top-5", ORANGE, true, &acc[na]);
+        na += add_series(log, LOG_VAL_TOP5, "validation top-5", ORANGE, true, &acc[na]);
         struct panel panels[2] = {
                 {"loss", "epoch", "cross-entropy", loss, nl, false, 0, 0},
                 {"accuracy", "epoch", "share of images", acc, na, true, 0, 1},
