@@ -78,3 +78,49 @@ char *escape_into(char *dst, size_t size, const char *s)
                 dst[used] = '\0';
         return dst;
 }
+
+static int hex_digit(char c)
+{
+        return c >= '0' && c <= '9'   ? c - '0'
+               : c >= 'a' && c <= 'f' ? c - 'a' + 10
+               : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                      : -1;
+}
+
+/* The byte the escape at p stands for, and its length; 0 for none. */
+static int unescape_piece(const char *p, char *byte)
+{
+        static const char from[] = "\\tnr", to[] = "\\\t\n\r";
+        const char *at = p[1] ? strchr(from, p[1]) : NULL;
+        if (at) {
+                *byte = to[at - from];
+                return 2;
+        }
+        if (p[1] == 'x' && hex_digit(p[2]) >= 0 && hex_digit(p[3]) >= 0) {
+                *byte = (char)(hex_digit(p[2]) * 16 + hex_digit(p[3]));
+                return 4;
+        }
+        return 0;
+}
+
+bool unescape_in_place(char *s)
+{
+        for (const char *p = s; *p; p++)
+                if (*p == '\\') {
+                        char b;
+                        int n = unescape_piece(p, &b);
+                        if (!n || b == '\0')
+                                return false;
+                        p += n - 1;
+                }
+        char *w = s;
+        for (const char *p = s; *p;) {
+                if (*p != '\\') {
+                        *w++ = *p++;
+                        continue;
+                }
+                p += unescape_piece(p, w++);
+        }
+        *w = '\0';
+        return true;
+}

@@ -22,4 +22,8 @@ void put_escaped(FILE *out, const char *s);
  * it does not fit); returns dst. */
 char *escape_into(char *dst, size_t size, const char *s);
 
+/* Undoes put_escaped in place (\\, \t, \n, \r, \xHH); false when s holds
+ * a backslash that starts none of them (it is then left as it was). */
+bool unescape_in_place(char *s);
+
 #endif

@@ -7,23 +7,6 @@
 #include "draw/filters.h"
 #include "train/train_log.h"
 
-/* The index of the layer called name, or -1; "convN", when no layer has
- * that name (a converted model's are "features.0", ...), is the N-th
- * convolution. */
-static int layer_named(const struct arch *a, const char *name)
-{
-        for (int i = 0; i < a->n_layers; i++)
-                if (!strcmp(a->layers[i].name, name))
-                        return i;
-        int n, end = 0;
-        if (sscanf(name, "conv%d%n", &n, &end) != 1 || name[end] || n < 1)
-                return -1;
-        for (int i = 0; i < a->n_layers; i++)
-                if (a->layers[i].type == LAYER_CONV && --n == 0)
-                        return i;
-        return -1;
-}
-
 /* The conv layers' names, for a message: "conv1, conv2, ...". */
 static void conv_names(const struct arch *a, char *buf, size_t size)
 {
@@ -40,7 +23,7 @@ int draw_layer_filters(const struct model *m, const char *what,
                        const char *layer, int most, const char *path)
 {
         const struct net *net = &m->net;
-        int i = layer_named(&net->arch, layer);
+        int i = arch_find_layer(&net->arch, layer);
         if (i < 0 || net->arch.layers[i].type != LAYER_CONV) {
                 char names[512];
                 conv_names(&net->arch, names, sizeof names);

@@ -15,6 +15,7 @@
 #include "train/comm.h"
 #include "predict_pipeline.h"
 #include "predict_eval.h"
+#include "predict_features.h"
 #include "predict_output.h"
 #include "predict_records.h"
 
@@ -30,6 +31,12 @@ struct predict_options {
         const char *skip_done; /* --skip-done FILE */
         double max_megapixels;
         const char *eval; /* --eval DATADIR */
+        bool features;        /* --features */
+        const char *layer;    /* --layer NAME */
+        const char *index;    /* --index FILE.npy */
+        int metric;           /* enum metric */
+        double duplicates;    /* --duplicates T, when duplicates_set */
+        bool duplicates_set;
 };
 
 static struct predict_options opt = {
@@ -37,6 +44,15 @@ static struct predict_options opt = {
 
 static const char *const tta_names[] = {"center", "ten-crop", NULL};
 static const char *const precision_names[] = {"fp32", "bf16", NULL};
+static const char *const format_names[] = {"text", "tsv", "json", "npy",
+                                           NULL};
+static const char *const metric_names[] = {"cosine", "euclidean", NULL};
+
+static bool parse_threshold(const char *s, void *target)
+{
+        opt.duplicates_set = true;
+        return parse_double(s, -1e30, 1e30, target);
+}
 
 /* --shard K/N: 0 <= K < N. */
 static bool parse_shard(const char *s, void *target)
@@ -65,8 +81,9 @@ static const struct option_spec predict_options[] = {
         OPT_INT('k', "top", "K", "classes per image (default 5)", &opt.top, 1,
                 1 << 24),
         OPT_CHOICE('f', "format", "FORMAT",
-                   "text (default), tsv or json (JSON Lines)", &opt.format,
-                   record_format_names),
+                   "text (default), tsv or json (JSON Lines);\n"
+                   "npy with --features -o FILE.npy",
+                   &opt.format, format_names),
         OPT_INT('b', "batch", "BATCH", "images per forward pass (default 16)",
                 &opt.batch, 1, 4096),
         OPT_INT('j', "threads", "THREADS",
@@ -111,6 +128,26 @@ static const struct option_spec predict_options[] = {
                    "accuracy on DATADIR/CLASS/IMAGE instead of\n"
                    "records: top-1, top-5, per class, confusion",
                    &opt.eval),
+        OPT_FLAG(0, "features", "a layer's output per image instead of\n"
+                                "classes (fc7 after its ReLU; --layer)",
+                 &opt.features),
+        OPT_STRING(0, "layer", "NAME",
+                   "--features, --index, --duplicates: the layer\n"
+                   "(a name alexnet inspect lists, or convN, fcN,\n"
+                   "reluN)",
+                   &opt.layer),
+        OPT_STRING(0, "index", "FILE.npy",
+                   "the K nearest images of each, among the rows\n"
+                   "of an earlier --features -f npy -o FILE.npy",
+                   &opt.index),
+        OPT_CUSTOM(0, "duplicates", "T",
+                   "pairs of images (and --index rows) at least T\n"
+                   "similar (cosine; euclidean: at most T apart)",
+                   &opt.duplicates, parse_threshold, "a number"),
+        OPT_CHOICE(0, "metric", "M",
+                   "--index, --duplicates: cosine (default) or\n"
+                   "euclidean",
+                   &opt.metric, metric_names),
         OPT_HELP,
         OPT_END,
 };
@@ -131,37 +168,9 @@ static bool all_finite(const float *p, int n)
         return true;
 }
 
-/* A record is rendered whole in memory, then emitted so that no write
- * ends inside it (predict_records.h).  Write errors show on stdout's
- * error flag, which finish_output reports. */
-static FILE *record_begin(char **text, size_t *length)
-{
-        *text = NULL;
-        return open_memstream(text, length);
-}
-
-/* (the stream's buffer and length are only final after fclose) */
-static void record_end(FILE *record, char **text, size_t *length)
-{
-        if (record && fclose(record) == 0)
-                record_emit(stdout, *text, *length);
-        else
-                report("predict", "out of memory");
-        free(*text);
-}
-
 static void report_failure(const char *path, const char *message)
 {
-        if (!strcmp(message, "is a directory") && !opt.recursive)
-                message = "is a directory (-r classifies the images under "
-                          "it)";
-        report(path, "%s", message);
-        char *text;
-        size_t length;
-        FILE *record = record_begin(&text, &length);
-        if (record)
-                record_failure(record, opt.format, path, message);
-        record_end(record, &text, &length);
+        record_input_failure(path, message, opt.format, opt.recursive);
 }
 
 static int report_batch(const struct batch *b, const float *probs, int classes,
@@ -186,11 +195,11 @@ static int report_batch(const struct batch *b, const float *probs, int classes,
                 int k = top_k(p, classes, opt.top, top);
                 char *text;
                 size_t length;
-                FILE *record = record_begin(&text, &length);
+                FILE *record = record_open(&text, &length);
                 if (record)
                         record_prediction(record, opt.format, b->paths[i], top,
                                           k, labels);
-                record_end(record, &text, &length);
+                record_close(record, &text, &length);
         }
         return failed;
 }
@@ -335,6 +344,32 @@ static bool open_model(struct model *m, const char **model_path)
         return ok;
 }
 
+static bool feature_mode(void)
+{
+        return opt.features || opt.index || opt.duplicates_set;
+}
+
+/* --features, --index, --duplicates over the pipeline (NULL: no images,
+ * only the index's rows); the exit status. */
+static int run_features(struct model *m, struct pipeline *p)
+{
+        struct feature_options o = {
+                .mode = opt.features  ? MODE_FEATURES
+                        : opt.duplicates_set ? MODE_DUPLICATES
+                                             : MODE_NEIGHBOURS,
+                .layer = opt.layer,
+                .format = opt.format,
+                .output = opt.output,
+                .header = opt.header && opt.shard == 0,
+                .index = opt.index,
+                .metric = opt.metric,
+                .k = opt.top,
+                .threshold = opt.duplicates,
+                .recursive = opt.recursive,
+        };
+        return features_run(m, p, &o);
+}
+
 /* Classifies what source yields (the images of d with --eval); the exit
  * status. */
 static int classify_source(struct model *m, const char *model_path,
@@ -360,7 +395,8 @@ static int classify_source(struct model *m, const char *model_path,
         }
         int status = opt.eval ? evaluate_folder(m, &p, d, part, c, opt.eval,
                                                 opt.format, opt.header)
-                              : classify_all(m, &p);
+                     : feature_mode() ? run_features(m, &p)
+                                      : classify_all(m, &p);
         pipeline_free(&p);
         return status;
 }
@@ -426,8 +462,11 @@ static int classify_images(char **images, int operands,
                                          opt.shard, opt.shards);
                 source.recursive = opt.recursive;
                 source.done = opt.skip_done ? done : NULL;
-                status = classify_source(&m, model_path, &source, &d, &part,
-                                         &comm);
+                /* --duplicates within an index alone reads no paths */
+                status = opt.duplicates_set && opt.index && !operands
+                                 ? run_features(&m, NULL)
+                                 : classify_source(&m, model_path, &source,
+                                                   &d, &part, &comm);
                 /* folders -r could not read are failures too */
                 if (source.walk_problems && status == EXIT_ALL_DONE)
                         status = EXIT_SOME_FAILED;
@@ -449,6 +488,26 @@ static int classify_images(char **images, int operands,
         return status;
 }
 
+/* What is wrong with the options together, or NULL. */
+static const char *options_conflict(int operands)
+{
+        (void)operands;
+        if (opt.eval && feature_mode())
+                return "--eval does not go with --features, --index or "
+                       "--duplicates";
+        if (opt.features && (opt.index || opt.duplicates_set))
+                return "--features writes vectors; --index and --duplicates "
+                       "search them: one at a time";
+        if (opt.format == FORMAT_NPY && (!opt.features || !opt.output))
+                return "-f npy goes with --features and -o FILE.npy";
+        if (opt.layer && !feature_mode())
+                return "--layer goes with --features, --index or "
+                       "--duplicates";
+        if (opt.metric && !opt.index && !opt.duplicates_set)
+                return "--metric goes with --index or --duplicates";
+        return NULL;
+}
+
 static int run_predict(int argc, char **argv)
 {
         int operands = options_parse(&predict_command, argc, argv, NULL);
@@ -457,6 +516,9 @@ static int run_predict(int argc, char **argv)
         if (opt.eval && (operands > 0 || opt.shards > 1))
                 return usage_error(&predict_command,
                                    "--eval takes no IMAGE and no --shard");
+        const char *conflict = options_conflict(operands);
+        if (conflict)
+                return usage_error(&predict_command, conflict);
         /* larger than PIPE_BUF: only record_emit decides when to write */
         static char stdout_buffer[1 << 16];
         setvbuf(stdout, stdout_buffer, _IOFBF, sizeof stdout_buffer);

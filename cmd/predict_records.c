@@ -1,5 +1,6 @@
 #include "predict_records.h"
 
+#include "cli.h"
 #include "escape.h"
 
 #include <limits.h>
@@ -7,12 +8,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio_ext.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *const record_format_names[] = {"text", "tsv", "json", NULL};
 
 /* A JSON string; invalid UTF-8 bytes become U+FFFD. */
-static void put_json_string(FILE *out, const char *s)
+void put_json_string(FILE *out, const char *s)
 {
         fputc('"', out);
         for (const unsigned char *p = (const unsigned char *)s; *p;) {
@@ -38,7 +40,7 @@ static void put_json_string(FILE *out, const char *s)
         fputc('"', out);
 }
 
-static void put_json_file(FILE *out, const char *path)
+void put_json_file(FILE *out, const char *path)
 {
         fputs("{\"file\":", out);
         put_json_string(out, path);
@@ -137,4 +139,35 @@ bool record_emit(FILE *out, const char *record, size_t n)
         if (__fpending(out) + n > PIPE_BUF && fflush(out) != 0)
                 return false;
         return fwrite(record, 1, n, out) == n;
+}
+
+FILE *record_open(char **text, size_t *length)
+{
+        *text = NULL;
+        return open_memstream(text, length);
+}
+
+void record_close(FILE *record, char **text, size_t *length)
+{
+        /* the stream's buffer and length are only final after fclose */
+        if (record && fclose(record) == 0)
+                record_emit(stdout, *text, *length);
+        else
+                report("predict", "out of memory");
+        free(*text);
+}
+
+void record_input_failure(const char *path, const char *message, int format,
+                          bool recursive)
+{
+        if (!strcmp(message, "is a directory") && !recursive)
+                message = "is a directory (-r classifies the images under "
+                          "it)";
+        report(path, "%s", message);
+        char *text;
+        size_t length;
+        FILE *record = record_open(&text, &length);
+        if (record)
+                record_failure(record, format, path, message);
+        record_close(record, &text, &length);
 }

@@ -44,9 +44,25 @@ void record_prediction(FILE *out, enum record_format f, const char *path,
 void record_failure(FILE *out, enum record_format f, const char *path,
                     const char *message);
 
+/* A JSON string (invalid UTF-8 bytes as U+FFFD); the opening of a
+ * record, {"file":PATH (with "file_hex" when PATH is not UTF-8). */
+void put_json_string(FILE *out, const char *s);
+void put_json_file(FILE *out, const char *path);
+
 /* Appends one rendered record (or several whole ones) to out, flushing
  * first what is pending if both would exceed PIPE_BUF; false on a write
  * error.  out must be fully buffered with a buffer above PIPE_BUF. */
 bool record_emit(FILE *out, const char *record, size_t n);
+
+/* A record is rendered whole in memory (record_open), then emitted so
+ * that no write ends inside it (record_close: to stdout, through
+ * record_emit; write errors show on stdout's error flag). */
+FILE *record_open(char **text, size_t *length);
+void record_close(FILE *record, char **text, size_t *length);
+
+/* An input that failed: a one-line message on stderr and, in json, its
+ * error record.  format: enum record_format (json writes a record). */
+void record_input_failure(const char *path, const char *message, int format,
+                          bool recursive);
 
 #endif

@@ -307,3 +307,43 @@ uint64_t layer_macs(const struct layer *l, struct shape in, struct shape out)
         default: return 0;
         }
 }
+
+/* The n-th (from 1) layer of type t, or -1. */
+static int nth_of_type(const struct arch *a, enum layer_type t, int n)
+{
+        for (int i = 0; i < a->n_layers; i++)
+                if (a->layers[i].type == t && --n == 0)
+                        return i;
+        return -1;
+}
+
+/* The paper's name for a layer: the index it names, or -1. */
+static int paper_layer(const struct arch *a, const char *name)
+{
+        int n, end = 0;
+        bool relu = sscanf(name, "relu%d%n", &n, &end) == 1;
+        if (!relu && sscanf(name, "conv%d%n", &n, &end) != 1 &&
+            sscanf(name, "fc%d%n", &n, &end) != 1)
+                return -1;
+        if (name[end] || n < 1)
+                return -1;
+        int convs = 0;
+        for (int i = 0; i < a->n_layers; i++)
+                convs += a->layers[i].type == LAYER_CONV;
+        bool conv = name[0] == 'c' || (relu && n <= convs);
+        int i = conv ? nth_of_type(a, LAYER_CONV, n)
+                     : nth_of_type(a, LAYER_LINEAR, n - convs);
+        if (i >= 0 && relu)
+                i = i + 1 < a->n_layers && a->layers[i + 1].type == LAYER_RELU
+                            ? i + 1
+                            : -1;
+        return i;
+}
+
+int arch_find_layer(const struct arch *a, const char *name)
+{
+        for (int i = 0; i < a->n_layers; i++)
+                if (!strcmp(a->layers[i].name, name))
+                        return i;
+        return paper_layer(a, name);
+}

@@ -85,6 +85,13 @@ uint64_t layer_macs(const struct layer *l, struct shape in, struct shape out);
 
 const char *layer_type_name(enum layer_type t);
 
+/* The index of the layer called name, or -1.  When no layer has that name
+ * (a converted model's are "features.0", "classifier.1", ...), the
+ * paper's names still find one: "convN" is the N-th convolution, "fcN" the
+ * fully connected layer numbered on after them (after five convolutions,
+ * fc6 is the first), "reluN" the ReLU right after layer N. */
+int arch_find_layer(const struct arch *a, const char *name);
+
 /* JSON form: {"name":..., "input":[C,H,W], "layers":[{...}, ...]}. */
 json_t *arch_to_json(const struct arch *a);
 enum an_status arch_from_json(struct arch *a, const json_t *j,
