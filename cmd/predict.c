@@ -16,6 +16,7 @@
 #include "predict_pipeline.h"
 #include "predict_eval.h"
 #include "predict_features.h"
+#include "predict_heatmap.h"
 #include "predict_output.h"
 #include "predict_records.h"
 
@@ -37,6 +38,9 @@ struct predict_options {
         int metric;           /* enum metric */
         double duplicates;    /* --duplicates T, when duplicates_set */
         bool duplicates_set;
+        const char *heatmap;   /* --heatmap FILE.png */
+        const char *class;     /* --class LABEL|INDEX */
+        const char *confusion; /* --confusion FILE.png */
 };
 
 static struct predict_options opt = {
@@ -148,6 +152,18 @@ static const struct option_spec predict_options[] = {
                    "--index, --duplicates: cosine (default) or\n"
                    "euclidean",
                    &opt.metric, metric_names),
+        OPT_STRING(0, "heatmap", "FILE.png",
+                   "for one IMAGE: where the network found the\n"
+                   "evidence for its class (Grad-CAM at the last\n"
+                   "convolution, or --layer), over the picture",
+                   &opt.heatmap),
+        OPT_STRING(0, "class", "C",
+                   "--heatmap: this class (a label or an index)\n"
+                   "instead of the most probable",
+                   &opt.class),
+        OPT_STRING(0, "confusion", "FILE.png",
+                   "--eval: draw the confusion matrix as a heat map",
+                   &opt.confusion),
         OPT_HELP,
         OPT_END,
 };
@@ -393,9 +409,13 @@ static int classify_source(struct model *m, const char *model_path,
                 report("predict", "out of memory");
                 return EXIT_FATAL;
         }
+        struct heatmap_options heatmap = {opt.heatmap, opt.class, opt.layer,
+                                          opt.format};
         int status = opt.eval ? evaluate_folder(m, &p, d, part, c, opt.eval,
-                                                opt.format, opt.header)
+                                                opt.format, opt.header,
+                                                opt.confusion)
                      : feature_mode() ? run_features(m, &p)
+                     : opt.heatmap    ? explain_image(m, &p, &heatmap)
                                       : classify_all(m, &p);
         pipeline_free(&p);
         return status;
@@ -491,7 +511,6 @@ static int classify_images(char **images, int operands,
 /* What is wrong with the options together, or NULL. */
 static const char *options_conflict(int operands)
 {
-        (void)operands;
         if (opt.eval && feature_mode())
                 return "--eval does not go with --features, --index or "
                        "--duplicates";
@@ -500,9 +519,17 @@ static const char *options_conflict(int operands)
                        "search them: one at a time";
         if (opt.format == FORMAT_NPY && (!opt.features || !opt.output))
                 return "-f npy goes with --features and -o FILE.npy";
-        if (opt.layer && !feature_mode())
-                return "--layer goes with --features, --index or "
-                       "--duplicates";
+        if (opt.layer && !feature_mode() && !opt.heatmap)
+                return "--layer goes with --features, --index, --duplicates "
+                       "or --heatmap";
+        if (opt.heatmap && (opt.eval || feature_mode() || opt.tta ||
+                            opt.shards > 1 || operands != 1))
+                return "--heatmap explains one IMAGE, centre-cropped, by "
+                       "itself";
+        if (opt.class && !opt.heatmap)
+                return "--class goes with --heatmap";
+        if (opt.confusion && !opt.eval)
+                return "--confusion goes with --eval";
         if (opt.metric && !opt.index && !opt.duplicates_set)
                 return "--metric goes with --index or --duplicates";
         return NULL;

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "escape.h"
 #include "predict_eval.h"
+#include "predict_confusion.h"
 
 /* Each class folder's output index: by name among the model's labels, or
  * (a model without labels) by sorted position.  NULL, reported, when a
@@ -210,7 +211,8 @@ static bool sum_counts(struct accuracy *acc, size_t *failed,
 int evaluate_folder(struct model *m, struct pipeline *p,
                     const struct dataset *d, const struct eval_part *part,
                     const struct comm *c, const char *dir,
-                    enum record_format format, bool header)
+                    enum record_format format, bool header,
+                    const char *confusion)
 {
         struct accuracy acc;
         struct an_error err;
@@ -247,14 +249,16 @@ int evaluate_folder(struct model *m, struct pipeline *p,
                         print_tsv(&acc, failed, d, index, header);
                 else
                         print_text(&acc, failed, d, index, m->labels != NULL);
+                if (confusion &&
+                    !draw_confusion(&acc, d, index, m->labels, confusion))
+                        status = EXIT_FATAL;
                 /* now: under mpirun a process that ends with status 1 gets
                  * the whole job killed, this one perhaps before its exit
                  * would flush */
                 fflush(stdout);
         }
-        if (status != EXIT_FATAL) {
+        if (status != EXIT_FATAL)
                 status = failed ? EXIT_SOME_FAILED : EXIT_ALL_DONE;
-        }
         accuracy_free(&acc);
         free(probs);
         free(index);

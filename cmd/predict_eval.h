@@ -28,10 +28,13 @@ void eval_part_free(struct eval_part *part);
  * JSON document: the processes' counts are summed and process 0 prints.
  * Class folders are matched to the model's outputs by label name (or by
  * position for a model without labels).  dir names d in messages.
+ * With confusion, process 0 also draws the confusion matrix into that PNG
+ * (predict_confusion.h).
  * Returns the exit status (the same on every process). */
 int evaluate_folder(struct model *m, struct pipeline *p,
                     const struct dataset *d, const struct eval_part *part,
                     const struct comm *c, const char *dir,
-                    enum record_format format, bool header);
+                    enum record_format format, bool header,
+                    const char *confusion);
 
 #endif
