@@ -37,7 +37,7 @@ int draw_layer_filters(const struct model *m, const char *what,
         int channels = net->shapes[i].c / l->groups;
         bool first = i == 0 || channels == 3;
         char title[160];
-        snprintf(title, sizeof title, "%s: %d kernels of %dx%dx%d%s", layer,
+        snprintf(title, sizeof title, "%s: %d kernels of %dx%dx%d%s", l->name,
                  filters, channels, l->win.kernel_h, l->win.kernel_w,
                  first && channels == 3 ? "" : ", one grey tile a channel");
         struct filter_grid g = {

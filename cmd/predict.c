@@ -138,7 +138,7 @@ static const struct option_spec predict_options[] = {
         OPT_STRING(0, "layer", "NAME",
                    "--features, --index, --duplicates: the layer\n"
                    "(a name alexnet inspect lists, or convN, fcN,\n"
-                   "reluN)",
+                   "reluN, poolN)",
                    &opt.layer),
         OPT_STRING(0, "index", "FILE.npy",
                    "the K nearest images of each, among the rows\n"

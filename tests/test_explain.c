@@ -96,6 +96,7 @@ START_TEST(features_by_torchvision_and_paper_names)
         check_features("relu7", "features_relu7");
         check_features("fc7", "features_fc7");
         check_features("features.12", "features_pool5");
+        check_features("pool5", "features_pool5");
 }
 END_TEST
 
@@ -123,6 +124,11 @@ START_TEST(paper_names_find_layers)
         ck_assert_int_eq(arch_find_layer(&a, "fc8"), nth(&a, LAYER_LINEAR, 3));
         ck_assert_int_eq(arch_find_layer(&a, "features.3"),
                          nth(&a, LAYER_CONV, 2));
+        ck_assert_int_eq(arch_find_layer(&a, "pool5"),
+                         nth(&a, LAYER_MAXPOOL, 3));
+        ck_assert_int_eq(arch_find_layer(&a, "pool2"),
+                         nth(&a, LAYER_MAXPOOL, 2));
+        ck_assert_int_eq(arch_find_layer(&a, "pool3"), -1);
         ck_assert_int_eq(arch_find_layer(&a, "conv6"), -1);
         ck_assert_int_eq(arch_find_layer(&a, "fc9"), -1);
         ck_assert_int_eq(arch_find_layer(&a, "conv1x"), -1);

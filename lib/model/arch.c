@@ -322,7 +322,8 @@ static int paper_layer(const struct arch *a, const char *name)
 {
         int n, end = 0;
         bool relu = sscanf(name, "relu%d%n", &n, &end) == 1;
-        if (!relu && sscanf(name, "conv%d%n", &n, &end) != 1 &&
+        bool pool = !relu && sscanf(name, "pool%d%n", &n, &end) == 1;
+        if (!relu && !pool && sscanf(name, "conv%d%n", &n, &end) != 1 &&
             sscanf(name, "fc%d%n", &n, &end) != 1)
                 return -1;
         if (name[end] || n < 1)
@@ -330,9 +331,17 @@ static int paper_layer(const struct arch *a, const char *name)
         int convs = 0;
         for (int i = 0; i < a->n_layers; i++)
                 convs += a->layers[i].type == LAYER_CONV;
-        bool conv = name[0] == 'c' || (relu && n <= convs);
+        bool conv = name[0] == 'c' || pool || (relu && n <= convs);
         int i = conv ? nth_of_type(a, LAYER_CONV, n)
                      : nth_of_type(a, LAYER_LINEAR, n - convs);
+        if (i >= 0 && pool) { /* the max pool before the next conv */
+                while (++i < a->n_layers && a->layers[i].type != LAYER_CONV &&
+                       a->layers[i].type != LAYER_MAXPOOL)
+                        ;
+                return i < a->n_layers && a->layers[i].type == LAYER_MAXPOOL
+                               ? i
+                               : -1;
+        }
         if (i >= 0 && relu)
                 i = i + 1 < a->n_layers && a->layers[i + 1].type == LAYER_RELU
                             ? i + 1

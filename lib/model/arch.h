@@ -89,7 +89,8 @@ const char *layer_type_name(enum layer_type t);
  * (a converted model's are "features.0", "classifier.1", ...), the
  * paper's names still find one: "convN" is the N-th convolution, "fcN" the
  * fully connected layer numbered on after them (after five convolutions,
- * fc6 is the first), "reluN" the ReLU right after layer N. */
+ * fc6 is the first), "reluN" the ReLU right after layer N,
+ * "poolN" the max pooling after convolution N. */
 int arch_find_layer(const struct arch *a, const char *name);
 
 /* JSON form: {"name":..., "input":[C,H,W], "layers":[{...}, ...]}. */
