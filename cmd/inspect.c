@@ -437,7 +437,8 @@ const struct command inspect_command = {
         "       alexnet inspect --curves LOG.csv -o FILE.png\n",
         "Show a network's layers (type, kernel, stride, padding, groups,\n"
         "output shape, parameters, multiply-adds), its totals, and a model\n"
-        "file's preprocessing, labels and provenance.\n"
+        "file's preprocessing, labels and provenance.  With --filters or\n"
+        "--curves, draw a layer's kernels or a training log into a PNG.\n"
         "\n"
         "  MODEL                       a model file (.safetensors)\n"
         "  PRESET                      alexnet, alexnet-owt, alexnet-half or\n"

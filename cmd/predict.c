@@ -571,16 +571,18 @@ const struct command predict_command = {
         "predict",
         run_predict,
         "classify images",
-        "usage: alexnet predict [-m MODEL] [-k K] [-f text|tsv|json] [-b "
-        "BATCH]\n"
-        "       [-j THREADS] [--tta center|ten-crop] [--shard K/N] [-0] "
-        "[--header]\n"
-        "       [--max-megapixels N] [--fast-jpeg] [--precision fp32|bf16]\n"
-        "       [--eval DATADIR] [-r] [-o FILE] [--skip-done FILE] "
-        "[--summary]\n"
+        "usage: alexnet predict [-m MODEL] [-k K] [-f text|tsv|json|npy]\n"
+        "       [-b BATCH] [-j THREADS] [--tta center|ten-crop] [--shard K/N]\n"
+        "       [-0] [--header] [--max-megapixels N] [--fast-jpeg]\n"
+        "       [--precision fp32|bf16] [--eval DATADIR [--confusion FILE.png]]\n"
+        "       [-r] [-o FILE] [--skip-done FILE] [--summary]\n"
+        "       [--features | --index FILE.npy | --duplicates T] [--layer NAME]\n"
+        "       [--metric cosine|euclidean] [--heatmap FILE.png [--class C]]\n"
         "       [IMAGE...]\n",
         "Classify JPEG and PNG images.  With no IMAGE, or for '-', paths are\n"
-        "read from standard input, one a line (-0: NUL-separated).\n",
+        "read from standard input, one a line (-0: NUL-separated).  Or give\n"
+        "each image's feature vector, its nearest images in an index, the\n"
+        "near-duplicate pairs, or where in one image the network looked.\n",
         predict_options,
         "Exit status: 0 all classified, 1 some images failed, 2 nothing ran.\n",
 };

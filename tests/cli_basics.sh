@@ -72,7 +72,7 @@ blames_the_argument_as_typed() {
         expect 2 "$ALEXNET" predict -m "$tmp/none" -k 1 -x.jpg
         grep -q "unknown option '-x.jpg'" "$err" || fail "blames -x.jpg"
         expect 2 "$ALEXNET" predict -k 1 -f yaml a.jpg
-        grep -q "'-f' needs text, tsv or json, not 'yaml'" "$err" || fail "choice message"
+        grep -q "'-f' needs text, tsv, json or npy, not 'yaml'" "$err" || fail "choice message"
 }
 test_expect "an unknown option is named as typed, not the one before it" blames_the_argument_as_typed
 

@@ -191,7 +191,7 @@ run_edges() {
         tail -1 "$err" | grep -qx "alexnet: train: wrote $tmp/e.safetensors" ||
                 fail "no last line naming the model: $(tail -1 "$err")"
         grep -q "val" "$err" && fail "validation shown without validation: $(grep val "$err")"
-        tail -1 "$tmp/novel.csv" | grep -q '^1,[^,]*,[^,]*,[^,]*,,,,[^,]*,[^,]*$' ||
+        tail -1 "$tmp/novel.csv" | grep -q '^1,[^,]*,[^,]*,[^,]*,,,,[^,]*,[^,]*,$' ||
                 fail "validation columns not empty: $(tail -1 "$tmp/novel.csv")"
         expect 0 "$ALEXNET" train --preset alexnet-small --epochs 1 -b 4 --seed 5 -q \
                 --val-split 0.25 --keep-checkpoint --log "$tmp/val.csv" -o "$tmp/k.safetensors" "$data"

@@ -236,6 +236,19 @@ START_TEST(maxpool_directions_agree_on_ties_and_nan)
 }
 END_TEST
 
+START_TEST(top_k_hits_counts_labels_ranked_within_k)
+{
+        /* label 0 ranks 1st, label 1 5th, label 5 6th (after five larger
+         * logits), label 2 ties two others: counted first */
+        const float logits[4 * 6] = {9, 1, 2, 3, 4, 5,  1, 2, 3, 9, 8, 7,
+                                     5, 6, 7, 8, 9, 0,  1, 7, 7, 0, 7, 0};
+        const int labels[4] = {0, 1, 5, 2};
+        ck_assert_int_eq(top_k_hits(4, 6, logits, labels, 1), 2);
+        ck_assert_int_eq(top_k_hits(4, 6, logits, labels, 5), 3);
+        ck_assert_int_eq(top_k_hits(4, 6, logits, labels, 6), 4);
+}
+END_TEST
+
 static Suite *layers_suite(void)
 {
         Suite *s = suite_create("layers");
@@ -243,6 +256,7 @@ static Suite *layers_suite(void)
         tcase_set_timeout(tc, 60);
         tcase_add_loop_test(tc, layer_matches_pytorch, 0, N_CASES);
         tcase_add_test(tc, relu_and_softmax_work_in_place);
+        tcase_add_test(tc, top_k_hits_counts_labels_ranked_within_k);
         tcase_add_test(tc, maxpool_directions_agree_on_ties_and_nan);
         suite_add_tcase(s, tc);
         return s;
