@@ -421,6 +421,16 @@ START_TEST(nearest_matches_a_plain_search)
                                          &err),
                                  AN_OK);
                 ck_assert_uint_eq(best[0].row, 4321);
+                /* one query alone takes the other product shape */
+                struct neighbour one[K];
+                ck_assert_int_eq(nearest(&s, queries + 5 * COLS, 1, m, K, one,
+                                         &err),
+                                 AN_OK);
+                for (int r = 0; r < K; r++) {
+                        ck_assert_uint_eq(one[r].row, best[5 * K + r].row);
+                        ck_assert_float_eq_tol(one[r].score,
+                                               best[5 * K + r].score, 1e-5);
+                }
                 for (int q = 0; q < QUERIES; q++) {
                         /* the k-th score bounds every other row's */
                         for (int r = 0; r < K; r++) {

@@ -11,10 +11,11 @@ enum { ROW_BLOCK = 4096, QUERY_BLOCK = 1024, PAIR_BLOCK = 512 };
 
 static float norm_of(const float *v, size_t n)
 {
-        double sum = 0;
+        float sum = 0; /* in SIMD lanes: a memory-bound pass */
+#pragma omp simd reduction(+ : sum)
         for (size_t i = 0; i < n; i++)
-                sum += (double)v[i] * v[i];
-        return (float)sqrt(sum);
+                sum += v[i] * v[i];
+        return sqrtf(sum);
 }
 
 enum an_status vector_set_init(struct vector_set *s, const float *data,
@@ -50,13 +51,31 @@ static float score_of(enum metric m, float dot, float na, float nb)
         return d2 > 0 ? sqrtf(d2) : 0;
 }
 
-/* Dot products of rows [q0, q0 + nq) of a with rows [r0, r0 + nr) of s
- * into dots[nq][nr]. */
+/* Dot products of the nq vectors a with the nr vectors rows.  Up to
+ * SGEMM_GEMV_MAX_N queries, the rows are the product's A, so that the
+ * GEMV path streams them once (dots[nr][nq]); more, the queries are A
+ * (dots[nq][nr]), the faster shape for a large product (measured with
+ * bench_search). */
+static bool rows_first(size_t nq)
+{
+        return nq <= SGEMM_GEMV_MAX_N;
+}
+
 static enum an_status dot_block(const float *a, size_t nq, const float *rows,
                                 size_t nr, size_t cols, float *dots)
 {
+        if (rows_first(nq))
+                return sgemm(false, true, nr, nq, cols, 1.0f, rows, cols, a,
+                             cols, 0.0f, dots, nq);
         return sgemm(false, true, nq, nr, cols, 1.0f, a, cols, rows, cols,
                      0.0f, dots, nr);
+}
+
+/* The product of query i and row r from dot_block's output. */
+static float dot_at(const float *dots, size_t nq, size_t nr, size_t i,
+                    size_t r)
+{
+        return rows_first(nq) ? dots[r * nq + i] : dots[i * nr + r];
 }
 
 /* Puts (row, score) into the k-long sorted list best (n entries so far). */
@@ -99,7 +118,7 @@ enum an_status nearest(const struct vector_set *s, const float *queries,
                                 for (size_t r = 0; r < nr; r++)
                                         keep_best(out + (q0 + i) * k, k,
                                                   &found[q0 + i], m, r0 + r,
-                                                  score_of(m, dots[i * nr + r],
+                                                  score_of(m, dot_at(dots, nq, nr, i, r),
                                                            qnorm[q0 + i],
                                                            s->norms[r0 + r]));
                 }
@@ -167,7 +186,7 @@ static enum an_status pairs_of_block(const struct vector_set *s, enum metric m,
                                 size_t i = i0 + a, j = r0 + r;
                                 if (j <= i)
                                         continue;
-                                float score = score_of(m, dots[a * nr + r],
+                                float score = score_of(m, dot_at(dots, ni, nr, a, r),
                                                        s->norms[i],
                                                        s->norms[j]);
                                 if (close_enough(m, score, threshold) &&
