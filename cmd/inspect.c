@@ -35,7 +35,9 @@ static const struct option_spec inspect_options[] = {
                    "draw a training log (train --log) as curves\n"
                    "into -o FILE; takes no MODEL",
                    &curves_log),
-        OPT_STRING('o', "output", "FILE", "the PNG --filters or --curves writes",
+        OPT_STRING('o', "output", "FILE",
+                   "the picture --filters or --curves writes:\n"
+                   "PNG, or SVG or PDF by the name's ending",
                    &picture_path),
         OPT_HELP,
         OPT_END,

@@ -60,6 +60,11 @@ curves() {
         one_line_error "$tmp/bad.csv"
         grep -q "not a training log" "$err" || fail "message"
         expect 2 "$ALEXNET" inspect --curves "$tmp/bad.csv" -o "$tmp/d.png" "$bundled"
+        # cairo's vector formats, by the name's ending
+        expect 0 "$ALEXNET" inspect --curves "${top_srcdir:-.}/weights/fashion-mnist-train.csv" -o "$tmp/c.SVG"
+        head -2 "$tmp/c.SVG" | grep -q '^<svg .*width="960pt" height="360pt"' || fail "SVG"
+        expect 0 "$ALEXNET" predict -m "$model" --heatmap "$tmp/h.pdf" "$P/wide.jpg"
+        [ "$(head -c 5 "$tmp/h.pdf")" = "%PDF-" ] || fail "PDF"
 }
 test_expect "inspect --curves draws a training log, and refuses other files" curves
 

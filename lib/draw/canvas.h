@@ -1,10 +1,13 @@
 /* A picture being drawn, and how it reaches a file.
  *
  * Drawing is cairo's (lines, filled shapes, anti-aliased text in the
- * system's sans-serif face, PNG encoding); this file adds what every
- * picture of this tool shares: a white page of a checked size, text
- * anchored where a chart needs it, and an atomic PNG write (the file is
- * complete or left as it was, as every other file this tool writes).
+ * system's sans-serif face, PNG, SVG and PDF encoding); this file adds
+ * what every picture of this tool shares: a white page of a checked size,
+ * text anchored where a chart needs it, blocks of pixels placed exactly,
+ * and an atomic write (the file is complete or left as it was, as every
+ * other file this tool writes) in the format the file's name asks for.
+ * Everything is recorded first, then replayed into that format, so SVG
+ * and PDF keep lines and text as vectors.
  *
  *     struct canvas c;
  *     canvas_create(&c, 640, 480, &err);
@@ -16,6 +19,7 @@
 #define ALEXNET_CANVAS_H
 
 #include <cairo.h>
+#include <stdint.h>
 
 #include "base/errors.h"
 
@@ -23,9 +27,16 @@
 enum { CANVAS_MAX_SIDE = 16384 };
 
 struct canvas {
-        cairo_surface_t *surface; /* ARGB32, opaque */
+        cairo_surface_t *surface; /* a recording surface */
         cairo_t *cr;
         int width, height;
+};
+
+/* A block of pixels to fill, then place with canvas_put_pixels. */
+struct pixels {
+        cairo_surface_t *surface; /* ARGB32 */
+        uint32_t *data;           /* rows of `stride` pixels, 0xffRRGGBB */
+        int width, height, stride;
 };
 
 /* Which point of a line of text (x, y) names. */
@@ -53,8 +64,17 @@ double canvas_text_width(struct canvas *c, double size, const char *text);
 /* Sets the current colour from 0..1 components. */
 void canvas_colour(struct canvas *c, const double rgb[3]);
 
-/* Writes the picture as PNG to path, atomically. */
-enum an_status canvas_write_png(struct canvas *c, const char *path,
-                                struct an_error *err);
+/* An opaque black block of width x height pixels; AN_E_NOMEM. */
+enum an_status pixels_create(struct pixels *p, int width, int height,
+                             struct an_error *err);
+void pixels_free(struct pixels *p);
+/* Places the block with its top-left corner at (x, y), each pixel one
+ * pixel of the picture (no smoothing). */
+void canvas_put_pixels(struct canvas *c, struct pixels *p, int x, int y);
+
+/* Writes the picture to path, atomically: SVG when the name ends in
+ * ".svg", PDF in ".pdf", otherwise PNG. */
+enum an_status canvas_write(struct canvas *c, const char *path,
+                            struct an_error *err);
 
 #endif

@@ -194,7 +194,7 @@ enum an_status draw_chart(const struct panel *panels, int n, int panel_width,
                 if (areas)
                         areas[i] = a;
         }
-        st = canvas_write_png(&c, path, err);
+        st = canvas_write(&c, path, err);
         canvas_free(&c);
         return st;
 }

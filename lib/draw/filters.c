@@ -54,16 +54,14 @@ static uint32_t opaque(float r, float g, float b)
 }
 
 /* One tile of kh x kw values (stride `plane` between colour channels, or
- * grey when plane is 0) at pixel (x, y), each value a scale x scale
- * square. */
-static void put_tile(struct canvas *c, const struct filter_layout *l, int x,
+ * grey when plane is 0) at pixel (x, y) of the block, each value a
+ * scale x scale square. */
+static void put_tile(struct pixels *px, const struct filter_layout *l, int x,
                      int y, const float *v, int kh, int kw, long plane,
                      bool bgr)
 {
-        unsigned char *data = cairo_image_surface_get_data(c->surface);
-        int stride = cairo_image_surface_get_stride(c->surface);
         for (int i = 0; i < kh * l->scale; i++) {
-                uint32_t *row = (uint32_t *)(data + (size_t)(y + i) * stride);
+                uint32_t *row = px->data + (size_t)(y + i) * px->stride;
                 for (int j = 0; j < kw * l->scale; j++) {
                         const float *p =
                                 v + (i / l->scale) * kw + j / l->scale;
@@ -73,29 +71,29 @@ static void put_tile(struct canvas *c, const struct filter_layout *l, int x,
         }
 }
 
-static void draw_tiles(struct canvas *c, const struct filter_grid *g,
+/* Every tile into the block, whose (0, 0) is the first tile's corner;
+ * the gaps white. */
+static void draw_tiles(struct pixels *px, const struct filter_grid *g,
                        const struct filter_layout *l, float *normalised)
 {
+        for (size_t i = 0; i < (size_t)px->stride * px->height; i++)
+                px->data[i] = 0xffffffffu;
         int per_channel = g->kh * g->kw;
         int per_filter = g->channels * per_channel;
-        cairo_surface_flush(c->surface);
         for (int f = 0; f < g->filters; f++) {
                 filter_normalise(g->weights + (size_t)f * per_filter,
                                  per_filter, normalised);
                 if (g->colour) {
-                        int x = l->margin + (f % l->columns) * l->step;
-                        int y = l->top + (f / l->columns) * l->step;
-                        put_tile(c, l, x, y, normalised, g->kh, g->kw,
-                                 per_channel, g->bgr);
+                        put_tile(px, l, (f % l->columns) * l->step,
+                                 (f / l->columns) * l->step, normalised,
+                                 g->kh, g->kw, per_channel, g->bgr);
                         continue;
                 }
                 for (int ch = 0; ch < g->channels; ch++)
-                        put_tile(c, l, l->margin + ch * l->step,
-                                 l->top + f * l->step,
+                        put_tile(px, l, ch * l->step, f * l->step,
                                  normalised + (size_t)ch * per_channel, g->kh,
                                  g->kw, 0, false);
         }
-        cairo_surface_mark_dirty(c->surface);
 }
 
 enum an_status draw_filters(const struct filter_grid *g, const char *path,
@@ -111,20 +109,32 @@ enum an_status draw_filters(const struct filter_grid *g, const char *path,
         enum an_status st = canvas_create(&c, l.width, l.height, err);
         if (st != AN_OK)
                 return st;
+        int side = g->kh > g->kw ? g->kh : g->kw;
+        int gap = l.step - side * l.scale;
+        struct pixels px;
+        st = pixels_create(&px, l.columns * l.step - gap,
+                           l.rows * l.step - gap, err);
         float *normalised =
                 malloc((size_t)g->channels * g->kh * g->kw * sizeof *normalised);
-        if (!normalised) {
+        if (st != AN_OK || !normalised) {
+                if (st == AN_OK)
+                        pixels_free(&px);
+                free(normalised);
                 canvas_free(&c);
-                return an_error_set(err, AN_E_NOMEM, "out of memory");
+                return st != AN_OK ? st
+                                   : an_error_set(err, AN_E_NOMEM,
+                                                  "out of memory");
         }
-        draw_tiles(&c, g, &l, normalised);
+        draw_tiles(&px, g, &l, normalised);
+        canvas_put_pixels(&c, &px, l.margin, l.top);
+        pixels_free(&px);
         free(normalised);
         if (g->title) {
                 cairo_set_source_rgb(c.cr, 0, 0, 0);
                 canvas_text(&c, l.margin, TITLE_HEIGHT / 2.0, 14, ANCHOR_LEFT,
                             0, g->title);
         }
-        st = canvas_write_png(&c, path, err);
+        st = canvas_write(&c, path, err);
         canvas_free(&c);
         return st;
 }

@@ -118,7 +118,7 @@ enum an_status draw_matrix(const struct matrix_chart *m, const char *path,
         if (m->col_title)
                 canvas_text(&c, l.left + m->cols * l.cell / 2.0, height - 12,
                             12, ANCHOR_CENTRE, 0, m->col_title);
-        st = canvas_write_png(&c, path, err);
+        st = canvas_write(&c, path, err);
         canvas_free(&c);
         if (layout)
                 *layout = l;
@@ -138,21 +138,20 @@ void overlay_pixel(const unsigned char rgb[3], float heat, double alpha,
                                               alpha * 255 * colour[c]);
 }
 
-static void put_pixels(struct canvas *c, const struct overlay *o, int left,
-                       int top, int scale, bool with_heat)
+/* The picture, with the heat map over it or not, scaled, into px. */
+static void put_pixels(struct pixels *px, const struct overlay *o, int scale,
+                       bool with_heat)
 {
-        unsigned char *data = cairo_image_surface_get_data(c->surface);
-        int stride = cairo_image_surface_get_stride(c->surface);
         for (int y = 0; y < o->height * scale; y++) {
-                uint32_t *row = (uint32_t *)(data + (size_t)(top + y) * stride);
+                uint32_t *row = px->data + (size_t)y * px->stride;
                 for (int x = 0; x < o->width * scale; x++) {
                         size_t i = (size_t)(y / scale) * o->width + x / scale;
                         unsigned char p[3] = {o->rgb[3 * i], o->rgb[3 * i + 1],
                                               o->rgb[3 * i + 2]};
                         if (with_heat)
                                 overlay_pixel(p, o->heat[i], o->alpha, p);
-                        row[left + x] = 0xff000000u | (uint32_t)p[0] << 16 |
-                                        (uint32_t)p[1] << 8 | p[2];
+                        row[x] = 0xff000000u | (uint32_t)p[0] << 16 |
+                                 (uint32_t)p[1] << 8 | p[2];
                 }
         }
 }
@@ -174,16 +173,30 @@ enum an_status draw_overlay(const struct overlay *o, const char *path,
                 err);
         if (st != AN_OK)
                 return st;
-        cairo_surface_flush(c.surface);
-        put_pixels(&c, o, l.left, l.top, l.scale, false);
-        put_pixels(&c, o, l.left + o->width * l.scale + l.gap, l.top, l.scale,
-                   true);
-        cairo_surface_mark_dirty(c.surface);
+        /* two blocks: the recording keeps each as it was placed */
+        for (int with_heat = 0; st == AN_OK && with_heat < 2; with_heat++) {
+                struct pixels px;
+                st = pixels_create(&px, o->width * l.scale,
+                                   o->height * l.scale, err);
+                if (st != AN_OK)
+                        break;
+                put_pixels(&px, o, l.scale, with_heat);
+                canvas_put_pixels(&c,
+                                  &px,
+                                  l.left + with_heat * (o->width * l.scale +
+                                                        l.gap),
+                                  l.top);
+                pixels_free(&px);
+        }
+        if (st != AN_OK) {
+                canvas_free(&c);
+                return st;
+        }
         if (o->title) {
                 canvas_colour(&c, BLACK);
                 canvas_text(&c, l.left, 16, 14, ANCHOR_LEFT, 0, o->title);
         }
-        st = canvas_write_png(&c, path, err);
+        st = canvas_write(&c, path, err);
         canvas_free(&c);
         if (layout)
                 *layout = l;
