@@ -27,8 +27,9 @@ int draw_layer_filters(const struct model *m, const char *what,
         if (i < 0 || net->arch.layers[i].type != LAYER_CONV) {
                 char names[512];
                 conv_names(&net->arch, names, sizeof names);
-                report(what, "%s is not a convolution layer of this network "
-                             "(its convolutions: %s)",
+                report(what,
+                       "%s is not a convolution layer of this network "
+                       "(its convolutions: %s)",
                        layer, *names ? names : "none");
                 return EXIT_FATAL;
         }

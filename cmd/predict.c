@@ -31,12 +31,12 @@ struct predict_options {
         const char *output;    /* -o FILE */
         const char *skip_done; /* --skip-done FILE */
         double max_megapixels;
-        const char *eval; /* --eval DATADIR */
-        bool features;        /* --features */
-        const char *layer;    /* --layer NAME */
-        const char *index;    /* --index FILE.npy */
-        int metric;           /* enum metric */
-        double duplicates;    /* --duplicates T, when duplicates_set */
+        const char *eval;  /* --eval DATADIR */
+        bool features;     /* --features */
+        const char *layer; /* --layer NAME */
+        const char *index; /* --index FILE.npy */
+        int metric;        /* enum metric */
+        double duplicates; /* --duplicates T, when duplicates_set */
         bool duplicates_set;
         const char *heatmap;   /* --heatmap FILE.png */
         const char *class;     /* --class LABEL|INDEX */
@@ -48,8 +48,7 @@ static struct predict_options opt = {
 
 static const char *const tta_names[] = {"center", "ten-crop", NULL};
 static const char *const precision_names[] = {"fp32", "bf16", NULL};
-static const char *const format_names[] = {"text", "tsv", "json", "npy",
-                                           NULL};
+static const char *const format_names[] = {"text", "tsv", "json", "npy", NULL};
 static const char *const metric_names[] = {"cosine", "euclidean", NULL};
 
 static bool parse_threshold(const char *s, void *target)
@@ -132,8 +131,9 @@ static const struct option_spec predict_options[] = {
                    "accuracy on DATADIR/CLASS/IMAGE instead of\n"
                    "records: top-1, top-5, per class, confusion",
                    &opt.eval),
-        OPT_FLAG(0, "features", "a layer's output per image instead of\n"
-                                "classes (fc7 after its ReLU; --layer)",
+        OPT_FLAG(0, "features",
+                 "a layer's output per image instead of\n"
+                 "classes (fc7 after its ReLU; --layer)",
                  &opt.features),
         OPT_STRING(0, "layer", "NAME",
                    "--features, --index, --duplicates: the layer\n"
@@ -370,7 +370,7 @@ static bool feature_mode(void)
 static int run_features(struct model *m, struct pipeline *p)
 {
         struct feature_options o = {
-                .mode = opt.features  ? MODE_FEATURES
+                .mode = opt.features         ? MODE_FEATURES
                         : opt.duplicates_set ? MODE_DUPLICATES
                                              : MODE_NEIGHBOURS,
                 .layer = opt.layer,
@@ -485,8 +485,8 @@ static int classify_images(char **images, int operands,
                 /* --duplicates within an index alone reads no paths */
                 status = opt.duplicates_set && opt.index && !operands
                                  ? run_features(&m, NULL)
-                                 : classify_source(&m, model_path, &source,
-                                                   &d, &part, &comm);
+                                 : classify_source(&m, model_path, &source, &d,
+                                                   &part, &comm);
                 /* folders -r could not read are failures too */
                 if (source.walk_problems && status == EXIT_ALL_DONE)
                         status = EXIT_SOME_FAILED;
@@ -574,9 +574,11 @@ const struct command predict_command = {
         "usage: alexnet predict [-m MODEL] [-k K] [-f text|tsv|json|npy]\n"
         "       [-b BATCH] [-j THREADS] [--tta center|ten-crop] [--shard K/N]\n"
         "       [-0] [--header] [--max-megapixels N] [--fast-jpeg]\n"
-        "       [--precision fp32|bf16] [--eval DATADIR [--confusion FILE.png]]\n"
+        "       [--precision fp32|bf16] [--eval DATADIR [--confusion "
+        "FILE.png]]\n"
         "       [-r] [-o FILE] [--skip-done FILE] [--summary]\n"
-        "       [--features | --index FILE.npy | --duplicates T] [--layer NAME]\n"
+        "       [--features | --index FILE.npy | --duplicates T] [--layer "
+        "NAME]\n"
         "       [--metric cosine|euclidean] [--heatmap FILE.png [--class C]]\n"
         "       [IMAGE...]\n",
         "Classify JPEG and PNG images.  With no IMAGE, or for '-', paths are\n"

@@ -40,14 +40,16 @@ bool draw_confusion(const struct accuracy *t, const struct dataset *d,
         double *share = malloc(cells * sizeof *share);
         long *counts = malloc(cells * sizeof *counts);
         char **names = calloc((size_t)(cols ? cols : 1), sizeof *names);
-        char(*numbers)[16] = malloc((size_t)(cols ? cols : 1) * sizeof *numbers);
+        char(*numbers)[16] =
+                malloc((size_t)(cols ? cols : 1) * sizeof *numbers);
         bool ok = columns && share && counts && names && numbers;
         for (int k = 0; ok && k < cols; k++) {
                 snprintf(numbers[k], sizeof numbers[k], "%d", columns[k]);
                 names[k] = labels ? labels[columns[k]] : numbers[k];
         }
         for (int r = 0; ok && r < rows; r++) {
-                const size_t *row = t->confusion + (size_t)index[r] * t->classes;
+                const size_t *row =
+                        t->confusion + (size_t)index[r] * t->classes;
                 size_t total = 0;
                 for (int p = 0; p < t->classes; p++)
                         total += row[p];
@@ -61,10 +63,15 @@ bool draw_confusion(const struct accuracy *t, const struct dataset *d,
         if (!ok)
                 report("predict", "out of memory");
         else {
-                struct matrix_chart m = {share, counts, rows,
-                                         cols, d->class_names, names,
+                struct matrix_chart m = {share,
+                                         counts,
+                                         rows,
+                                         cols,
+                                         d->class_names,
+                                         names,
                                          "confusion matrix",
-                                         "true class (folder)", "predicted"};
+                                         "true class (folder)",
+                                         "predicted"};
                 ok = draw_matrix(&m, png, NULL, &err) == AN_OK;
                 if (!ok)
                         report(png, "%s", err.message);

@@ -30,8 +30,8 @@ static bool rows_add(struct named_rows *r, const float *v, const char *name)
         if (r->n == r->capacity) {
                 size_t c = r->capacity ? 2 * r->capacity : 256;
                 /* dim 0: names only */
-                float *nv = r->dim ? realloc(r->v, c * r->dim * sizeof *nv)
-                                   : r->v;
+                float *nv =
+                        r->dim ? realloc(r->v, c * r->dim * sizeof *nv) : r->v;
                 if (nv)
                         r->v = nv;
                 char **nn = realloc(r->names, c * sizeof *nn);
@@ -172,8 +172,8 @@ static void put_name(FILE *out, const char *name, bool json)
 }
 
 static void feature_record(FILE *out, const struct feature_options *o,
-                           const char *layer, const char *path,
-                           const float *v, size_t dim)
+                           const char *layer, const char *path, const float *v,
+                           size_t dim)
 {
         bool json = o->format == FORMAT_JSON;
         if (json) {
@@ -265,7 +265,8 @@ static void header_record(const struct feature_options *o, size_t dim)
                 printf("path\tother\t%s\n", score_name(o));
 }
 
-/* ---- the run ------------------------------------------------------------------
+/* ---- the run
+ * ------------------------------------------------------------------
  */
 
 struct run {
@@ -273,8 +274,8 @@ struct run {
         int layer;
         const char *layer_name;
         size_t dim;
-        float *features;          /* [batch capacity][dim] */
-        struct index index;       /* --index */
+        float *features;    /* [batch capacity][dim] */
+        struct index index; /* --index */
         bool has_index;
         struct vector_set set;    /* the index's, for --index */
         struct neighbour *best;   /* [batch capacity][k] */
@@ -315,8 +316,8 @@ static bool run_open(struct run *r, struct model *m, int capacity,
         struct an_error err;
         r->best = malloc((size_t)capacity * o->k * sizeof *r->best);
         if (!r->best ||
-            vector_set_init(&r->set, r->index.matrix.data,
-                            r->index.matrix.rows, r->dim, &err) != AN_OK) {
+            vector_set_init(&r->set, r->index.matrix.data, r->index.matrix.rows,
+                            r->dim, &err) != AN_OK) {
                 report("predict", "out of memory");
                 return false;
         }
@@ -364,8 +365,7 @@ static bool take_image(struct run *r, const char *path, int slot)
 }
 
 /* One batch; returns how many inputs failed, or -1 on a fatal error. */
-static int take_batch(struct run *r, struct pipeline *p,
-                      const struct batch *b)
+static int take_batch(struct run *r, struct pipeline *p, const struct batch *b)
 {
         struct an_error err;
         if (b->decoded &&

@@ -24,8 +24,9 @@ static int class_named(const struct model *m, const char *name, int classes)
         long v = strtol(name, &end, 10);
         if (*name && !*end && !errno && v >= 0 && v < classes)
                 return (int)v;
-        report(name, "is neither a label of the model nor a class index "
-                     "from 0 to %d",
+        report(name,
+               "is neither a label of the model nor a class index "
+               "from 0 to %d",
                classes - 1);
         return -1;
 }
@@ -133,9 +134,8 @@ static int explain_decoded(struct model *m, const char *path,
         struct shape at = net->shapes[layer + 1];
         float *map = malloc(((size_t)at.h * at.w + 1) * sizeof *map);
         enum an_status st =
-                probs && map
-                        ? classify_batch(net, input, 1, 1, probs, &err)
-                        : an_error_set(&err, AN_E_NOMEM, "out of memory");
+                probs && map ? classify_batch(net, input, 1, 1, probs, &err)
+                             : an_error_set(&err, AN_E_NOMEM, "out of memory");
         struct prediction best;
         if (st == AN_OK && cls < 0)
                 cls = top_k(probs, classes, 1, &best) ? best.index : 0;

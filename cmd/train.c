@@ -533,8 +533,7 @@ static int run_train(int argc, char **argv)
         if (!join_job(&comm))
                 return EXIT_FATAL;
         default_checkpoint(default_ckpt, sizeof default_ckpt);
-        struct reporter rep = {isatty(STDERR_FILENO), NULL, false, NULL,
-                               false};
+        struct reporter rep = {isatty(STDERR_FILENO), NULL, false, NULL, false};
         if (log_path && (!(rep.log = open_log()) ||
                          !(rep.curves = train_log_picture_path(log_path)))) {
                 close_reporter(&rep);

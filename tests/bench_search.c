@@ -97,8 +97,7 @@ int main(int argc, char **argv)
         const char *npy = getenv("BENCH_SEARCH_NPY");
         if (npy)
                 write_npy(npy, v, n, d);
-        printf("%zu vectors of %zu values (%.2f GB)\n", n, d,
-               n * d * 4 / 1e9);
+        printf("%zu vectors of %zu values (%.2f GB)\n", n, d, n * d * 4 / 1e9);
         struct vector_set s;
         double t0 = now();
         if (vector_set_init(&s, v, n, d, NULL) != AN_OK)
@@ -130,7 +129,8 @@ int main(int argc, char **argv)
             AN_OK)
                 return 1;
         t = now() - t0;
-        double flops = 2.0 * n * d * (n + 511) / 2; /* the upper triangle's blocks */
+        double flops =
+                2.0 * n * d * (n + 511) / 2; /* the upper triangle's blocks */
         printf("all pairs >= 0.95:     %8.1f s  %6.1f GFLOP/s (%.0f%% of "
                "peak), %zu pairs\n",
                t, flops / t / 1e9, 100 * flops / t / peak, pairs);

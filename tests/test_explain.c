@@ -13,7 +13,7 @@
 #include "testutil.h"
 
 #define FEATURE_TOL 1e-4
-#define MAP_TOL 1e-4
+#define MAP_TOL     1e-4
 
 struct fixture {
         struct model m;
@@ -25,7 +25,8 @@ struct fixture {
 static void open_fixture(struct fixture *f)
 {
         struct an_error err;
-        ck_assert_int_eq(model_open(&f->m, fixture_path("predict/model.safetensors"),
+        ck_assert_int_eq(model_open(&f->m,
+                                    fixture_path("predict/model.safetensors"),
                                     &err),
                          AN_OK);
         fixture_open(&f->expected, "predict/pictures.safetensors");
@@ -52,7 +53,8 @@ static const char *load_image(struct fixture *f, size_t i)
         struct image_options opt = image_defaults();
         opt.resize_side = f->m.pre.resize;
         struct an_error err;
-        ck_assert_int_eq(image_load(&img, fixture_path(rel), &opt, &err), AN_OK);
+        ck_assert_int_eq(image_load(&img, fixture_path(rel), &opt, &err),
+                         AN_OK);
         ck_assert_int_eq(image_preprocess(&img, &f->m.pre, f->m.net.shapes[0],
                                           1, f->input, &err),
                          AN_OK);
@@ -113,7 +115,8 @@ START_TEST(paper_names_find_layers)
 {
         /* the presets use torchvision's names: the paper's find them */
         struct arch a;
-        ck_assert_int_eq(arch_from_preset(&a, "alexnet-owt", 1000, NULL), AN_OK);
+        ck_assert_int_eq(arch_from_preset(&a, "alexnet-owt", 1000, NULL),
+                         AN_OK);
         ck_assert_int_eq(arch_find_layer(&a, "conv1"), nth(&a, LAYER_CONV, 1));
         ck_assert_int_eq(arch_find_layer(&a, "conv5"), nth(&a, LAYER_CONV, 5));
         ck_assert_int_eq(arch_find_layer(&a, "relu5"),
@@ -133,7 +136,8 @@ START_TEST(paper_names_find_layers)
         ck_assert_int_eq(arch_find_layer(&a, "fc9"), -1);
         ck_assert_int_eq(arch_find_layer(&a, "conv1x"), -1);
         ck_assert_int_eq(arch_find_layer(&a, "relu8"), -1); /* fc8 has none */
-        ck_assert_int_eq(feature_layer_default(&a), nth(&a, LAYER_LINEAR, 2) + 1);
+        ck_assert_int_eq(feature_layer_default(&a),
+                         nth(&a, LAYER_LINEAR, 2) + 1);
         ck_assert_int_eq(gradcam_default_layer(&a), nth(&a, LAYER_CONV, 5) + 1);
         arch_free(&a);
 }
@@ -169,9 +173,9 @@ static void check_gradcam(const char *tensor, int fixed_class)
         for (size_t i = 0; i < json_array_size(f.files); i++) {
                 const char *rel = load_image(&f, i);
                 int cls = fixed_class >= 0 ? fixed_class : (int)classes[i];
-                ck_assert_int_eq(gradcam(&f.m.net, f.input, layer, cls, map,
-                                         NULL, &err),
-                                 AN_OK);
+                ck_assert_int_eq(
+                        gradcam(&f.m.net, f.input, layer, cls, map, NULL, &err),
+                        AN_OK);
                 check_map(map, want + i * n, n, rel);
         }
         free(map);

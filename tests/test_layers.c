@@ -240,8 +240,8 @@ START_TEST(top_k_hits_counts_labels_ranked_within_k)
 {
         /* label 0 ranks 1st, label 1 5th, label 5 6th (after five larger
          * logits), label 2 ties two others: counted first */
-        const float logits[4 * 6] = {9, 1, 2, 3, 4, 5,  1, 2, 3, 9, 8, 7,
-                                     5, 6, 7, 8, 9, 0,  1, 7, 7, 0, 7, 0};
+        const float logits[4 * 6] = {9, 1, 2, 3, 4, 5, 1, 2, 3, 9, 8, 7,
+                                     5, 6, 7, 8, 9, 0, 1, 7, 7, 0, 7, 0};
         const int labels[4] = {0, 1, 5, 2};
         ck_assert_int_eq(top_k_hits(4, 6, logits, labels, 1), 2);
         ck_assert_int_eq(top_k_hits(4, 6, logits, labels, 5), 3);

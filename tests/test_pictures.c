@@ -62,19 +62,22 @@ static void check_tiles(const struct filter_grid *g, const struct image *img)
                                         int row = g->colour ? f / l.columns : f;
                                         int col = g->colour ? f % l.columns : c;
                                         /* the middle of the weight's square */
-                                        const uint8_t *p = pixel(
-                                                img,
-                                                l.margin + col * l.step +
-                                                        j * l.scale + l.scale / 2,
-                                                l.top + row * l.step +
-                                                        i * l.scale + l.scale / 2);
+                                        const uint8_t *p =
+                                                pixel(img,
+                                                      l.margin + col * l.step +
+                                                              j * l.scale +
+                                                              l.scale / 2,
+                                                      l.top + row * l.step +
+                                                              i * l.scale +
+                                                              l.scale / 2);
                                         int plane = g->kh * g->kw;
                                         for (int k = 0; k < 3; k++) {
                                                 int ch = g->colour ? k : c;
                                                 float v = norm[ch * plane +
                                                                i * g->kw + j];
                                                 ck_assert_int_eq(
-                                                        p[k], (int)lrintf(v * 255));
+                                                        p[k],
+                                                        (int)lrintf(v * 255));
                                         }
                                 }
         }
@@ -142,8 +145,7 @@ START_TEST(too_large_a_picture_is_refused_and_nothing_written)
         static float w[20000 * 9];
         struct filter_grid g = {w, 20000, 1, 3, 3, false, false, NULL};
         struct an_error err;
-        ck_assert_int_eq(draw_filters(&g, temp("big.png"), &err),
-                         AN_E_INVALID);
+        ck_assert_int_eq(draw_filters(&g, temp("big.png"), &err), AN_E_INVALID);
         ck_assert(strstr(err.message, "too large"));
         ck_assert_int_ne(access(temp("big.png"), F_OK), 0);
 }
@@ -162,7 +164,8 @@ static bool colour_near(const struct image *img, double x, double y,
                                                  (int)lround(y) + dy);
                         bool same = true;
                         for (int c = 0; c < 3; c++)
-                                same &= abs(p[c] - (int)lround(rgb[c] * 255)) <= 2;
+                                same &= abs(p[c] - (int)lround(rgb[c] * 255)) <=
+                                        2;
                         if (same)
                                 return true;
                 }
@@ -232,8 +235,8 @@ START_TEST(training_log_reads_by_header_and_keeps_the_last_run)
         struct image img;
         load_png(temp("log.png"), &img);
         const double blue[3] = {0.12, 0.47, 0.71}, orange[3] = {1, 0.5, 0.05};
-        ck_assert(colour_near(&img, plot_x(&a[0], 2), plot_y(&a[0], 1.25),
-                              blue));
+        ck_assert(
+                colour_near(&img, plot_x(&a[0], 2), plot_y(&a[0], 1.25), blue));
         ck_assert(colour_near(&img, plot_x(&a[1], 2), plot_y(&a[1], 0.35),
                               orange));
         image_free(&img);
@@ -271,8 +274,8 @@ START_TEST(confusion_cells_have_their_share_colour)
         const double share[6] = {0.9, 0.1, 0, 0.25, 0.75, 0};
         const long counts[6] = {9, 1, 0, 1, 3, 0};
         char *rows[] = {"cat", "dog"}, *cols[] = {"cat", "dog", "fox"};
-        struct matrix_chart m = {share, counts, 2, 3, rows, cols, "t",
-                                 "true", "predicted"};
+        struct matrix_chart m = {share, counts, 2,      3,          rows,
+                                 cols,  "t",    "true", "predicted"};
         struct matrix_layout l;
         struct an_error err;
         ck_assert_int_eq(draw_matrix(&m, temp("m.png"), &l, &err), AN_OK);
@@ -286,9 +289,9 @@ START_TEST(confusion_cells_have_their_share_colour)
                         const uint8_t *p = pixel(&img, l.left + c * l.cell + 2,
                                                  l.top + r * l.cell + 2);
                         for (int k = 0; k < 3; k++)
-                                ck_assert_int_le(abs(p[k] - (int)lround(
-                                                                    rgb[k] * 255)),
-                                                 1);
+                                ck_assert_int_le(
+                                        abs(p[k] - (int)lround(rgb[k] * 255)),
+                                        1);
                 }
         image_free(&img);
 }
@@ -316,10 +319,10 @@ START_TEST(overlay_blends_the_map_over_the_picture)
                 int x = i % W, y = i / W;
                 unsigned char want[3];
                 overlay_pixel(rgb + 3 * i, heat[i], 0.5, want);
-                const uint8_t *plain = pixel(&img, l.left + x * l.scale,
-                                             l.top + y * l.scale);
-                const uint8_t *mixed = pixel(&img, right + x * l.scale,
-                                             l.top + y * l.scale);
+                const uint8_t *plain =
+                        pixel(&img, l.left + x * l.scale, l.top + y * l.scale);
+                const uint8_t *mixed =
+                        pixel(&img, right + x * l.scale, l.top + y * l.scale);
                 ck_assert_int_eq(memcmp(plain, rgb + 3 * i, 3), 0);
                 ck_assert_int_eq(memcmp(mixed, want, 3), 0);
         }
@@ -341,7 +344,8 @@ START_TEST(npy_reads_what_numpy_writes)
         struct npy_matrix m;
         struct an_error err;
         for (int i = 0; i < 2; i++) {
-                ck_assert_int_eq(npy_open(&m, fixture_path(ok[i]), &err), AN_OK);
+                ck_assert_int_eq(npy_open(&m, fixture_path(ok[i]), &err),
+                                 AN_OK);
                 ck_assert_uint_eq(m.rows, 5);
                 ck_assert_uint_eq(m.cols, 3);
                 for (size_t r = 0; r < 5; r++)
@@ -417,15 +421,14 @@ START_TEST(nearest_matches_a_plain_search)
         ck_assert_int_eq(vector_set_init(&s, rows, ROWS, COLS, &err), AN_OK);
         struct neighbour best[QUERIES * K];
         for (int m = 0; m < 2; m++) {
-                ck_assert_int_eq(nearest(&s, queries, QUERIES, m, K, best,
-                                         &err),
-                                 AN_OK);
+                ck_assert_int_eq(
+                        nearest(&s, queries, QUERIES, m, K, best, &err), AN_OK);
                 ck_assert_uint_eq(best[0].row, 4321);
                 /* one query alone takes the other product shape */
                 struct neighbour one[K];
-                ck_assert_int_eq(nearest(&s, queries + 5 * COLS, 1, m, K, one,
-                                         &err),
-                                 AN_OK);
+                ck_assert_int_eq(
+                        nearest(&s, queries + 5 * COLS, 1, m, K, one, &err),
+                        AN_OK);
                 for (int r = 0; r < K; r++) {
                         ck_assert_uint_eq(one[r].row, best[5 * K + r].row);
                         ck_assert_float_eq_tol(one[r].score,
@@ -436,16 +439,17 @@ START_TEST(nearest_matches_a_plain_search)
                         for (int r = 0; r < K; r++) {
                                 double want = reference_score(
                                         m, queries + q * COLS,
-                                        rows + best[q * K + r].row * COLS, COLS);
+                                        rows + best[q * K + r].row * COLS,
+                                        COLS);
                                 ck_assert_double_eq_tol(best[q * K + r].score,
                                                         want, 1e-4);
                         }
                         double kth = best[q * K + K - 1].score;
                         int better = 0;
                         for (int r = 0; r < ROWS; r++) {
-                                double v = reference_score(
-                                        m, queries + q * COLS, rows + r * COLS,
-                                        COLS);
+                                double v =
+                                        reference_score(m, queries + q * COLS,
+                                                        rows + r * COLS, COLS);
                                 better += m == METRIC_COSINE ? v > kth + 1e-5
                                                              : v < kth - 1e-5;
                         }
@@ -489,9 +493,8 @@ START_TEST(near_pairs_are_every_close_pair_in_order)
         struct an_error err;
         ck_assert_int_eq(vector_set_init(&s, v, N, D, &err), AN_OK);
         struct found f = {0};
-        ck_assert_int_eq(near_pairs(&s, METRIC_COSINE, 0.999, collect, &f,
-                                    &err),
-                         AN_OK);
+        ck_assert_int_eq(
+                near_pairs(&s, METRIC_COSINE, 0.999, collect, &f, &err), AN_OK);
         size_t brute = 0;
         for (size_t i = 0; i < N; i++)
                 for (size_t j = i + 1; j < N; j++)

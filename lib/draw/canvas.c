@@ -111,8 +111,7 @@ void canvas_put_pixels(struct canvas *c, struct pixels *p, int x, int y)
         cairo_surface_mark_dirty(p->surface);
         cairo_save(c->cr);
         cairo_set_source_surface(c->cr, p->surface, x, y);
-        cairo_pattern_set_filter(cairo_get_source(c->cr),
-                                 CAIRO_FILTER_NEAREST);
+        cairo_pattern_set_filter(cairo_get_source(c->cr), CAIRO_FILTER_NEAREST);
         cairo_rectangle(c->cr, x, y, p->width, p->height);
         cairo_fill(c->cr);
         cairo_restore(c->cr);
@@ -148,12 +147,12 @@ static cairo_status_t encode(struct canvas *c, const char *path,
 {
         bool svg = ends_with(path, ".svg"), pdf = ends_with(path, ".pdf");
         cairo_surface_t *out =
-                svg   ? cairo_svg_surface_create_for_stream(
-                              write_chunk, sink, c->width, c->height)
-                : pdf ? cairo_pdf_surface_create_for_stream(
-                              write_chunk, sink, c->width, c->height)
-                      : cairo_image_surface_create(CAIRO_FORMAT_RGB24,
-                                                   c->width, c->height);
+                svg   ? cairo_svg_surface_create_for_stream(write_chunk, sink,
+                                                            c->width, c->height)
+                : pdf ? cairo_pdf_surface_create_for_stream(write_chunk, sink,
+                                                            c->width, c->height)
+                      : cairo_image_surface_create(CAIRO_FORMAT_RGB24, c->width,
+                                                   c->height);
         cairo_t *cr = cairo_create(out);
         cairo_set_source_surface(cr, c->surface, 0, 0);
         cairo_paint(cr);

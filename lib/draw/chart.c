@@ -5,8 +5,12 @@
 
 #include "draw/canvas.h"
 
-enum { MARGIN_LEFT = 64, MARGIN_RIGHT = 16, MARGIN_TOP = 52,
-       MARGIN_BOTTOM = 44 };
+enum {
+        MARGIN_LEFT = 64,
+        MARGIN_RIGHT = 16,
+        MARGIN_TOP = 52,
+        MARGIN_BOTTOM = 44
+};
 
 static const double BLACK[3] = {0, 0, 0}, GREY[3] = {0.88, 0.88, 0.88};
 
@@ -72,8 +76,8 @@ static void draw_axes(struct canvas *c, const struct panel *p,
         char label[32];
         cairo_set_line_width(cr, 1);
         double ys = nice_step(a->y_min, a->y_max, 5);
-        for (double y = ceil(a->y_min / ys - 1e-9) * ys; y <= a->y_max + ys * 1e-9;
-             y += ys) {
+        for (double y = ceil(a->y_min / ys - 1e-9) * ys;
+             y <= a->y_max + ys * 1e-9; y += ys) {
                 double py = round(plot_y(a, y)) + 0.5;
                 canvas_colour(c, GREY);
                 cairo_move_to(cr, a->left, py);
@@ -161,8 +165,9 @@ static void draw_legend(struct canvas *c, const struct panel *p,
                 cairo_stroke(c->cr);
                 cairo_set_dash(c->cr, NULL, 0, 0);
                 canvas_colour(c, BLACK);
-                x += 22 + canvas_text(c, x + 22, 36, 11, ANCHOR_LEFT, 0,
-                                      p->series[s].label) +
+                x += 22 +
+                     canvas_text(c, x + 22, 36, 11, ANCHOR_LEFT, 0,
+                                 p->series[s].label) +
                      12;
         }
 }

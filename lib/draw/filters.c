@@ -42,9 +42,8 @@ void filter_normalise(const float *kernel, int count, float *out)
         }
         float range = hi - lo;
         for (int i = 0; i < count; i++)
-                out[i] = range > 0 && isfinite(range)
-                                 ? (kernel[i] - lo) / range
-                                 : 0.5f;
+                out[i] = range > 0 && isfinite(range) ? (kernel[i] - lo) / range
+                                                      : 0.5f;
 }
 
 static uint32_t opaque(float r, float g, float b)
@@ -63,8 +62,7 @@ static void put_tile(struct pixels *px, const struct filter_layout *l, int x,
         for (int i = 0; i < kh * l->scale; i++) {
                 uint32_t *row = px->data + (size_t)(y + i) * px->stride;
                 for (int j = 0; j < kw * l->scale; j++) {
-                        const float *p =
-                                v + (i / l->scale) * kw + j / l->scale;
+                        const float *p = v + (i / l->scale) * kw + j / l->scale;
                         float r = p[0], g = p[plane], b = p[2 * plane];
                         row[x + j] = bgr ? opaque(b, g, r) : opaque(r, g, b);
                 }
@@ -85,8 +83,8 @@ static void draw_tiles(struct pixels *px, const struct filter_grid *g,
                                  per_filter, normalised);
                 if (g->colour) {
                         put_tile(px, l, (f % l->columns) * l->step,
-                                 (f / l->columns) * l->step, normalised,
-                                 g->kh, g->kw, per_channel, g->bgr);
+                                 (f / l->columns) * l->step, normalised, g->kh,
+                                 g->kw, per_channel, g->bgr);
                         continue;
                 }
                 for (int ch = 0; ch < g->channels; ch++)
@@ -101,8 +99,7 @@ enum an_status draw_filters(const struct filter_grid *g, const char *path,
 {
         if (g->filters < 1 || g->channels < 1 || g->kh < 1 || g->kw < 1 ||
             (g->colour && g->channels != 3))
-                return an_error_set(err, AN_E_INVALID,
-                                    "no kernels to draw");
+                return an_error_set(err, AN_E_INVALID, "no kernels to draw");
         struct filter_layout l;
         filter_layout_of(g, &l);
         struct canvas c;
@@ -112,18 +109,18 @@ enum an_status draw_filters(const struct filter_grid *g, const char *path,
         int side = g->kh > g->kw ? g->kh : g->kw;
         int gap = l.step - side * l.scale;
         struct pixels px;
-        st = pixels_create(&px, l.columns * l.step - gap,
-                           l.rows * l.step - gap, err);
-        float *normalised =
-                malloc((size_t)g->channels * g->kh * g->kw * sizeof *normalised);
+        st = pixels_create(&px, l.columns * l.step - gap, l.rows * l.step - gap,
+                           err);
+        float *normalised = malloc((size_t)g->channels * g->kh * g->kw *
+                                   sizeof *normalised);
         if (st != AN_OK || !normalised) {
                 if (st == AN_OK)
                         pixels_free(&px);
                 free(normalised);
                 canvas_free(&c);
-                return st != AN_OK ? st
-                                   : an_error_set(err, AN_E_NOMEM,
-                                                  "out of memory");
+                return st != AN_OK
+                               ? st
+                               : an_error_set(err, AN_E_NOMEM, "out of memory");
         }
         draw_tiles(&px, g, &l, normalised);
         canvas_put_pixels(&c, &px, l.margin, l.top);

@@ -15,8 +15,7 @@ static const double BLACK[3] = {0, 0, 0}, WHITE[3] = {1, 1, 1};
 
 enum { LABEL_SIZE = 11, MAX_LABEL_WIDTH = 180 };
 
-static const char *label_of(char *const *labels, int i, char *buf,
-                            size_t size)
+static const char *label_of(char *const *labels, int i, char *buf, size_t size)
 {
         if (labels && labels[i])
                 return labels[i];
@@ -29,10 +28,9 @@ static double widest_label(struct canvas *c, char *const *labels, int n)
         char buf[16];
         double widest = 0;
         for (int i = 0; i < n; i++)
-                widest = fmax(widest,
-                              canvas_text_width(c, LABEL_SIZE,
-                                                label_of(labels, i, buf,
-                                                         sizeof buf)));
+                widest = fmax(widest, canvas_text_width(c, LABEL_SIZE,
+                                                        label_of(labels, i, buf,
+                                                                 sizeof buf)));
         return fmin(widest, MAX_LABEL_WIDTH);
 }
 
@@ -157,11 +155,10 @@ static void put_pixels(struct pixels *px, const struct overlay *o, int scale,
 }
 
 enum an_status draw_overlay(const struct overlay *o, const char *path,
-                            struct overlay_layout *layout,
-                            struct an_error *err)
+                            struct overlay_layout *layout, struct an_error *err)
 {
-        struct overlay_layout l = {.left = 8, .top = o->title ? 32 : 8,
-                                   .gap = 8};
+        struct overlay_layout l = {
+                .left = 8, .top = o->title ? 32 : 8, .gap = 8};
         int side = o->width > o->height ? o->width : o->height;
         l.scale = side >= 224 ? 1 : (224 + side - 1) / side;
         long width = 2L * l.left + 2L * o->width * l.scale + l.gap;
@@ -176,15 +173,14 @@ enum an_status draw_overlay(const struct overlay *o, const char *path,
         /* two blocks: the recording keeps each as it was placed */
         for (int with_heat = 0; st == AN_OK && with_heat < 2; with_heat++) {
                 struct pixels px;
-                st = pixels_create(&px, o->width * l.scale,
-                                   o->height * l.scale, err);
+                st = pixels_create(&px, o->width * l.scale, o->height * l.scale,
+                                   err);
                 if (st != AN_OK)
                         break;
                 put_pixels(&px, o, l.scale, with_heat);
-                canvas_put_pixels(&c,
-                                  &px,
-                                  l.left + with_heat * (o->width * l.scale +
-                                                        l.gap),
+                canvas_put_pixels(&c, &px,
+                                  l.left + with_heat *
+                                                   (o->width * l.scale + l.gap),
                                   l.top);
                 pixels_free(&px);
         }

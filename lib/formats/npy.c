@@ -80,8 +80,7 @@ static enum an_status parse_header(struct npy_matrix *m, const uint8_t *d,
                                    size_t size, struct an_error *err)
 {
         if (size < 10 || memcmp(d, MAGIC, sizeof MAGIC))
-                return an_error_set(err, AN_E_FORMAT,
-                                    "not a NumPy .npy file");
+                return an_error_set(err, AN_E_FORMAT, "not a NumPy .npy file");
         int major = d[6];
         size_t length, start;
         if (major == 1) {

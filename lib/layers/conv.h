@@ -37,10 +37,10 @@ size_t conv_backward_workspace_floats(const struct conv_params *p,
 
 /* From the forward input x and the gradient at the output dy: dx, the
  * gradient at the input (skipped when NULL, for the first layer), and the
- * parameter gradients, overwriting dweight and dbias (either may be NULL: then it
- * is not computed, as when only the input gradient is wanted).
- * Every reduction runs in a fixed order, so gradients are identical for
- * any number of threads and training is reproducible bit for bit. */
+ * parameter gradients, overwriting dweight and dbias (either may be NULL: then
+ * it is not computed, as when only the input gradient is wanted). Every
+ * reduction runs in a fixed order, so gradients are identical for any number of
+ * threads and training is reproducible bit for bit. */
 enum an_status conv_backward(const struct conv_params *p, int batch,
                              struct shape in, const float *x,
                              const float *weight, const float *dy, float *dx,

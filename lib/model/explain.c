@@ -55,7 +55,8 @@ static enum an_status activations_alloc(const struct net *net, int top,
         bool ok = a->acts != NULL;
         for (int i = 0; ok && i <= top; i++) {
                 const struct layer *l = &net->arch.layers[i];
-                size_t need = layer_workspace_floats(l, net->shapes[i], 1, true);
+                size_t need =
+                        layer_workspace_floats(l, net->shapes[i], 1, true);
                 work = need > work ? need : work;
                 size_t n = shape_count(net->shapes[i + 1]);
                 largest = n > largest ? n : largest;
@@ -83,12 +84,10 @@ static enum an_status forward_keeping(const struct net *net, int top,
 {
         for (int i = 0; i <= top; i++) {
                 const struct layer *l = &net->arch.layers[i];
-                struct layer_params p = {net->weights[i], net->biases[i],
-                                         NULL};
-                enum an_status st =
-                        layer_forward(l, net->shapes[i], &p, 1, a->acts[i],
-                                      a->acts[i + 1], false, a->workspace,
-                                      NULL);
+                struct layer_params p = {net->weights[i], net->biases[i], NULL};
+                enum an_status st = layer_forward(l, net->shapes[i], &p, 1,
+                                                  a->acts[i], a->acts[i + 1],
+                                                  false, a->workspace, NULL);
                 if (st != AN_OK)
                         return an_error_set(err, st, "layer %s: %s", l->name,
                                             an_status_string(st));
@@ -166,8 +165,7 @@ enum an_status gradcam(const struct net *net, const float *input, int layer,
         if (st == AN_OK) {
                 if (score)
                         *score = a.acts[top + 1][cls];
-                weigh_channels(s, a.acts[layer + 1], a.grad[0], a.grad[1],
-                               map);
+                weigh_channels(s, a.acts[layer + 1], a.grad[0], a.grad[1], map);
         }
         activations_free(&a, top + 1);
         return st;

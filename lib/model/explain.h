@@ -33,8 +33,7 @@ int score_layer(const struct arch *a);
  * NULL, the class's score.  Every parameterised layer must have its
  * weights set. */
 enum an_status gradcam(const struct net *net, const float *input, int layer,
-                       int cls, float *map, float *score,
-                       struct an_error *err);
+                       int cls, float *map, float *score, struct an_error *err);
 
 /* Bilinear resampling of an h x w map to out_h x out_w, as PyTorch's
  * F.interpolate(mode="bilinear", align_corners=False). */

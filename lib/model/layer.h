@@ -51,7 +51,8 @@ enum an_status layer_forward(const struct layer *l, struct shape in,
  * gradient at its output dy, writes dx (skipped when NULL: the first layer
  * trained) and, for layers with parameters, dweight and dbias (overwritten;
  * dbias NULL when the layer has none; dweight NULL: no parameter
- * gradients, as for an explanation of one input).  drop: the forward pass's draw. */
+ * gradients, as for an explanation of one input).  drop: the forward pass's
+ * draw. */
 enum an_status layer_backward(const struct layer *l, struct shape in,
                               const float *weight, int batch, const float *x,
                               const float *y, const float *dy, float *dx,

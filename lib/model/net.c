@@ -269,8 +269,8 @@ static bool relu_follows(const struct net *net, int i)
 enum an_status net_forward(struct net *net, const float *input, int batch,
                            const float **output, struct an_error *err)
 {
-        return net_forward_to(net, input, batch, net->arch.n_layers - 1,
-                              output, err);
+        return net_forward_to(net, input, batch, net->arch.n_layers - 1, output,
+                              err);
 }
 
 enum an_status net_forward_to(struct net *net, const float *input, int batch,

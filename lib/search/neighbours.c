@@ -67,13 +67,12 @@ static enum an_status dot_block(const float *a, size_t nq, const float *rows,
         if (rows_first(nq))
                 return sgemm(false, true, nr, nq, cols, 1.0f, rows, cols, a,
                              cols, 0.0f, dots, nq);
-        return sgemm(false, true, nq, nr, cols, 1.0f, a, cols, rows, cols,
-                     0.0f, dots, nr);
+        return sgemm(false, true, nq, nr, cols, 1.0f, a, cols, rows, cols, 0.0f,
+                     dots, nr);
 }
 
 /* The product of query i and row r from dot_block's output. */
-static float dot_at(const float *dots, size_t nq, size_t nr, size_t i,
-                    size_t r)
+static float dot_at(const float *dots, size_t nq, size_t nr, size_t i, size_t r)
 {
         return rows_first(nq) ? dots[r * nq + i] : dots[i * nr + r];
 }
@@ -118,7 +117,9 @@ enum an_status nearest(const struct vector_set *s, const float *queries,
                                 for (size_t r = 0; r < nr; r++)
                                         keep_best(out + (q0 + i) * k, k,
                                                   &found[q0 + i], m, r0 + r,
-                                                  score_of(m, dot_at(dots, nq, nr, i, r),
+                                                  score_of(m,
+                                                           dot_at(dots, nq, nr,
+                                                                  i, r),
                                                            qnorm[q0 + i],
                                                            s->norms[r0 + r]));
                 }
@@ -186,9 +187,9 @@ static enum an_status pairs_of_block(const struct vector_set *s, enum metric m,
                                 size_t i = i0 + a, j = r0 + r;
                                 if (j <= i)
                                         continue;
-                                float score = score_of(m, dot_at(dots, ni, nr, a, r),
-                                                       s->norms[i],
-                                                       s->norms[j]);
+                                float score =
+                                        score_of(m, dot_at(dots, ni, nr, a, r),
+                                                 s->norms[i], s->norms[j]);
                                 if (close_enough(m, score, threshold) &&
                                     !pair_add(list, i, j, score))
                                         return AN_E_NOMEM;
@@ -205,8 +206,8 @@ enum an_status near_pairs(const struct vector_set *s, enum metric m,
         struct pair_list list = {0};
         enum an_status st = dots ? AN_OK : AN_E_NOMEM;
         for (size_t i0 = 0; st == AN_OK && i0 < s->rows; i0 += PAIR_BLOCK) {
-                size_t ni = s->rows - i0 < PAIR_BLOCK ? s->rows - i0
-                                                      : PAIR_BLOCK;
+                size_t ni =
+                        s->rows - i0 < PAIR_BLOCK ? s->rows - i0 : PAIR_BLOCK;
                 list.n = 0;
                 st = pairs_of_block(s, m, threshold, i0, ni, dots, &list);
                 if (st != AN_OK)

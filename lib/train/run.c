@@ -379,8 +379,9 @@ static enum an_status tally_step(struct train_run *r,
                                  bool due, struct step_end *end,
                                  struct an_error *err)
 {
-        double v[6] = {stats->loss * count, stats->correct, count,
-                       stop_asked(r), due && writes_files(r), stats->correct5};
+        double v[6] = {
+                stats->loss * count, stats->correct,         count,
+                stop_asked(r),       due && writes_files(r), stats->correct5};
         enum an_status st = comm_sum_doubles(r->io.comm, v, 6, err);
         r->epoch_loss += v[0];
         r->epoch_correct += (size_t)v[1];

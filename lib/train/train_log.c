@@ -73,8 +73,8 @@ static int split(char *line, char **fields, int max)
 enum { MAX_FIELDS = 64 };
 
 /* Where each wanted column is in the header (-1: absent). */
-static enum an_status read_header(char *line, int *epoch_at, int at[LOG_COLUMNS],
-                                  struct an_error *err)
+static enum an_status read_header(char *line, int *epoch_at,
+                                  int at[LOG_COLUMNS], struct an_error *err)
 {
         char *names[MAX_FIELDS];
         int n = split(line, names, MAX_FIELDS);
@@ -118,8 +118,8 @@ static bool add_row(struct rows *r, const double *row)
 {
         if (r->n == r->capacity) {
                 int c = r->capacity ? 2 * r->capacity : 64;
-                double *v = realloc(r->v, (size_t)c * (1 + LOG_COLUMNS) *
-                                                  sizeof *v);
+                double *v = realloc(r->v,
+                                    (size_t)c * (1 + LOG_COLUMNS) * sizeof *v);
                 if (!v)
                         return false;
                 r->v = v;
@@ -151,8 +151,7 @@ static enum an_status read_line(char *line, int number, int epoch_at,
         if (r->n && row[0] <= r->v[(size_t)(r->n - 1) * (1 + LOG_COLUMNS)])
                 r->n = 0;
         return add_row(r, row) ? AN_OK
-                               : an_error_set(err, AN_E_NOMEM,
-                                              "out of memory");
+                               : an_error_set(err, AN_E_NOMEM, "out of memory");
 }
 
 static enum an_status take_rows(struct train_log *log, const struct rows *r,
@@ -160,8 +159,8 @@ static enum an_status take_rows(struct train_log *log, const struct rows *r,
 {
         log->n = r->n;
         log->epoch = malloc(((size_t)r->n + 1) * sizeof *log->epoch);
-        log->values = malloc(((size_t)r->n + 1) * LOG_COLUMNS *
-                             sizeof *log->values);
+        log->values =
+                malloc(((size_t)r->n + 1) * LOG_COLUMNS * sizeof *log->values);
         if (!log->epoch || !log->values) {
                 train_log_free(log);
                 return an_error_set(err, AN_E_NOMEM, "out of memory");
@@ -203,12 +202,11 @@ enum an_status train_log_read(struct train_log *log, const char *path,
              st == AN_OK && line; line = strtok_r(NULL, "\n", &save)) {
                 number++;
                 st = number == 1 ? read_header(line, &epoch_at, at, err)
-                                 : read_line(line, number, epoch_at, at,
-                                             &rows, err);
+                                 : read_line(line, number, epoch_at, at, &rows,
+                                             err);
         }
         if (st == AN_OK && !rows.n)
-                st = an_error_set(err, AN_E_FORMAT,
-                                  "holds no epoch yet");
+                st = an_error_set(err, AN_E_FORMAT, "holds no epoch yet");
         if (st == AN_OK)
                 st = take_rows(log, &rows, err);
         free(rows.v);
@@ -230,8 +228,8 @@ static int add_series(const struct train_log *log, enum train_log_column c,
                 any |= isfinite(y[i]);
         if (!any)
                 return 0;
-        *s = (struct series){label, log->epoch, y, log->n,
-                             {rgb[0], rgb[1], rgb[2]}, dashed};
+        *s = (struct series){
+                label, log->epoch, y, log->n, {rgb[0], rgb[1], rgb[2]}, dashed};
         return 1;
 }
 
@@ -246,10 +244,12 @@ enum an_status train_log_draw(const struct train_log *log, const char *png,
                          &loss[nl]);
         na += add_series(log, LOG_TRAIN_TOP1, "training top-1", BLUE, false,
                          &acc[na]);
-        na += add_series(log, LOG_TRAIN_TOP5, "training top-5", BLUE, true, &acc[na]);
+        na += add_series(log, LOG_TRAIN_TOP5, "training top-5", BLUE, true,
+                         &acc[na]);
         na += add_series(log, LOG_VAL_TOP1, "validation top-1", ORANGE, false,
                          &acc[na]);
-        na += add_series(log, LOG_VAL_TOP5, "validation top-5", ORANGE, true, &acc[na]);
+        na += add_series(log, LOG_VAL_TOP5, "validation top-5", ORANGE, true,
+                         &acc[na]);
         struct panel panels[2] = {
                 {"loss", "epoch", "cross-entropy", loss, nl, false, 0, 0},
                 {"accuracy", "epoch", "share of images", acc, na, true, 0, 1},

@@ -376,8 +376,8 @@ enum an_status trainer_evaluate(struct trainer *t, const float *x,
         stats->loss =
                 softmax_cross_entropy(batch, classes, t->acts[t->loss_layer],
                                       labels, t->grads[0], &stats->correct);
-        stats->correct5 = top_k_hits(batch, classes, t->acts[t->loss_layer],
-                                     labels, 5);
+        stats->correct5 =
+                top_k_hits(batch, classes, t->acts[t->loss_layer], labels, 5);
         if (probs)
                 softmax_forward(batch, classes, t->acts[t->loss_layer], probs);
         return AN_OK;
