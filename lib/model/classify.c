@@ -20,18 +20,24 @@ enum an_status classify_batch(struct net *net, const float *input, int images,
         float *logits = (float *)out;
         if (last->type != LAYER_SOFTMAX)
                 softmax_forward(rows, classes, logits, logits);
+        mean_over_crops(logits, images, crops, (size_t)classes, probs);
+        return AN_OK;
+}
+
+void mean_over_crops(const float *rows, int images, int crops, size_t n,
+                     float *out)
+{
         for (int i = 0; i < images; i++) {
-                float *dst = probs + (size_t)i * classes;
-                const float *src = logits + (size_t)i * crops * classes;
-                memcpy(dst, src, classes * sizeof *dst);
+                float *dst = out + (size_t)i * n;
+                const float *src = rows + (size_t)i * crops * n;
+                memcpy(dst, src, n * sizeof *dst);
                 for (int c = 1; c < crops; c++)
-                        for (int j = 0; j < classes; j++)
-                                dst[j] += src[(size_t)c * classes + j];
+                        for (size_t j = 0; j < n; j++)
+                                dst[j] += src[(size_t)c * n + j];
                 if (crops > 1)
-                        for (int j = 0; j < classes; j++)
+                        for (size_t j = 0; j < n; j++)
                                 dst[j] /= (float)crops;
         }
-        return AN_OK;
 }
 
 static bool ranks_before(struct prediction a, struct prediction b)

@@ -25,6 +25,11 @@ enum an_status classify_batch(struct net *net, const float *input, int images,
 
 /* The k most probable classes of probs[classes], most probable first (ties:
  * lower index first).  k is clamped to classes; returns the count written. */
+/* out[images][n]: the mean of each image's crops, rows[images * crops][n]
+ * (an image's crops together). */
+void mean_over_crops(const float *rows, int images, int crops, size_t n,
+                     float *out);
+
 int top_k(const float *probs, int classes, int k, struct prediction *out);
 
 /* Where class `label` ranks in probs[classes] by the same rule as top_k:
