@@ -6,6 +6,7 @@
 #include "draw/canvas.h"
 
 enum {
+        MAX_TICKS = 50, /* per axis, whatever the data */
         MARGIN_LEFT = 64,
         MARGIN_RIGHT = 16,
         MARGIN_TOP = 52,
@@ -34,6 +35,18 @@ double nice_step(double lo, double hi, int count)
         return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * power;
 }
 
+/* A range that has room to draw in: an empty one widened around its
+ * value, one that is not a finite span of doubles made 0..1. */
+static void give_room(double *lo, double *hi)
+{
+        if (*lo == *hi) {
+                double d = fmax(0.5, fabs(*lo) * 1e-3);
+                *lo -= d, *hi += d;
+        }
+        if (!(*lo < *hi) || !isfinite(*hi - *lo))
+                *lo = 0, *hi = 1;
+}
+
 /* The data range of a panel's series, widened to whole ticks. */
 static void data_range(const struct panel *p, struct plot_area *a)
 {
@@ -46,19 +59,14 @@ static void data_range(const struct panel *p, struct plot_area *a)
                         x0 = fmin(x0, x), x1 = fmax(x1, x);
                         y0 = fmin(y0, y), y1 = fmax(y1, y);
                 }
-        if (!(x0 <= x1))
-                x0 = 0, x1 = 1;
-        if (x0 == x1)
-                x0 -= 0.5, x1 += 0.5;
+        give_room(&x0, &x1);
         if (p->fixed_y)
                 y0 = p->y_min, y1 = p->y_max;
-        else if (!(y0 <= y1))
-                y0 = 0, y1 = 1;
         else {
-                if (y0 == y1)
-                        y0 -= 0.5, y1 += 0.5;
+                give_room(&y0, &y1);
                 double step = nice_step(y0, y1, 5);
                 y0 = floor(y0 / step) * step, y1 = ceil(y1 / step) * step;
+                give_room(&y0, &y1);
         }
         a->x_min = x0, a->x_max = x1, a->y_min = y0, a->y_max = y1;
 }
@@ -76,8 +84,13 @@ static void draw_axes(struct canvas *c, const struct panel *p,
         char label[32];
         cairo_set_line_width(cr, 1);
         double ys = nice_step(a->y_min, a->y_max, 5);
-        for (double y = ceil(a->y_min / ys - 1e-9) * ys;
-             y <= a->y_max + ys * 1e-9; y += ys) {
+        double y0 = ceil(a->y_min / ys - 1e-9) * ys;
+        /* counted, not accumulated: a step below the values' precision
+         * must not loop for ever */
+        for (int t = 0; t <= MAX_TICKS; t++) {
+                double y = y0 + t * ys;
+                if (y > a->y_max + ys * 1e-9)
+                        break;
                 double py = round(plot_y(a, y)) + 0.5;
                 canvas_colour(c, GREY);
                 cairo_move_to(cr, a->left, py);
@@ -90,8 +103,11 @@ static void draw_axes(struct canvas *c, const struct panel *p,
         double xs = nice_step(a->x_min, a->x_max, 8);
         if (xs < 1)
                 xs = 1; /* epochs are whole */
-        for (double x = ceil(a->x_min / xs - 1e-9) * xs; x <= a->x_max + 1e-9;
-             x += xs) {
+        double x0 = ceil(a->x_min / xs - 1e-9) * xs;
+        for (int t = 0; t <= MAX_TICKS; t++) {
+                double x = x0 + t * xs;
+                if (x > a->x_max + 1e-9)
+                        break;
                 double px = round(plot_x(a, x)) + 0.5;
                 canvas_colour(c, BLACK);
                 cairo_move_to(cr, px, a->top + a->height);
