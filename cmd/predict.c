@@ -17,6 +17,7 @@
 #include "predict_eval.h"
 #include "predict_features.h"
 #include "predict_heatmap.h"
+#include "threads.h"
 #include "predict_output.h"
 #include "predict_records.h"
 
@@ -90,7 +91,8 @@ static const struct option_spec predict_options[] = {
         OPT_INT('b', "batch", "BATCH", "images per forward pass (default 16)",
                 &opt.batch, 1, 4096),
         OPT_INT('j', "threads", "THREADS",
-                "compute threads (default: all cores)", &opt.threads, 1, 4096),
+                "compute threads (default: the cores free)", &opt.threads, 1,
+                4096),
         OPT_CHOICE(0, "tta", "MODE", "center (default) or ten-crop", &opt.tta,
                    tta_names),
         OPT_CUSTOM(0, "shard", "K/N",
@@ -445,8 +447,7 @@ static int classify_images(char **images, int operands,
         if (!opt.eval && reads_terminal(images, operands))
                 report("predict", "reading image paths from the terminal, "
                                   "one a line (Ctrl-D ends them)");
-        if (opt.threads)
-                omp_set_num_threads(opt.threads);
+        threads_init(opt.threads);
         /* Under mpirun, --eval's images are split across the processes. */
         struct comm comm = comm_alone();
         struct an_error err;

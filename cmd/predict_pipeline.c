@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "predict_pipeline.h"
+#include "threads.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -105,6 +106,7 @@ bool pipeline_init(struct pipeline *p)
 
 struct batch *pipeline_next(struct pipeline *p)
 {
+        threads_adapt(); /* for this batch's decoding and forward pass */
         fill_batch(p, &p->batch);
         return &p->batch;
 }

@@ -19,6 +19,7 @@
 #include "train/run.h"
 #include "train/settings.h"
 #include "train/train_log.h"
+#include "threads.h"
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -136,7 +137,8 @@ static const struct option_spec train_options[] = {
         OPT_CUSTOM(0, "seed", "N", "seed of every random choice (default 1)",
                    &settings.seed, store_seed, "a whole number from 0 to 2^53"),
         OPT_INT('j', "threads", "THREADS",
-                "compute threads (default: all cores)", &threads, 1, 1 << 20),
+                "compute threads (default: the cores free)", &threads, 1,
+                1 << 20),
         OPT_STRING(0, "checkpoint", "FILE",
                    "checkpoint path (default MODEL.ckpt)", &checkpoint),
         OPT_NUMBER(0, "checkpoint-every", "MINUTES",
@@ -336,6 +338,7 @@ struct reporter {
 static void show_step(void *ctx, const struct step_report *r)
 {
         const struct reporter *rep = ctx;
+        threads_adapt(); /* for the next step */
         if (quiet)
                 return;
         double left = r->images_per_s > 0
@@ -523,8 +526,7 @@ static int run_train(int argc, char **argv)
         int rc = parse_options(argc, argv, resumed_model, sizeof resumed_model);
         if (rc != EXIT_ALL_DONE)
                 return rc == -1 ? EXIT_ALL_DONE : EXIT_FATAL;
-        if (threads)
-                omp_set_num_threads(threads);
+        threads_init(threads);
         /* A checkpoint or model half written when a signal ends the run
          * is removed (SIGINT and SIGTERM are caught later to stop at a
          * checkpoint); before MPI, which may set its own. */
