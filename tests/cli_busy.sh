@@ -52,6 +52,8 @@ one_thread_when_busy() {
                 sh -c 'while :; do :; done' &
                 hogs="$hogs $!"
         done
+        # (this runs in a subshell: its EXIT stops them whatever fails)
+        trap 'kill $hogs 2>/dev/null' EXIT
         sleep 0.2
         # (make check sets OMP_NUM_THREADS, which fixes the number)
         start_predict -u OMP_NUM_THREADS
