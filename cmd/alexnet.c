@@ -7,7 +7,6 @@
 #include "base/mapped_file.h"
 #include "cli.h"
 #include "config.h"
-#include "threads.h"
 
 static const struct command *const commands[] = {
         &convert_command,
@@ -65,7 +64,6 @@ static int help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-        bound_spin_waiting(argv); /* may start this process again */
         if (argc < 2) {
                 fputs(main_usage, stderr);
                 return EXIT_FATAL;

@@ -9,19 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-void bound_spin_waiting(char **argv)
-{
-        if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") ||
-            getenv("KMP_BLOCKTIME"))
-                return;
-        if (setenv("GOMP_SPINCOUNT", THREADS_SPIN_COUNT, 1) != 0 ||
-            setenv("KMP_BLOCKTIME", THREADS_BLOCK_MS, 1) != 0)
-                return;
-        execv("/proc/self/exe", argv);
-        /* no /proc (a chroot): libomp still takes KMP_BLOCKTIME, read at
-         * its first parallel region; libgomp keeps its default */
-}
-
 static bool adaptive;
 static int cores; /* the cores this process may use */
 
