@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "model/classify.h"
@@ -520,6 +521,11 @@ static const char *options_conflict(int operands)
                        "search them: one at a time";
         if (opt.format == FORMAT_NPY && (!opt.features || !opt.output))
                 return "-f npy goes with --features and -o FILE.npy";
+        struct stat st;
+        if (opt.format == FORMAT_NPY && stat(opt.output, &st) == 0 &&
+            !S_ISREG(st.st_mode))
+                return "-f npy writes a file (its header is written last), "
+                       "not a pipe or device";
         if (opt.layer && !feature_mode() && !opt.heatmap)
                 return "--layer goes with --features, --index, --duplicates "
                        "or --heatmap";

@@ -31,8 +31,8 @@ static int class_named(const struct model *m, const char *name, int classes)
         return -1;
 }
 
-/* The picture the network saw, back from its input tensor: the
- * preprocessing undone (scale, mean, std, channel order). */
+/* The picture the network saw, back from its input tensor (three
+ * planes): the preprocessing undone (scale, mean, std, channel order). */
 static void tensor_to_rgb(const float *x, struct shape s,
                           const struct preprocess *pre, unsigned char *rgb)
 {
@@ -124,6 +124,12 @@ static int explain_decoded(struct model *m, const char *path,
                 report(o->layer ? o->layer : path,
                        o->layer ? "no such layer in the model"
                                 : "the model has no convolution to explain");
+                return EXIT_FATAL;
+        }
+        if (net->shapes[0].c != 3) {
+                report(path, "the model reads %d input channels; --heatmap "
+                             "draws pictures of three",
+                       net->shapes[0].c);
                 return EXIT_FATAL;
         }
         int cls = o->class ? class_named(m, o->class, classes) : -1;

@@ -163,6 +163,8 @@ assert np.array_equal(a[0], a[2])
 " "$tmp/index.npy" || fail "np.load reads a 4 x 32 float32 matrix"
         expect 2 "$ALEXNET" predict -m "$model" --features -f npy "$P/wide.jpg"
         grep -q -- "-f npy goes with --features and -o FILE.npy" "$err" || fail "npy needs -o"
+        expect 2 "$ALEXNET" predict -m "$model" --features -f npy -o /dev/null "$P/wide.jpg"
+        grep -q -- "not a pipe or device" "$err" || fail "npy into a device"
 }
 test_expect "predict --features -f npy writes a matrix NumPy loads, and its names" npy
 
