@@ -127,8 +127,9 @@ static int explain_decoded(struct model *m, const char *path,
                 return EXIT_FATAL;
         }
         if (net->shapes[0].c != 3) {
-                report(path, "the model reads %d input channels; --heatmap "
-                             "draws pictures of three",
+                report(path,
+                       "the model reads %d input channels; --heatmap "
+                       "draws pictures of three",
                        net->shapes[0].c);
                 return EXIT_FATAL;
         }
