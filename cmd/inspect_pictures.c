@@ -36,18 +36,17 @@ int draw_layer_filters(const struct model *m, const char *what,
         const struct layer *l = &net->arch.layers[i];
         int filters = l->out;
         int channels = net->shapes[i].c / l->groups;
-        bool first = i == 0 || channels == 3;
         char title[160];
         snprintf(title, sizeof title, "%s: %d kernels of %dx%dx%d%s", l->name,
                  filters, channels, l->win.kernel_h, l->win.kernel_w,
-                 first && channels == 3 ? "" : ", one grey tile a channel");
+                 channels == 3 ? "" : ", one grey tile a channel");
         struct filter_grid g = {
                 .weights = net->weights[i],
                 .filters = most > 0 && most < filters ? most : filters,
                 .channels = channels,
                 .kh = l->win.kernel_h,
                 .kw = l->win.kernel_w,
-                .colour = channels == 3 && first,
+                .colour = channels == 3,
                 .bgr = !strcmp(m->pre.channels, "BGR"),
                 .title = title,
         };

@@ -163,14 +163,6 @@ static const char *score_name(const struct feature_options *o)
         return o->metric == METRIC_COSINE ? "similarity" : "distance";
 }
 
-static void put_name(FILE *out, const char *name, bool json)
-{
-        if (json)
-                put_json_string(out, name);
-        else
-                put_escaped(out, name);
-}
-
 static void feature_record(FILE *out, const struct feature_options *o,
                            const char *layer, const char *path, const float *v,
                            size_t dim)
@@ -244,9 +236,9 @@ static void pair_record(FILE *out, const struct feature_options *o,
                 fprintf(out, ",\"%s\":%.9g}\n", score_name(o), score);
                 return;
         }
-        put_name(out, a, false);
+        put_escaped(out, a);
         fputc('\t', out);
-        put_name(out, b, false);
+        put_escaped(out, b);
         fprintf(out, "\t%.6f\n", score);
 }
 

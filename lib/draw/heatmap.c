@@ -35,13 +35,12 @@ static double widest_label(struct canvas *c, char *const *labels, int n)
 }
 
 static void matrix_layout_of(const struct matrix_chart *m, double row_w,
-                             double col_w, struct matrix_layout *l)
+                             struct matrix_layout *l)
 {
         int most = m->rows > m->cols ? m->rows : m->cols;
         l->cell = most <= 10 ? 48 : most <= 30 ? 28 : most <= 100 ? 16 : 12;
         l->left = (int)ceil(row_w) + 40;
         l->top = m->title ? 40 : 12;
-        (void)col_w;
 }
 
 static void draw_cells(struct canvas *c, const struct matrix_chart *m,
@@ -103,7 +102,7 @@ enum an_status draw_matrix(const struct matrix_chart *m, const char *path,
         double col_w = widest_label(&c, m->col_labels, m->cols);
         canvas_free(&c);
         struct matrix_layout l;
-        matrix_layout_of(m, row_w, col_w, &l);
+        matrix_layout_of(m, row_w, &l);
         long width = l.left + (long)m->cols * l.cell + 16;
         long height = l.top + (long)m->rows * l.cell + (long)col_w + 44;
         if (width > CANVAS_MAX_SIDE || height > CANVAS_MAX_SIDE)
