@@ -1,11 +1,14 @@
-/* conv_forward (the implicit GEMM of gemm_conv.c) and conv_backward (its
- * weight gradient of gemm_conv_grad.c, its input gradient as a convolution
- * or folded) against a float64 direct convolution written from the
- * definition and its derivatives, on shapes chosen to reach
+/* conv_forward (the implicit GEMM of gemm_conv.c, and Winograd's
+ * algorithm of winograd.c for stride-1 3 x 3 and 5 x 5) and conv_backward
+ * (its weight gradient of gemm_conv_grad.c, its input gradient as a
+ * convolution or folded) against a float64 direct convolution written
+ * from the definition and its derivatives, on shapes chosen to reach
  * every path: narrow last panels, several K slices, row tiles cut short,
  * strides, asymmetric and oversized padding, groups, a panel split and a
- * row split among threads; on every kernel this CPU runs, with 1 to 3
- * threads, from raw and from prepacked weights. */
+ * row split among threads, Winograd tiles cut by the output's edge and
+ * panels spanning many images; on every kernel this CPU runs, with 1 to 3
+ * threads, from raw and from prepacked (or transformed) weights, and the
+ * 3 x 3 and 5 x 5 cases on both paths. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -49,6 +52,17 @@ static const struct conv_case cases[] = {
         /* 400 rows: the weight gradient's pixel slices are shorter than
          * a plane and do not divide it */
         {1, {4, 20, 20}, 400, 1, {3, 3, 1, 1, 1, 1, 1, 1}},
+        /* Winograd F(4x4, 3x3): conv3's 13 x 13, 16 tiles an image, two
+         * images a 32-wide panel, the last row and column of tiles cut */
+        {3, {16, 13, 13}, 40, 1, {3, 3, 1, 1, 1, 1, 1, 1}},
+        /* 300 input channels (two K slices), a 6 x 7 output */
+        {2, {300, 6, 7}, 20, 1, {3, 3, 1, 1, 1, 1, 1, 1}},
+        /* one tile per image: a panel spans many images */
+        {40, {3, 4, 4}, 5, 1, {3, 3, 1, 1, 1, 1, 1, 1}},
+        /* F(2x2, 5x5): conv2's 27 x 27 with groups */
+        {2, {8, 27, 27}, 30, 2, {5, 5, 1, 1, 2, 2, 2, 2}},
+        /* 5 x 5 with uneven padding, an odd output (5 x 7) */
+        {1, {5, 9, 11}, 7, 1, {5, 5, 1, 1, 0, 1, 2, 0}},
 };
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 
@@ -118,6 +132,13 @@ static void direct_conv(const struct conv_case *c, const float *x,
                                 }
 }
 
+/* A layer's weights as net.c prepares them: packed for the direct path,
+ * or transformed for Winograd's. */
+struct prepared {
+        struct packed_matrix *packed;
+        struct winograd_weights *winograd;
+};
+
 /* Each group's weights packed as net.c packs them. */
 static struct packed_matrix *pack_groups_as(const struct conv_case *c,
                                             const float *w,
@@ -147,20 +168,57 @@ static void free_groups(const struct conv_case *c, struct packed_matrix *p)
         free(p);
 }
 
+static struct conv_params params_of(const struct conv_case *c)
+{
+        return (struct conv_params){c->in.c, c->out_c, c->groups, c->win};
+}
+
+/* The weights prepared for the path the layer takes. */
+static struct prepared prepare(const struct conv_case *c, const float *w)
+{
+        struct conv_params p = params_of(c);
+        struct prepared pr = {NULL, NULL};
+        if (!conv_uses_winograd(&p, c->in, NULL)) {
+                pr.packed = pack_groups(c, w);
+                return pr;
+        }
+        size_t rows = (size_t)(c->out_c / c->groups);
+        size_t k = weight_count(c) / c->out_c;
+        pr.winograd = calloc(c->groups, sizeof *pr.winograd);
+        ck_assert_ptr_nonnull(pr.winograd);
+        for (int g = 0; g < c->groups; g++)
+                ck_assert_int_eq(
+                        winograd_weights_make(w + g * rows * k, rows,
+                                              (size_t)(c->in.c / c->groups),
+                                              c->win.kernel_h, &pr.winograd[g]),
+                        AN_OK);
+        return pr;
+}
+
+static void free_prepared(const struct conv_case *c, struct prepared *pr)
+{
+        if (pr->packed)
+                free_groups(c, pr->packed);
+        for (int g = 0; pr->winograd && g < c->groups; g++)
+                winograd_weights_free(&pr->winograd[g]);
+        free(pr->winograd);
+}
+
 static void run_images(const struct conv_case *c, int batch, const float *x,
                        const float *w, const float *bias,
-                       const struct packed_matrix *packed, float *y)
+                       const struct prepared *pr, float *y)
 {
-        struct conv_params p = {c->in.c, c->out_c, c->groups, c->win};
-        ck_assert_int_eq(
-                conv_forward(&p, batch, c->in, x, w, bias, true, y, packed),
-                AN_OK);
+        struct conv_params p = params_of(c);
+        ck_assert_int_eq(conv_forward(&p, batch, c->in, x, w, bias, true, y,
+                                      pr ? pr->packed : NULL,
+                                      pr ? pr->winograd : NULL),
+                         AN_OK);
 }
 
 static void run(const struct conv_case *c, const float *x, const float *w,
-                const float *bias, const struct packed_matrix *packed, float *y)
+                const float *bias, const struct prepared *pr, float *y)
 {
-        run_images(c, c->batch, x, w, bias, packed, y);
+        run_images(c, c->batch, x, w, bias, pr, y);
 }
 
 /* Each image of the batch alone gives the bits it got in the batch: the
@@ -169,22 +227,56 @@ static void run(const struct conv_case *c, const float *x, const float *w,
  * changes, and every tile must sum in the same order. */
 static void assert_batch_invariant(const struct conv_case *c, const float *x,
                                    const float *w, const float *bias,
-                                   const struct packed_matrix *packed,
-                                   const float *y, const char *what)
+                                   const struct prepared *pr, const float *y,
+                                   const char *what)
 {
         size_t in = shape_count(c->in), out = shape_count(out_shape(c));
         float *one = malloc(out * sizeof *one);
         for (int n = 0; n < c->batch; n++) {
-                run_images(c, 1, x + n * in, w, bias, packed, one);
+                run_images(c, 1, x + n * in, w, bias, pr, one);
                 ck_assert_msg(memcmp(one, y + n * out, out * sizeof *one) == 0,
                               "%s: image %d alone changed the bits", what, n);
         }
         free(one);
 }
 
-/* Case _i / 3 on kernel _i % 3: within float32 rounding of the direct
- * sum, and the same bits for 1, 2 and 3 threads, packed weights and each
- * image alone. */
+/* One case on one path: within float32 rounding of the direct sum, and
+ * the same bits for 1, 2 and 3 threads, prepared weights and each image
+ * alone. */
+static void check_forward(const struct conv_case *c, const float *x,
+                          const float *w, const float *bias, const float *want,
+                          const char *what)
+{
+        size_t ny = shape_count(out_shape(c)) * c->batch;
+        float *y = malloc(ny * sizeof *y), *again = malloc(ny * sizeof *again);
+        double tol = 1e-6 * (double)(weight_count(c) / c->out_c + 1);
+        int saved = omp_get_max_threads();
+        omp_set_num_threads(1);
+        run(c, x, w, bias, NULL, y);
+        assert_close(y, want, ny, tol, what);
+        struct prepared pr = prepare(c, w);
+        for (int threads = 1; threads <= 3; threads++) {
+                omp_set_num_threads(threads);
+                for (int use_prepared = 0; use_prepared < 2; use_prepared++) {
+                        for (size_t i = 0; i < ny; i++)
+                                again[i] = NAN;
+                        run(c, x, w, bias, use_prepared ? &pr : NULL, again);
+                        ck_assert_msg(memcmp(y, again, ny * sizeof *y) == 0,
+                                      "%s: %d threads%s changed the bits", what,
+                                      threads,
+                                      use_prepared ? ", prepared" : "");
+                }
+                assert_batch_invariant(c, x, w, bias, NULL, y, what);
+                assert_batch_invariant(c, x, w, bias, &pr, y, what);
+        }
+        omp_set_num_threads(saved);
+        free_prepared(c, &pr);
+        free(y);
+        free(again);
+}
+
+/* Case _i / 3 on kernel _i % 3, by the path it takes and, for the cases
+ * that take Winograd's, by the direct path too. */
 START_TEST(matches_direct_convolution)
 {
         const struct conv_case *c = &cases[_i / 3];
@@ -194,39 +286,23 @@ START_TEST(matches_direct_convolution)
         size_t ny = shape_count(out_shape(c)) * c->batch;
         float *x = random_values(nx, 1), *w = random_values(weight_count(c), 2);
         float *bias = random_values(c->out_c, 3);
-        float *want = malloc(ny * sizeof *want), *y = malloc(ny * sizeof *y),
-              *again = malloc(ny * sizeof *again);
+        float *want = malloc(ny * sizeof *want);
         direct_conv(c, x, w, bias, want);
-        char what[96];
-        snprintf(what, sizeof what, "conv case %d on %s", _i / 3,
-                 sgemm_kernel_name());
-        double tol = 1e-6 * (double)(weight_count(c) / c->out_c + 1);
-
-        int saved = omp_get_max_threads();
-        omp_set_num_threads(1);
-        run(c, x, w, bias, NULL, y);
-        assert_close(y, want, ny, tol, what);
-        struct packed_matrix *packed = pack_groups(c, w);
-        for (int threads = 1; threads <= 3; threads++) {
-                omp_set_num_threads(threads);
-                for (int use_packed = 0; use_packed < 2; use_packed++) {
-                        for (size_t i = 0; i < ny; i++)
-                                again[i] = NAN;
-                        run(c, x, w, bias, use_packed ? packed : NULL, again);
-                        ck_assert_msg(memcmp(y, again, ny * sizeof *y) == 0,
-                                      "%s: %d threads%s changed the bits", what,
-                                      threads, use_packed ? ", packed" : "");
-                }
-                assert_batch_invariant(c, x, w, bias, NULL, y, what);
+        struct conv_params p = params_of(c);
+        bool winograd = conv_uses_winograd(&p, c->in, NULL);
+        for (int direct = 0; direct < 1 + winograd; direct++) {
+                char what[96];
+                snprintf(what, sizeof what, "conv case %d on %s%s", _i / 3,
+                         sgemm_kernel_name(),
+                         winograd && !direct ? ", Winograd" : "");
+                conv_allow_winograd(!direct);
+                check_forward(c, x, w, bias, want, what);
         }
-        omp_set_num_threads(saved);
-        free_groups(c, packed);
+        conv_allow_winograd(true);
         free(x);
         free(w);
         free(bias);
         free(want);
-        free(y);
-        free(again);
 }
 END_TEST
 
@@ -412,16 +488,17 @@ START_TEST(bf16_dot_matches_direct_convolution)
 
         int saved = omp_get_max_threads();
         omp_set_num_threads(1);
-        run(c, x, w, bias, packed, y);
+        struct prepared pr = {packed, NULL};
+        run(c, x, w, bias, &pr, y);
         assert_close(y, want, ny, tol, what);
         for (int threads = 1; threads <= 3; threads++) {
                 omp_set_num_threads(threads);
                 for (size_t i = 0; i < ny; i++)
                         again[i] = NAN;
-                run(c, x, w, bias, packed, again);
+                run(c, x, w, bias, &pr, again);
                 ck_assert_msg(memcmp(y, again, ny * sizeof *y) == 0,
                               "%s: %d threads changed the bits", what, threads);
-                assert_batch_invariant(c, x, w, bias, packed, y, what);
+                assert_batch_invariant(c, x, w, bias, &pr, y, what);
         }
         omp_set_num_threads(saved);
         /* bfloat16 weights widened for the FP32 kernel (the fully
@@ -429,7 +506,7 @@ START_TEST(bf16_dot_matches_direct_convolution)
         struct packed_matrix *widened = pack_groups_as(c, w, GEMM_BF16);
         struct conv_params p = {c->in.c, c->out_c, c->groups, c->win};
         ck_assert_int_eq(conv_forward(&p, c->batch, c->in, x, w, bias, true,
-                                      again, widened),
+                                      again, widened, NULL),
                          AN_E_INVALID);
         free_groups(c, widened);
         free_groups(c, packed);
@@ -454,10 +531,19 @@ START_TEST(refuses_packed_weights_of_another_shape)
         ck_assert_int_eq(sgemm_pack(w, c->out_c - 1, 45, 45, GEMM_FP32, &small),
                          AN_OK);
         struct conv_params p = {c->in.c, c->out_c, c->groups, c->win};
-        ck_assert_int_eq(
-                conv_forward(&p, c->batch, c->in, x, w, NULL, false, y, &small),
-                AN_E_INVALID);
+        ck_assert_int_eq(conv_forward(&p, c->batch, c->in, x, w, NULL, false, y,
+                                      &small, NULL),
+                         AN_E_INVALID);
         packed_matrix_free(&small);
+        /* and so are weights transformed for fewer output channels */
+        struct winograd_weights fewer;
+        ck_assert_int_eq(
+                winograd_weights_make(w, c->out_c - 1, c->in.c, 3, &fewer),
+                AN_OK);
+        ck_assert_int_eq(conv_forward(&p, c->batch, c->in, x, w, NULL, false, y,
+                                      NULL, &fewer),
+                         AN_E_INVALID);
+        winograd_weights_free(&fewer);
         free(x);
         free(w);
         free(y);

@@ -82,7 +82,7 @@ static void run_case(const char *name)
         case LAYER_CONV: {
                 struct conv_params p = {c.in.c, l->out, l->groups, l->win};
                 ck_assert_int_eq(conv_forward(&p, c.batch, c.in, c.x, w, b,
-                                              false, c.y, NULL),
+                                              false, c.y, NULL, NULL),
                                  AN_OK);
                 break;
         }

@@ -57,7 +57,7 @@ static void check_small_net(const char *name, bool prepack,
         free(xs);
         for (int i = 0; prepack && i < m.net.arch.n_layers; i++)
                 if (m.net.weights[i])
-                        ck_assert_msg(m.net.packed[i] != NULL,
+                        ck_assert_msg(m.net.packed[i] || m.net.winograd[i],
                                       "layer %d not packed", i);
 
         /* One sample at a time gives the same answers as the batch. */

@@ -512,6 +512,49 @@ START_TEST(near_pairs_are_every_close_pair_in_order)
 }
 END_TEST
 
+/* A copy is 0 apart, exactly: the expansion |a|^2 + |b|^2 - 2 a.b alone
+ * leaves cancellation error (fc7-sized vectors came out 0.0055 apart). */
+START_TEST(euclidean_copies_are_zero_apart)
+{
+        enum { N = 1000, D = 4096, COPIES = 16 };
+        float *v = malloc((size_t)N * D * sizeof *v);
+        seeded_uniform(4, 0, (size_t)N * D, 10, v);
+        for (int c = 0; c < COPIES; c++) /* row 17 + c is copied to 900 + c */
+                memcpy(v + (900 + c) * D, v + (17 + c) * D, D * sizeof *v);
+        struct vector_set s;
+        struct an_error err;
+        ck_assert_int_eq(vector_set_init(&s, v, N, D, &err), AN_OK);
+        struct neighbour best[COPIES * 3];
+        for (int q = 1; q <= COPIES; q += COPIES - 1) { /* 1: rows first */
+                ck_assert_int_eq(nearest(&s, v + 17 * D, q, METRIC_EUCLIDEAN, 3,
+                                         best, &err),
+                                 AN_OK);
+                for (int c = 0; c < q; c++) {
+                        ck_assert_uint_eq(best[3 * c].row, 17 + c);
+                        ck_assert_uint_eq(best[3 * c + 1].row, 900 + c);
+                        ck_assert_float_eq(best[3 * c].score, 0);
+                        ck_assert_float_eq(best[3 * c + 1].score, 0);
+                        ck_assert_double_eq_tol(
+                                best[3 * c + 2].score,
+                                reference_score(METRIC_EUCLIDEAN,
+                                                v + (17 + c) * D,
+                                                v + best[3 * c + 2].row * D, D),
+                                1e-3);
+                }
+        }
+        struct found f = {0};
+        ck_assert_int_eq(near_pairs(&s, METRIC_EUCLIDEAN, 0, collect, &f, &err),
+                         AN_OK);
+        ck_assert_uint_eq(f.n, COPIES);
+        for (int c = 0; c < COPIES; c++) {
+                ck_assert_uint_eq(f.i[c], 17 + c);
+                ck_assert_uint_eq(f.j[c], 900 + c);
+        }
+        vector_set_free(&s);
+        free(v);
+}
+END_TEST
+
 static void setup(void)
 {
         ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -545,6 +588,7 @@ static Suite *pictures_suite(void)
         tcase_add_test(t, npy_header_round_trips_and_truncation_is_caught);
         tcase_add_test(t, nearest_matches_a_plain_search);
         tcase_add_test(t, near_pairs_are_every_close_pair_in_order);
+        tcase_add_test(t, euclidean_copies_are_zero_apart);
         suite_add_tcase(s, t);
         return s;
 }

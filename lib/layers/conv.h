@@ -15,6 +15,7 @@
 
 #include "base/errors.h"
 #include "gemm/gemm.h"
+#include "gemm/winograd.h"
 #include "base/shape.h"
 
 struct conv_params {
@@ -23,13 +24,29 @@ struct conv_params {
 };
 
 /* y[n][out_c][out_h][out_w] = relu?(conv(x[n][in_c][in.h][in.w]) + bias).
- * bias may be NULL.  packed, when not NULL, holds each group's weights
- * prepacked in FP32 (sgemm_pack of its out_c/groups x in_c/groups*kh*kw
- * rows) and is used instead of weight. */
+ * bias may be NULL.  Layers whose shape suits Winograd's algorithm
+ * (stride-1 3 x 3 and 5 x 5, winograd.h) take it, others the direct
+ * implicit GEMM; the choice depends on the layer alone, never on the
+ * batch.  packed, when not NULL, holds each group's weights prepacked
+ * (sgemm_pack of its out_c/groups x in_c/groups*kh*kw rows) and puts the
+ * layer on the direct path (bfloat16 pairs, GEMM_BF16_PAIRS, have no
+ * other); winograd, when not NULL, holds each group's weights transformed
+ * for Winograd's path (winograd_weights_make).  Either is used instead of
+ * weight. */
 enum an_status conv_forward(const struct conv_params *p, int batch,
                             struct shape in, const float *x,
                             const float *weight, const float *bias, bool relu,
-                            float *y, const struct packed_matrix *packed);
+                            float *y, const struct packed_matrix *packed,
+                            const struct winograd_weights *winograd);
+
+/* Whether conv_forward takes Winograd's path for this layer given these
+ * prepacked weights (packed weights keep it direct) or none (NULL). */
+bool conv_uses_winograd(const struct conv_params *p, struct shape in,
+                        const struct packed_matrix *packed);
+
+/* Allows Winograd's path (the default) or keeps every layer on the direct
+ * one: for tests and benchmarks, before any thread runs a layer. */
+void conv_allow_winograd(bool allow);
 
 /* Floats of scratch conv_backward needs. */
 size_t conv_backward_workspace_floats(const struct conv_params *p,

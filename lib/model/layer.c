@@ -50,7 +50,7 @@ enum an_status layer_forward(const struct layer *l, struct shape in,
         case LAYER_CONV:
                 cp = conv_params_of(l, in);
                 return conv_forward(&cp, batch, in, x, p->weight, p->bias, relu,
-                                    y, p->packed);
+                                    y, p->packed, p->winograd);
         case LAYER_LINEAR:
                 return linear_forward((int)shape_count(in), l->out, batch, x,
                                       p->weight, p->bias, relu, y, workspace,

@@ -16,12 +16,16 @@
 #include "base/errors.h"
 #include "base/shape.h"
 #include "gemm/gemm.h"
+#include "gemm/winograd.h"
 #include "model/arch.h"
 
 /* A layer's parameters as the forward pass reads them. */
 struct layer_params {
         const float *weight, *bias;         /* NULL for layers without */
         const struct packed_matrix *packed; /* one per group, or NULL */
+        /* Conv layers on Winograd's path: transformed weights, one per
+         * group, or NULL */
+        const struct winograd_weights *winograd;
 };
 
 /* Dropout as the forward pass applies it: mask NULL means inference (the

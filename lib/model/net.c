@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "layers/conv.h"
 #include "model/layer.h"
 
 enum an_status net_init(struct net *net, const struct arch *a,
@@ -18,7 +19,9 @@ enum an_status net_init(struct net *net, const struct arch *a,
         net->weights = calloc(n, sizeof *net->weights);
         net->biases = calloc(n, sizeof *net->biases);
         net->packed = calloc(n, sizeof *net->packed);
-        if (!net->shapes || !net->weights || !net->biases || !net->packed) {
+        net->winograd = calloc(n, sizeof *net->winograd);
+        if (!net->shapes || !net->weights || !net->biases || !net->packed ||
+            !net->winograd) {
                 net_free(net);
                 return an_error_set(err, AN_E_NOMEM, "out of memory");
         }
@@ -46,19 +49,28 @@ static size_t weight_columns(const struct layer *l, struct shape in)
 /* Drops layer i's packed weights. */
 static void unpack_layer(struct net *net, int i)
 {
-        if (!net->packed || !net->packed[i])
-                return;
-        for (int g = 0; g < weight_groups(&net->arch.layers[i]); g++)
-                packed_matrix_free(&net->packed[i][g]);
-        free(net->packed[i]);
-        net->packed[i] = NULL;
+        int groups = weight_groups(&net->arch.layers[i]);
+        if (net->packed && net->packed[i]) {
+                for (int g = 0; g < groups; g++)
+                        packed_matrix_free(&net->packed[i][g]);
+                free(net->packed[i]);
+                net->packed[i] = NULL;
+        }
+        if (net->winograd && net->winograd[i]) {
+                for (int g = 0; g < groups; g++)
+                        winograd_weights_free(&net->winograd[i][g]);
+                free(net->winograd[i]);
+                net->winograd[i] = NULL;
+        }
 }
 
 void net_free(struct net *net)
 {
-        for (int i = 0; net->packed && i < net->arch.n_layers; i++)
+        for (int i = 0; net->packed && net->winograd && i < net->arch.n_layers;
+             i++)
                 unpack_layer(net, i);
         free(net->packed);
+        free(net->winograd);
         arch_free(&net->arch);
         free(net->shapes);
         free(net->weights);
@@ -92,9 +104,39 @@ static enum gemm_precision conv_or_linear_precision(const struct net *net,
         return l->type == LAYER_LINEAR ? GEMM_BF16 : GEMM_FP32;
 }
 
+/* Whether layer i is a convolution that takes Winograd's path (its
+ * weights are then transformed rather than packed). */
+static bool by_winograd(const struct net *net, int i)
+{
+        const struct layer *l = &net->arch.layers[i];
+        if (l->type != LAYER_CONV ||
+            conv_or_linear_precision(net, l) == GEMM_BF16_PAIRS)
+                return false;
+        struct conv_params p = {net->shapes[i].c, l->out, l->groups, l->win};
+        return conv_uses_winograd(&p, net->shapes[i], NULL);
+}
+
+/* Layer i's weights transformed for Winograd's path, per group. */
+static enum an_status transform_layer(struct net *net, int i)
+{
+        const struct layer *l = &net->arch.layers[i];
+        size_t rows = (size_t)l->out / l->groups;
+        size_t k = weight_columns(l, net->shapes[i]);
+        size_t channels = (size_t)net->shapes[i].c / l->groups;
+        net->winograd[i] = calloc(l->groups, sizeof *net->winograd[i]);
+        if (!net->winograd[i])
+                return AN_E_NOMEM;
+        for (int g = 0; g < l->groups; g++)
+                if (winograd_weights_make(net->weights[i] + g * rows * k, rows,
+                                          channels, l->win.kernel_h,
+                                          &net->winograd[i][g]) != AN_OK)
+                        return AN_E_NOMEM;
+        return AN_OK;
+}
+
 /* Packs layer i's weights: one M x K matrix per group (a linear layer has
  * one group of out x in). */
-static enum an_status pack_layer(struct net *net, int i, struct an_error *err)
+static enum an_status pack_matrices(struct net *net, int i)
 {
         const struct layer *l = &net->arch.layers[i];
         int groups = weight_groups(l);
@@ -102,18 +144,32 @@ static enum an_status pack_layer(struct net *net, int i, struct an_error *err)
         size_t k = weight_columns(l, net->shapes[i]);
         net->packed[i] = calloc(groups, sizeof *net->packed[i]);
         if (!net->packed[i])
-                return an_error_set(err, AN_E_NOMEM, "out of memory");
+                return AN_E_NOMEM;
         enum gemm_precision precision = conv_or_linear_precision(net, l);
         for (int g = 0; g < groups; g++)
                 if (sgemm_pack(net->weights[i] + g * rows * k, rows, k, k,
-                               precision, &net->packed[i][g]) != AN_OK) {
-                        unpack_layer(net, i);
-                        return an_error_set(err, AN_E_NOMEM,
-                                            "out of memory packing the "
-                                            "weights of layer %s",
-                                            l->name);
-                }
+                               precision, &net->packed[i][g]) != AN_OK)
+                        return AN_E_NOMEM;
         return AN_OK;
+}
+
+/* Prepares layer i's weights for the path it takes. */
+static enum an_status pack_layer(struct net *net, int i, struct an_error *err)
+{
+        enum an_status st = by_winograd(net, i) ? transform_layer(net, i)
+                                                : pack_matrices(net, i);
+        if (st == AN_OK)
+                return AN_OK;
+        unpack_layer(net, i);
+        return an_error_set(err, AN_E_NOMEM,
+                            "out of memory packing the weights of layer %s",
+                            net->arch.layers[i].name);
+}
+
+/* Whether layer i's weights are prepared (packed or transformed). */
+static bool is_packed(const struct net *net, int i)
+{
+        return net->packed[i] || net->winograd[i];
 }
 
 /* Whether layer i, run on a batch, multiplies by packed weights. */
@@ -136,7 +192,7 @@ static enum an_status pack_for_batch(struct net *net, int batch,
                                      struct an_error *err)
 {
         for (int i = 0; i < net->arch.n_layers; i++)
-                if (!net->packed[i] && wants_packed(net, i, batch)) {
+                if (!is_packed(net, i) && wants_packed(net, i, batch)) {
                         enum an_status st = pack_layer(net, i, err);
                         if (st != AN_OK)
                                 return st;
@@ -244,9 +300,10 @@ enum an_status net_reserve(struct net *net, int batch, struct an_error *err)
 static enum an_status run_layer(const struct net *net, int i, int batch,
                                 const float *x, float *y, bool relu)
 {
+        bool packed = wants_packed(net, i, batch);
         struct layer_params p = {net->weights[i], net->biases[i],
-                                 wants_packed(net, i, batch) ? net->packed[i]
-                                                             : NULL};
+                                 packed ? net->packed[i] : NULL,
+                                 packed ? net->winograd[i] : NULL};
         return layer_forward(&net->arch.layers[i], net->shapes[i], &p, batch, x,
                              y, relu, net->workspace, NULL);
 }

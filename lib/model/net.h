@@ -18,6 +18,7 @@
 #include "model/arch.h"
 #include "base/errors.h"
 #include "gemm/gemm.h"
+#include "gemm/winograd.h"
 
 struct net {
         struct arch arch;
@@ -30,6 +31,9 @@ struct net {
         /* Set by net_prepack: per layer, one packed weight matrix per
          * group, used instead of weights[] (NULL until packed). */
         struct packed_matrix **packed;
+        /* The same for conv layers that take Winograd's path: their
+         * weights transformed, per group, instead of packed. */
+        struct winograd_weights **winograd;
         bool prepack;
         enum gemm_precision precision;
         unsigned long forwards; /* net_forward calls so far */

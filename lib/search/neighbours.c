@@ -51,6 +51,57 @@ static float score_of(enum metric m, float dot, float na, float nb)
         return d2 > 0 ? sqrtf(d2) : 0;
 }
 
+/* The euclidean distance from the expansion |a|^2 + |b|^2 - 2 a.b, as
+ * the product gives it, loses to cancellation where a and b are close:
+ * an image and its copy came out 0.0055 apart, not 0.  So the distances
+ * reported are computed again from the differences, in float64, for the
+ * pairs the expansion put within this share of |a|^2 + |b|^2 of them. */
+#define EXPANSION_SLACK 1e-4
+
+static float exact_distance(const float *a, const float *b, size_t n)
+{
+        double sum = 0;
+        for (size_t i = 0; i < n; i++) {
+                double d = (double)a[i] - b[i];
+                sum += d * d;
+        }
+        return (float)sqrt(sum);
+}
+
+/* Whether the expansion's distance d between vectors of lengths na and nb
+ * could be within threshold. */
+static bool maybe_within(float d, float na, float nb, double threshold)
+{
+        double slack = EXPANSION_SLACK * ((double)na * na + (double)nb * nb);
+        return (double)d * d <= threshold * threshold + slack;
+}
+
+/* Each query's kept rows with exact distances, in order again (ties to the
+ * earlier row). */
+static void rescore(const struct vector_set *s, const float *queries, size_t q,
+                    int k, const int *found, struct neighbour *out)
+{
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < q; i++) {
+                struct neighbour *best = out + i * k;
+                for (int j = 0; j < found[i]; j++)
+                        best[j].score = exact_distance(
+                                queries + i * s->cols,
+                                s->data + best[j].row * s->cols, s->cols);
+                for (int j = 1; j < found[i]; j++) {
+                        struct neighbour v = best[j];
+                        int at = j;
+                        while (at > 0 && (v.score < best[at - 1].score ||
+                                          (v.score == best[at - 1].score &&
+                                           v.row < best[at - 1].row))) {
+                                best[at] = best[at - 1];
+                                at--;
+                        }
+                        best[at] = v;
+                }
+        }
+}
+
 /* Dot products of the nq vectors a with the nr vectors rows.  Up to
  * SGEMM_GEMV_MAX_N queries, the rows are the product's A, so that the
  * GEMV path streams them once (dots[nr][nq]); more, the queries are A
@@ -124,6 +175,8 @@ enum an_status nearest(const struct vector_set *s, const float *queries,
                                                            s->norms[r0 + r]));
                 }
         }
+        if (st == AN_OK && m == METRIC_EUCLIDEAN)
+                rescore(s, queries, q, k, found, out);
         free(dots);
         free(qnorm);
         free(found);
@@ -190,6 +243,12 @@ static enum an_status pairs_of_block(const struct vector_set *s, enum metric m,
                                 float score =
                                         score_of(m, dot_at(dots, ni, nr, a, r),
                                                  s->norms[i], s->norms[j]);
+                                if (m == METRIC_EUCLIDEAN &&
+                                    maybe_within(score, s->norms[i],
+                                                 s->norms[j], threshold))
+                                        score = exact_distance(
+                                                s->data + i * s->cols,
+                                                s->data + j * s->cols, s->cols);
                                 if (close_enough(m, score, threshold) &&
                                     !pair_add(list, i, j, score))
                                         return AN_E_NOMEM;

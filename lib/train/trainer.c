@@ -134,7 +134,7 @@ static enum an_status forward_layer(struct trainer *t, int i, int batch,
                                     const struct train_config *cfg)
 {
         struct net *net = &t->model->net;
-        struct layer_params p = {net->weights[i], net->biases[i], NULL};
+        struct layer_params p = {net->weights[i], net->biases[i], NULL, NULL};
         struct dropout_draw d = dropout_draw_of(t, i, train, ids, cfg);
         return layer_forward(&net->arch.layers[i], net->shapes[i], &p, batch,
                              t->acts[i], t->acts[i + 1], false, t->workspace,

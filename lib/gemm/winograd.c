@@ -1,0 +1,632 @@
+/* Winograd convolution (see winograd.h).  A layer is computed panel by
+ * panel, NR tiles at a time, each thread on its own panels (and, when
+ * there are fewer panels than threads, its own output channels):
+ *
+ *   1. the panel's input tiles, every input channel, are carried to the
+ *      36 points (B^T d B) and written as 36 packed B panels (k x NR);
+ *   2. for each point, the transformed weights (m x k, packed once) times
+ *      that panel, by the GEMM micro-kernel, into 36 tiles of m x NR;
+ *   3. the 36 products of each output channel and tile are carried back
+ *      (A^T M A), the bias added and ReLU applied, and the output tile
+ *      written into the NCHW output.
+ *
+ * The transforms run on LANES tiles at once, in loops over the lanes the
+ * compiler vectorises; they are compiled for AVX-512, AVX2 and the
+ * baseline and the CPU's best is picked when the program loads
+ * (target_clones). */
+#include "gemm/winograd.h"
+
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm/gemm_internal.h"
+
+#ifdef __x86_64__
+#include <immintrin.h>
+#endif
+
+enum {
+        ALPHA = 6, /* input tile side */
+        POINTS = WINOGRAD_POINTS,
+        LANES = 16, /* tiles transformed together */
+        MAX_NR = 32
+};
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VECTOR_CLONES                                                          \
+        __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
+/* G (6 x r) for r = 3 and 5: row i is the kernel's polynomial evaluated at
+ * point p_i divided by the product of (p_i - p_j) over the other finite
+ * points; the last row, the point at infinity, takes the highest
+ * coefficient.  (B^T is the same for both: it depends on the points
+ * only.) */
+static const double g3[ALPHA][3] = {{1.0 / 4, 0, 0},
+                                    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                    {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                    {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                    {0, 0, 1}};
+static const double g5[ALPHA][5] = {
+        {1.0 / 4, 0, 0, 0, 0},
+        {-1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6},
+        {-1.0 / 6, 1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6},
+        {1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 3, 2.0 / 3},
+        {1.0 / 24, -1.0 / 12, 1.0 / 6, -1.0 / 3, 2.0 / 3},
+        {0, 0, 0, 0, 1}};
+
+/* Side of the output tile for a kernel of side r. */
+static int tile_side(int r)
+{
+        return ALPHA + 1 - r;
+}
+
+bool winograd_suits(const struct window *win, int out_h, int out_w)
+{
+        int r = win->kernel_h;
+        if ((r != 3 && r != 5) || win->kernel_w != r || win->stride_h != 1 ||
+            win->stride_w != 1)
+                return false;
+        return out_h >= tile_side(r) && out_w >= tile_side(r);
+}
+
+static size_t min_size(size_t a, size_t b)
+{
+        return a < b ? a : b;
+}
+
+/* ---- weights --------------------------------------------------------- */
+
+/* Where element (o, c) of a point's m x k matrix lies in the packed
+ * layout (gemm.h: KC-deep slices of MR-high panels). */
+static size_t packed_index(size_t rows, size_t k, int mr, size_t o, size_t c)
+{
+        size_t k0 = c / KC * KC, kc = min_size(KC, k - k0);
+        return packed_offset(rows, k0, o / mr * mr, kc) + (c - k0) * mr +
+               o % mr;
+}
+
+/* u = G g G^T for one kernel g (r x r), in float64. */
+static void transform_kernel(const float *g, int r, double u[POINTS])
+{
+        const double *gm = r == 3 ? &g3[0][0] : &g5[0][0];
+        double t[ALPHA][5];
+        for (int i = 0; i < ALPHA; i++)
+                for (int col = 0; col < r; col++) {
+                        double s = 0;
+                        for (int a = 0; a < r; a++)
+                                s += gm[i * r + a] * g[a * r + col];
+                        t[i][col] = s;
+                }
+        for (int i = 0; i < ALPHA; i++)
+                for (int j = 0; j < ALPHA; j++) {
+                        double s = 0;
+                        for (int col = 0; col < r; col++)
+                                s += t[i][col] * gm[j * r + col];
+                        u[i * ALPHA + j] = s;
+                }
+}
+
+static size_t point_stride_of(size_t m, size_t k, int mr)
+{
+        return (packed_rows(m, mr) * k + 15) / 16 * 16; /* 64-byte aligned */
+}
+
+/* All kernels of weight (m x k x r x r) transformed into data
+ * (POINTS * point_stride floats, zeroed here). */
+static void transform_weights(const float *weight, size_t m, size_t k, int r,
+                              int mr, float *data)
+{
+        size_t rows = packed_rows(m, mr), stride = point_stride_of(m, k, mr);
+        memset(data, 0, POINTS * stride * sizeof *data);
+#pragma omp parallel for schedule(static)
+        for (size_t o = 0; o < m; o++)
+                for (size_t c = 0; c < k; c++) {
+                        double u[POINTS];
+                        transform_kernel(weight + (o * k + c) * r * r, r, u);
+                        size_t at = packed_index(rows, k, mr, o, c);
+                        for (int p = 0; p < POINTS; p++)
+                                data[p * stride + at] = (float)u[p];
+                }
+}
+
+enum an_status winograd_weights_make(const float *weight, size_t m, size_t k,
+                                     int kernel_size,
+                                     struct winograd_weights *out)
+{
+        const struct gemm_kernel *kern = gemm_kernel();
+        size_t stride = point_stride_of(m, k, kern->mr);
+        *out = (struct winograd_weights){kernel_size, m, k, kern, stride, NULL};
+        out->data = aligned_alloc(64, POINTS * stride * sizeof(float));
+        if (!out->data)
+                return AN_E_NOMEM;
+        transform_weights(weight, m, k, kernel_size, kern->mr, out->data);
+        return AN_OK;
+}
+
+void winograd_weights_free(struct winograd_weights *w)
+{
+        free(w->data);
+        w->data = NULL;
+}
+
+size_t winograd_weights_bytes(const struct winograd_weights *w)
+{
+        return w->data ? POINTS * w->point_stride * sizeof(float) : 0;
+}
+
+/* ---- tiles ----------------------------------------------------------- */
+
+struct winograd_gemm {
+        const float *u; /* transformed weights, POINTS blocks */
+        size_t point_stride, u_rows;
+        const struct gemm_kernel *kern;
+        size_t m, k;
+        int r, side, mr, nr;
+        const struct conv_input *b;
+        const struct conv_output *out;
+        const struct gemm_epilogue *ep;
+        int tiles_h, tiles_w;
+        size_t tiles_per_image, tiles, panels, row_tiles;
+        bool vector_gathers; /* AVX-512 gathers and scatters run here */
+        int by_panels, by_rows;
+        size_t share_rows; /* the most output rows a thread takes */
+};
+
+/* Where the tiles (lanes) of one panel read and write. */
+struct panel_tiles {
+        int64_t in_at[MAX_NR];  /* input tile's corner, from b->x */
+        int64_t out_at[MAX_NR]; /* output tile's corner, from out->y */
+        uint8_t rows_in[MAX_NR], cols_in[MAX_NR]; /* bit a: row/col a inside */
+        uint8_t out_rows[MAX_NR], out_cols[MAX_NR]; /* 0: a padding lane */
+        /* The same offsets from the first tile's image, in 32 bits for
+         * the vector gathers and scatters, when every one fits (near32). */
+        int64_t in_first, out_first;
+        int32_t in_near[MAX_NR], out_near[MAX_NR];
+        bool near32;
+        bool vector; /* near32, and the AVX-512 gathers and scatters run */
+};
+
+static uint8_t inside_bits(int first, int size)
+{
+        uint8_t bits = 0;
+        for (int a = 0; a < ALPHA; a++)
+                if (first + a >= 0 && first + a < size)
+                        bits |= (uint8_t)(1u << a);
+        return bits;
+}
+
+/* The offsets of the panel's tiles from its first tile's image, in 32
+ * bits where all of them (and every tap and output of the tile) fit. */
+static void near_offsets(const struct winograd_gemm *g, size_t q,
+                         struct panel_tiles *pt)
+{
+        const struct conv_input *b = g->b;
+        size_t n0 = q * (size_t)g->nr / g->tiles_per_image;
+        pt->in_first = (int64_t)(n0 * b->image_stride);
+        pt->out_first = (int64_t)(n0 * g->out->image_stride);
+        int64_t reach = (int64_t)ALPHA * (b->in.w + b->out_w + 1);
+        pt->near32 = true;
+        for (int j = 0; j < g->nr; j++) {
+                int64_t in = pt->in_at[j] - pt->in_first;
+                int64_t out = pt->out_at[j] - pt->out_first;
+                if (!pt->out_rows[j])
+                        in = out = 0; /* a padding lane reads nothing */
+                if (in < INT32_MIN + reach || in > INT32_MAX - reach ||
+                    out < 0 || out > INT32_MAX - reach)
+                        pt->near32 = false;
+                pt->in_near[j] = (int32_t)in;
+                pt->out_near[j] = (int32_t)out;
+        }
+}
+
+static void locate_tiles(const struct winograd_gemm *g, size_t q,
+                         struct panel_tiles *pt)
+{
+        const struct conv_input *b = g->b;
+        memset(pt, 0, sizeof *pt);
+        for (int j = 0; j < g->nr; j++) {
+                size_t t = q * (size_t)g->nr + (size_t)j;
+                if (t >= g->tiles)
+                        continue;
+                size_t n = t / g->tiles_per_image, rem = t % g->tiles_per_image;
+                int oy = (int)(rem / g->tiles_w) * g->side;
+                int ox = (int)(rem % g->tiles_w) * g->side;
+                int y0 = oy - b->win->pad_top, x0 = ox - b->win->pad_left;
+                pt->in_at[j] = (int64_t)(n * b->image_stride) +
+                               (int64_t)y0 * b->in.w + x0;
+                pt->rows_in[j] = inside_bits(y0, b->in.h);
+                pt->cols_in[j] = inside_bits(x0, b->in.w);
+                pt->out_at[j] = (int64_t)(n * g->out->image_stride) +
+                                (int64_t)oy * b->out_w + ox;
+                pt->out_rows[j] = (uint8_t)min_size(g->side, b->out_h - oy);
+                pt->out_cols[j] = (uint8_t)min_size(g->side, b->out_w - ox);
+        }
+        near_offsets(g, q, pt);
+        pt->vector = pt->near32 && g->vector_gathers;
+}
+
+/* LANES floats, one per tile: GCC's vector extension, compiled for the
+ * widest vectors of each clone. */
+typedef float lanes __attribute__((vector_size(LANES * sizeof(float))));
+typedef int32_t lane_bits __attribute__((vector_size(LANES * sizeof(float))));
+
+/* y = B^T x for six lane vectors x[e * sx], written to y[e * sy]. */
+static inline void input_1d(const lanes *x, int sx, lanes *y, int sy)
+{
+        lanes d0 = x[0], d1 = x[sx], d2 = x[2 * sx], d3 = x[3 * sx],
+              d4 = x[4 * sx], d5 = x[5 * sx];
+        y[0] = 4.0f * d0 - 5.0f * d2 + d4;
+        y[sy] = d3 + d4 - 4.0f * (d1 + d2);
+        y[2 * sy] = d4 - d3 + 4.0f * (d1 - d2);
+        y[3 * sy] = d4 - d2 + 2.0f * (d3 - d1);
+        y[4 * sy] = d4 - d2 + 2.0f * (d1 - d3);
+        y[5 * sy] = 4.0f * d1 - 5.0f * d3 + d5;
+}
+
+/* y = A^T x (side rows) for six lane vectors x[e * sx]. */
+static inline void output_1d(int side, const lanes *x, int sx, lanes *y, int sy)
+{
+        lanes m0 = x[0], m1 = x[sx], m2 = x[2 * sx], m3 = x[3 * sx],
+              m4 = x[4 * sx], m5 = x[5 * sx];
+        lanes s1 = m1 + m2, d1 = m1 - m2, s2 = m3 + m4, d2 = m3 - m4;
+        y[0] = m0 + s1 + s2;
+        if (side == 4) {
+                y[sy] = d1 + 2.0f * d2;
+                y[2 * sy] = s1 + 4.0f * s2;
+                y[3 * sy] = d1 + 8.0f * d2 + m5;
+        } else {
+                y[sy] = d1 + 2.0f * d2 + m5;
+        }
+}
+
+/* Whether the tap (a, col) of lane j lies inside the image. */
+static inline bool tap_inside(const struct panel_tiles *pt, int j, int a,
+                              int col)
+{
+        return (pt->rows_in[j] >> a) & (pt->cols_in[j] >> col) & 1;
+}
+
+/* The 6 x 6 input tiles of lanes j0.. of one channel (src is its plane
+ * in the first tile's image), zero outside the image: d[a * 6 + col].
+ * One float at a time. */
+static void gather_tiles_scalar(const struct panel_tiles *pt, int j0,
+                                const float *src, int width, lanes *d)
+{
+        for (int a = 0; a < ALPHA; a++)
+                for (int col = 0; col < ALPHA; col++) {
+                        float *dst = (float *)&d[a * ALPHA + col];
+                        int64_t off = (int64_t)a * width + col - pt->in_first;
+                        for (int l = 0; l < LANES; l++)
+                                dst[l] = tap_inside(pt, j0 + l, a, col)
+                                                 ? src[pt->in_at[j0 + l] + off]
+                                                 : 0.0f;
+                }
+}
+
+/* The output tiles of lanes j0.. of one channel (dst is its plane in the
+ * first tile's image) from y[i * side + col], the parts inside the
+ * output.  One float at a time. */
+static void scatter_tiles_scalar(const struct panel_tiles *pt, int j0, int side,
+                                 const lanes *y, int width, float *dst)
+{
+        for (int l = 0; l < LANES; l++) {
+                int j = j0 + l;
+                float *tile = dst + pt->out_near[j];
+                if (!pt->near32)
+                        tile = dst + (pt->out_at[j] - pt->out_first);
+                for (int i = 0; i < pt->out_rows[j]; i++)
+                        for (int col = 0; col < pt->out_cols[j]; col++)
+                                tile[i * width + col] = y[i * side + col][l];
+        }
+}
+
+#ifdef __x86_64__
+/* The same with AVX-512 gathers: 16 lanes per instruction, lanes outside
+ * the image masked (never read). */
+__attribute__((target("avx512f"))) static void
+gather_tiles_avx512(const struct panel_tiles *pt, int j0, const float *src,
+                    int width, lanes *d)
+{
+        __m512i at = _mm512_loadu_si512(pt->in_near + j0);
+        __m512i rows = _mm512_cvtepu8_epi32(
+                _mm_loadu_si128((const __m128i *)(pt->rows_in + j0)));
+        __m512i cols = _mm512_cvtepu8_epi32(
+                _mm_loadu_si128((const __m128i *)(pt->cols_in + j0)));
+        for (int a = 0; a < ALPHA; a++) {
+                __mmask16 row_ok =
+                        _mm512_test_epi32_mask(rows, _mm512_set1_epi32(1 << a));
+                for (int col = 0; col < ALPHA; col++) {
+                        __mmask16 ok =
+                                row_ok &
+                                _mm512_test_epi32_mask(
+                                        cols, _mm512_set1_epi32(1 << col));
+                        __m512i idx = _mm512_add_epi32(
+                                at, _mm512_set1_epi32(a * width + col));
+                        _mm512_storeu_ps(
+                                &d[a * ALPHA + col],
+                                _mm512_mask_i32gather_ps(_mm512_setzero_ps(),
+                                                         ok, idx, src, 4));
+                }
+        }
+}
+
+/* The same as scatter_tiles_scalar with AVX-512 scatters. */
+__attribute__((target("avx512f"))) static void
+scatter_tiles_avx512(const struct panel_tiles *pt, int j0, int side,
+                     const lanes *y, int width, float *dst)
+{
+        __m512i at = _mm512_loadu_si512(pt->out_near + j0);
+        __m512i rows = _mm512_cvtepu8_epi32(
+                _mm_loadu_si128((const __m128i *)(pt->out_rows + j0)));
+        __m512i cols = _mm512_cvtepu8_epi32(
+                _mm_loadu_si128((const __m128i *)(pt->out_cols + j0)));
+        for (int i = 0; i < side; i++) {
+                __mmask16 row_ok =
+                        _mm512_cmpgt_epi32_mask(rows, _mm512_set1_epi32(i));
+                for (int col = 0; col < side; col++) {
+                        __mmask16 ok =
+                                row_ok & _mm512_cmpgt_epi32_mask(
+                                                 cols, _mm512_set1_epi32(col));
+                        __m512i idx = _mm512_add_epi32(
+                                at, _mm512_set1_epi32(i * width + col));
+                        _mm512_mask_i32scatter_ps(
+                                dst, ok, idx,
+                                _mm512_loadu_ps(&y[i * side + col]), 4);
+                }
+        }
+}
+#endif
+
+/* Whether the AVX-512 gathers and scatters run here: for every kernel
+ * but the portable one, whose tests then test the plain C. */
+static bool vector_gathers(void)
+{
+#ifdef __x86_64__
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") &&
+               strcmp(gemm_kernel()->name, "portable") != 0;
+#else
+        return false;
+#endif
+}
+
+static void gather_tiles(const struct panel_tiles *pt, int j0, const float *src,
+                         int width, lanes *d)
+{
+#ifdef __x86_64__
+        if (pt->vector) {
+                gather_tiles_avx512(pt, j0, src, width, d);
+                return;
+        }
+#endif
+        gather_tiles_scalar(pt, j0, src, width, d);
+}
+
+static void scatter_tiles(const struct panel_tiles *pt, int j0, int side,
+                          const lanes *y, int width, float *dst)
+{
+#ifdef __x86_64__
+        if (pt->vector) {
+                scatter_tiles_avx512(pt, j0, side, y, width, dst);
+                return;
+        }
+#endif
+        scatter_tiles_scalar(pt, j0, side, y, width, dst);
+}
+
+/* Step 1: every channel's tiles of the panel carried to the points, into
+ * v: point p's packed B panel (k x nr) at v + p * k * nr. */
+VECTOR_CLONES static void transform_inputs(const struct winograd_gemm *g,
+                                           const struct panel_tiles *pt,
+                                           float *v)
+{
+        const struct conv_input *b = g->b;
+        size_t plane = (size_t)b->in.h * b->in.w, nr = (size_t)g->nr;
+        const float *first = b->x + pt->in_first;
+        lanes d[POINTS], t[POINTS];
+        for (int j0 = 0; j0 < g->nr; j0 += LANES)
+                for (size_t c = 0; c < g->k; c++) {
+                        gather_tiles(pt, j0, first + c * plane, b->in.w, d);
+                        for (int col = 0; col < ALPHA; col++)
+                                input_1d(d + col, ALPHA, t + col, ALPHA);
+                        for (int i = 0; i < ALPHA; i++)
+                                input_1d(t + i * ALPHA, 1, d + i * ALPHA, 1);
+                        float *dst = v + c * nr + (size_t)j0;
+                        for (int p = 0; p < POINTS; p++)
+                                memcpy(dst + p * g->k * nr, &d[p], sizeof d[p]);
+                }
+}
+
+/* Step 3: output channels o0..o1 of the panel from their products
+ * (channel o's point p at prod + (p * rows + o - o0) * nr). */
+VECTOR_CLONES static void transform_outputs(const struct winograd_gemm *g,
+                                            const struct panel_tiles *pt,
+                                            const float *prod, size_t rows,
+                                            size_t o0, size_t o1)
+{
+        const struct conv_input *b = g->b;
+        size_t out_plane = (size_t)b->out_h * b->out_w, nr = (size_t)g->nr;
+        int side = g->side;
+        const float *bias = g->ep ? g->ep->bias : NULL;
+        bool relu = g->ep && g->ep->relu;
+        lanes m[POINTS], t[POINTS];
+        const lanes zero = {0};
+        for (size_t o = o0; o < o1; o++)
+                for (int j0 = 0; j0 < g->nr; j0 += LANES) {
+                        for (int p = 0; p < POINTS; p++)
+                                memcpy(&m[p],
+                                       prod + (p * rows + o - o0) * nr + j0,
+                                       sizeof m[p]);
+                        for (int col = 0; col < ALPHA; col++)
+                                output_1d(side, m + col, ALPHA, t + col, ALPHA);
+                        for (int i = 0; i < side; i++)
+                                output_1d(side, t + i * ALPHA, 1, m + i * side,
+                                          1);
+                        float add = bias ? bias[o] : 0.0f;
+                        for (int e = 0; e < side * side; e++) {
+                                m[e] = m[e] + add;
+                                if (relu) /* negative lanes cleared */
+                                        m[e] = (lanes)((lane_bits)m[e] &
+                                                       ~(m[e] < zero));
+                        }
+                        scatter_tiles(pt, j0, side, m, b->out_w,
+                                      g->out->y + pt->out_first +
+                                              o * out_plane);
+                }
+}
+
+/* Step 2: row tiles it0..it1 of every point's product with the panel. */
+static void multiply_points(const struct winograd_gemm *g, const float *v,
+                            size_t it0, size_t it1, float *prod)
+{
+        size_t nr = (size_t)g->nr, rows = (it1 - it0) * g->mr;
+        for (int p = 0; p < POINTS; p++) {
+                const float *u = g->u + p * g->point_stride;
+                const float *vp = v + p * g->k * nr;
+                for (size_t it = it0; it < it1; it++) {
+                        size_t row0 = it * g->mr;
+                        int tile_rows = (int)min_size(g->mr, g->m - row0);
+                        float *c = prod + (p * rows + row0 - it0 * g->mr) * nr;
+                        for (size_t k0 = 0; k0 < g->k; k0 += KC) {
+                                size_t kc = min_size(KC, g->k - k0);
+                                struct tile_output to = {c, nr, k0 > 0, NULL,
+                                                         false};
+                                g->kern->run(tile_rows, kc,
+                                             packed_panels(u, false, g->u_rows,
+                                                           k0, row0, kc),
+                                             vp + k0 * nr, &to);
+                        }
+                }
+        }
+}
+
+/* Thread t's panels and row tiles, all three steps per panel. */
+static void run_share(const struct winograd_gemm *g, int t, float *v,
+                      float *prod)
+{
+        if (t >= g->by_panels * g->by_rows)
+                return;
+        size_t tp = (size_t)(t % g->by_panels), tr = (size_t)(t / g->by_panels);
+        size_t q0 = g->panels * tp / g->by_panels,
+               q1 = g->panels * (tp + 1) / g->by_panels;
+        size_t it0 = g->row_tiles * tr / g->by_rows,
+               it1 = g->row_tiles * (tr + 1) / g->by_rows;
+        if (it0 == it1)
+                return;
+        size_t rows = (it1 - it0) * g->mr;
+        size_t o0 = it0 * g->mr, o1 = min_size(it1 * g->mr, g->m);
+        struct panel_tiles pt;
+        for (size_t q = q0; q < q1; q++) {
+                locate_tiles(g, q, &pt);
+                transform_inputs(g, &pt, v);
+                multiply_points(g, v, it0, it1, prod);
+                transform_outputs(g, &pt, prod, rows, o0, o1);
+        }
+}
+
+/* The calling thread's buffers: weights transformed per call, and each
+ * team thread's transformed panel and products. */
+static _Thread_local struct {
+        float *u, *work;
+        size_t u_size, work_size;
+} buffers;
+
+static const float *weights_for(const struct winograd_weights *u,
+                                const float *weight, size_t m, size_t k, int r,
+                                enum an_status *st)
+{
+        const struct gemm_kernel *kern = gemm_kernel();
+        *st = AN_OK;
+        if (u) {
+                if (u->kernel != kern || u->m != m || u->k != k ||
+                    u->kernel_size != r)
+                        *st = AN_E_INVALID;
+                return u->data;
+        }
+        if (!gemm_reserve(&buffers.u, &buffers.u_size,
+                          POINTS * point_stride_of(m, k, kern->mr))) {
+                *st = AN_E_NOMEM;
+                return NULL;
+        }
+        transform_weights(weight, m, k, r, kern->mr, buffers.u);
+        return buffers.u;
+}
+
+/* The kernel for a product of `tiles` columns: a narrower twin (same A
+ * panels) when the tiles fill only part of a panel, whole lane groups. */
+static const struct gemm_kernel *kernel_for(size_t tiles)
+{
+        const struct gemm_kernel *base = gemm_kernel();
+        const struct gemm_kernel *narrow = gemm_narrow_kernel(base, tiles);
+        return narrow->nr % LANES == 0 ? narrow : base;
+}
+
+static void split_threads(struct winograd_gemm *g, int threads)
+{
+        g->by_panels = (int)min_size((size_t)threads, g->panels);
+        g->by_rows = threads / g->by_panels;
+        if ((size_t)g->by_rows > g->row_tiles)
+                g->by_rows = (int)g->row_tiles;
+        size_t tiles_each = (g->row_tiles + g->by_rows - 1) / g->by_rows;
+        g->share_rows = tiles_each * g->mr;
+}
+
+enum an_status winograd_conv(const struct winograd_weights *u,
+                             const float *weight, size_t m,
+                             const struct conv_input *b,
+                             const struct conv_output *out,
+                             const struct gemm_epilogue *ep)
+{
+        int r = b->win->kernel_h;
+        if (!winograd_suits(b->win, b->out_h, b->out_w))
+                return AN_E_INVALID;
+        if (m == 0 || b->images <= 0)
+                return AN_OK;
+        size_t k = (size_t)b->channels;
+        enum an_status st;
+        const float *data = weights_for(u, weight, m, k, r, &st);
+        if (st != AN_OK)
+                return st;
+        int side = tile_side(r);
+        struct winograd_gemm g = {
+                .u = data,
+                .point_stride = point_stride_of(m, k, gemm_kernel()->mr),
+                .u_rows = packed_rows(m, gemm_kernel()->mr),
+                .m = m,
+                .k = k,
+                .r = r,
+                .side = side,
+                .mr = gemm_kernel()->mr,
+                .b = b,
+                .out = out,
+                .ep = ep,
+                .tiles_h = (b->out_h + side - 1) / side,
+                .tiles_w = (b->out_w + side - 1) / side};
+        g.tiles_per_image = (size_t)g.tiles_h * g.tiles_w;
+        g.tiles = g.tiles_per_image * (size_t)b->images;
+        g.kern = kernel_for(g.tiles);
+        g.nr = g.kern->nr;
+        g.panels = (g.tiles + g.nr - 1) / g.nr;
+        g.row_tiles = (m + g.mr - 1) / g.mr;
+        g.vector_gathers = vector_gathers();
+        int threads = omp_get_max_threads();
+        split_threads(&g, threads);
+        size_t v_floats = POINTS * k * (size_t)g.nr;
+        size_t per_thread = v_floats + POINTS * g.share_rows * (size_t)g.nr;
+        if (!gemm_reserve(&buffers.work, &buffers.work_size,
+                          per_thread * threads))
+                return AN_E_NOMEM;
+        float *work = buffers.work;
+#pragma omp parallel num_threads(threads)
+        {
+                float *mine = work + per_thread * omp_get_thread_num();
+                run_share(&g, omp_get_thread_num(), mine, mine + v_floats);
+        }
+        return AN_OK;
+}
