@@ -7,6 +7,7 @@
  *   BENCH_SECONDS=2                  minimum time per measurement (best
  *                                    and median of five trials)
  *   BENCH_LAYERS=0                   leave out the per-layer rows
+ *   BENCH_WINOGRAD=0                 every convolution direct (no Winograd)
  *
  * It first measures the machine's FP32 peak with an FMA loop on all threads
  * (AVX-512, else AVX2+FMA, else scalar) and, where the CPU has AVX512_BF16,
@@ -24,6 +25,7 @@
 #include <time.h>
 
 #include "bench_peak.h"
+#include "layers/conv.h"
 #include "model/model.h"
 
 static double now(void)
@@ -206,6 +208,8 @@ static void parse_settings(struct settings *s)
         s->min_seconds = secs ? atof(secs) : 2.0;
         const char *layers = getenv("BENCH_LAYERS");
         s->layers = !layers || strcmp(layers, "0");
+        const char *winograd = getenv("BENCH_WINOGRAD");
+        conv_allow_winograd(!winograd || strcmp(winograd, "0"));
 }
 
 int main(int argc, char **argv)

@@ -6,6 +6,7 @@
  *   BENCH_SECONDS=5                  minimum time per measurement (every
  *                                    step timed: best and median shown)
  *   BENCH_LAYERS=0                   leave out the per-layer rows
+ *   BENCH_WINOGRAD=0                 every convolution direct (no Winograd)
  *
  * Times trainer_step (forward with every activation kept, loss, backward,
  * SGD update, dropout on) on random data and reports images/s and GFLOP/s,
@@ -20,6 +21,7 @@
 #include <time.h>
 
 #include "bench_peak.h"
+#include "layers/conv.h"
 #include "model/model.h"
 #include "train/init.h"
 #include "train/trainer.h"
@@ -135,6 +137,8 @@ int main(int argc, char **argv)
         const char *layers_env = getenv("BENCH_LAYERS");
         bool layers = !layers_env || strcmp(layers_env, "0");
         const char *batches_env = getenv("BENCH_BATCHES");
+        const char *winograd = getenv("BENCH_WINOGRAD");
+        conv_allow_winograd(!winograd || strcmp(winograd, "0"));
         const char *isa;
         double p = measure_peak(&isa);
         printf("threads %d, measured FP32 peak %.1f GFLOP/s\n\n",

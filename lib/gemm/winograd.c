@@ -46,18 +46,18 @@ enum {
  * points; the last row, the point at infinity, takes the highest
  * coefficient.  (B^T is the same for both: it depends on the points
  * only.) */
-static const double g3[ALPHA][3] = {{1.0 / 4, 0, 0},
-                                    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                    {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                    {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                    {0, 0, 1}};
-static const double g5[ALPHA][5] = {
-        {1.0 / 4, 0, 0, 0, 0},
-        {-1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6},
-        {-1.0 / 6, 1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6},
-        {1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 3, 2.0 / 3},
-        {1.0 / 24, -1.0 / 12, 1.0 / 6, -1.0 / 3, 2.0 / 3},
+static const float g3[ALPHA][3] = {{1.0f / 4, 0, 0},
+                                   {-1.0f / 6, -1.0f / 6, -1.0f / 6},
+                                   {-1.0f / 6, 1.0f / 6, -1.0f / 6},
+                                   {1.0f / 24, 1.0f / 12, 1.0f / 6},
+                                   {1.0f / 24, -1.0f / 12, 1.0f / 6},
+                                   {0, 0, 1}};
+static const float g5[ALPHA][5] = {
+        {1.0f / 4, 0, 0, 0, 0},
+        {-1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6},
+        {-1.0f / 6, 1.0f / 6, -1.0f / 6, 1.0f / 6, -1.0f / 6},
+        {1.0f / 24, 1.0f / 12, 1.0f / 6, 1.0f / 3, 2.0f / 3},
+        {1.0f / 24, -1.0f / 12, 1.0f / 6, -1.0f / 3, 2.0f / 3},
         {0, 0, 0, 0, 1}};
 
 /* Side of the output tile for a kernel of side r. */
@@ -91,24 +91,31 @@ static size_t packed_index(size_t rows, size_t k, int mr, size_t o, size_t c)
                o % mr;
 }
 
-/* u = G g G^T for one kernel g (r x r), in float64. */
-static void transform_kernel(const float *g, int r, double u[POINTS])
+/* LANES floats: GCC's vector extension, compiled for the widest vectors
+ * of each clone.  Lanes are tiles in the transforms of the input and
+ * output, output channels in that of the weights. */
+typedef float lanes __attribute__((vector_size(LANES * sizeof(float))));
+typedef int32_t lane_bits __attribute__((vector_size(LANES * sizeof(float))));
+
+/* u = G g G^T for the kernels of LANES output channels at once (lane l of
+ * g[a * r + col] is tap (a, col) of channel l's kernel). */
+static inline void transform_kernels(const lanes *g, int r, lanes *u)
 {
-        const double *gm = r == 3 ? &g3[0][0] : &g5[0][0];
-        double t[ALPHA][5];
+        const float *gm = r == 3 ? &g3[0][0] : &g5[0][0];
+        lanes t[ALPHA * 5];
         for (int i = 0; i < ALPHA; i++)
                 for (int col = 0; col < r; col++) {
-                        double s = 0;
+                        lanes sum = {0};
                         for (int a = 0; a < r; a++)
-                                s += gm[i * r + a] * g[a * r + col];
-                        t[i][col] = s;
+                                sum += gm[i * r + a] * g[a * r + col];
+                        t[i * 5 + col] = sum;
                 }
         for (int i = 0; i < ALPHA; i++)
                 for (int j = 0; j < ALPHA; j++) {
-                        double s = 0;
+                        lanes sum = {0};
                         for (int col = 0; col < r; col++)
-                                s += t[i][col] * gm[j * r + col];
-                        u[i * ALPHA + j] = s;
+                                sum += t[i * 5 + col] * gm[j * r + col];
+                        u[i * ALPHA + j] = sum;
                 }
 }
 
@@ -117,22 +124,37 @@ static size_t point_stride_of(size_t m, size_t k, int mr)
         return (packed_rows(m, mr) * k + 15) / 16 * 16; /* 64-byte aligned */
 }
 
+/* The kernels of input channel c and output channels row0.. (one MR-high
+ * panel, padding rows zero), carried to the points and written into each
+ * point's packed panel, where they lie side by side. */
+VECTOR_CLONES static void transform_panel(const float *weight, size_t m,
+                                          size_t k, int r, int mr, size_t row0,
+                                          size_t c, float *data)
+{
+        size_t taps = (size_t)r * r, stride = point_stride_of(m, k, mr);
+        lanes g[25], u[POINTS];
+        for (size_t t = 0; t < taps; t++)
+                for (int l = 0; l < LANES; l++)
+                        g[t]
+                         [l] = l < mr && row0 + l < m
+                                       ? weight[((row0 + l) * k + c) * taps + t]
+                                       : 0.0f;
+        transform_kernels(g, r, u);
+        size_t at = packed_index(packed_rows(m, mr), k, mr, row0, c);
+        for (int p = 0; p < POINTS; p++)
+                memcpy(data + p * stride + at, &u[p], mr * sizeof(float));
+}
+
 /* All kernels of weight (m x k x r x r) transformed into data
- * (POINTS * point_stride floats, zeroed here). */
+ * (POINTS * point_stride floats), in float32. */
 static void transform_weights(const float *weight, size_t m, size_t k, int r,
                               int mr, float *data)
 {
-        size_t rows = packed_rows(m, mr), stride = point_stride_of(m, k, mr);
-        memset(data, 0, POINTS * stride * sizeof *data);
-#pragma omp parallel for schedule(static)
-        for (size_t o = 0; o < m; o++)
-                for (size_t c = 0; c < k; c++) {
-                        double u[POINTS];
-                        transform_kernel(weight + (o * k + c) * r * r, r, u);
-                        size_t at = packed_index(rows, k, mr, o, c);
-                        for (int p = 0; p < POINTS; p++)
-                                data[p * stride + at] = (float)u[p];
-                }
+        size_t row_tiles = packed_rows(m, mr) / mr;
+#pragma omp parallel for collapse(2) schedule(static)
+        for (size_t it = 0; it < row_tiles; it++)
+                for (size_t c = 0; c < k; c++)
+                        transform_panel(weight, m, k, r, mr, it * mr, c, data);
 }
 
 enum an_status winograd_weights_make(const float *weight, size_t m, size_t k,
@@ -250,11 +272,6 @@ static void locate_tiles(const struct winograd_gemm *g, size_t q,
         near_offsets(g, q, pt);
         pt->vector = pt->near32 && g->vector_gathers;
 }
-
-/* LANES floats, one per tile: GCC's vector extension, compiled for the
- * widest vectors of each clone. */
-typedef float lanes __attribute__((vector_size(LANES * sizeof(float))));
-typedef int32_t lane_bits __attribute__((vector_size(LANES * sizeof(float))));
 
 /* y = B^T x for six lane vectors x[e * sx], written to y[e * sy]. */
 static inline void input_1d(const lanes *x, int sx, lanes *y, int sy)
