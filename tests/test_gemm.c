@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm/cpu_caches.h"
 #include "gemm/gemm.h"
 #include "base/half.h"
 #include "testutil.h"
@@ -265,6 +266,19 @@ START_TEST(same_bits_for_any_thread_count)
 }
 END_TEST
 
+/* The cache sizes blocks are chosen from are plausible ones (a virtual
+ * machine's cpuid reported a 508 MiB L3 here), and read once. */
+START_TEST(cache_sizes_are_plausible)
+{
+        const struct cpu_caches *c = cpu_caches();
+        ck_assert_uint_ge(c->l1d, 16 * 1024);
+        ck_assert_uint_le(c->l1d, 256 * 1024);
+        ck_assert_uint_ge(c->l2, 256 * 1024);
+        ck_assert_uint_le(c->l2, 4096 * 1024);
+        ck_assert_ptr_eq(cpu_caches(), c);
+}
+END_TEST
+
 int main(void)
 {
         Suite *s = suite_create("gemm");
@@ -275,6 +289,7 @@ int main(void)
         tcase_add_test(tc, prepacked_fp32_same_bits_as_unpacked);
         tcase_add_test(tc, prepacked_refuses_another_kernel);
         tcase_add_test(tc, portable_kernel_is_always_available);
+        tcase_add_test(tc, cache_sizes_are_plausible);
         tcase_add_loop_test(tc, same_bits_for_any_thread_count, 0, 2);
         suite_add_tcase(s, tc);
         return run_suite(s);

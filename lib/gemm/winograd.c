@@ -185,6 +185,10 @@ size_t winograd_weights_bytes(const struct winograd_weights *w)
 
 /* ---- tiles ----------------------------------------------------------- */
 
+/* How tiles are read (gathered) and written (scattered): by vector
+ * instructions where the offsets fit them, one float at a time else. */
+enum gathers { GATHER_SCALAR, GATHER_AVX2, GATHER_AVX512 };
+
 struct winograd_gemm {
         const float *u; /* transformed weights, POINTS blocks */
         size_t point_stride, u_rows;
@@ -196,7 +200,7 @@ struct winograd_gemm {
         const struct gemm_epilogue *ep;
         int tiles_h, tiles_w;
         size_t tiles_per_image, tiles, panels, row_tiles;
-        bool vector_gathers; /* AVX-512 gathers and scatters run here */
+        enum gathers gathers; /* what the CPU and kernel in use allow */
         int by_panels, by_rows;
         size_t share_rows; /* the most output rows a thread takes */
         size_t block_tiles;
@@ -213,7 +217,7 @@ struct panel_tiles {
         int64_t in_first, out_first;
         int32_t in_near[MAX_NR], out_near[MAX_NR];
         bool near32;
-        bool vector; /* near32, and the AVX-512 gathers and scatters run */
+        enum gathers gathers; /* GATHER_SCALAR unless near32 */
 };
 
 static uint8_t inside_bits(int first, int size)
@@ -272,7 +276,7 @@ static void locate_tiles(const struct winograd_gemm *g, size_t q,
                 pt->out_cols[j] = (uint8_t)min_size(g->side, b->out_w - ox);
         }
         near_offsets(g, q, pt);
-        pt->vector = pt->near32 && g->vector_gathers;
+        pt->gathers = pt->near32 ? g->gathers : GATHER_SCALAR;
 }
 
 /* y = B^T x for six lane vectors x[e * sx], written to y[e * sy]. */
@@ -375,6 +379,40 @@ gather_tiles_avx512(const struct panel_tiles *pt, int j0, const float *src,
         }
 }
 
+/* Eight lanes j0.. of the tiles with AVX2 gathers into d, whose lane
+ * vectors are LANES floats apart (d may point at the upper half). */
+__attribute__((target("avx2"))) static void
+gather_tiles_avx2(const struct panel_tiles *pt, int j0, const float *src,
+                  int width, lanes *d)
+{
+        __m256i at = _mm256_loadu_si256((const __m256i *)(pt->in_near + j0));
+        __m256i rows = _mm256_cvtepu8_epi32(
+                _mm_loadl_epi64((const __m128i *)(pt->rows_in + j0)));
+        __m256i cols = _mm256_cvtepu8_epi32(
+                _mm_loadl_epi64((const __m128i *)(pt->cols_in + j0)));
+        const __m256i zero = _mm256_setzero_si256();
+        for (int a = 0; a < ALPHA; a++) {
+                __m256i row_bit =
+                        _mm256_and_si256(rows, _mm256_set1_epi32(1 << a));
+                for (int col = 0; col < ALPHA; col++) {
+                        __m256i col_bit = _mm256_and_si256(
+                                cols, _mm256_set1_epi32(1 << col));
+                        /* all ones where both bits are set */
+                        __m256i ok = _mm256_andnot_si256(
+                                _mm256_or_si256(
+                                        _mm256_cmpeq_epi32(row_bit, zero),
+                                        _mm256_cmpeq_epi32(col_bit, zero)),
+                                _mm256_set1_epi32(-1));
+                        __m256i idx = _mm256_add_epi32(
+                                at, _mm256_set1_epi32(a * width + col));
+                        _mm256_storeu_ps((float *)&d[a * ALPHA + col],
+                                         _mm256_mask_i32gather_ps(
+                                                 _mm256_setzero_ps(), src, idx,
+                                                 _mm256_castsi256_ps(ok), 4));
+                }
+        }
+}
+
 /* The same as scatter_tiles_scalar with AVX-512 scatters. */
 __attribute__((target("avx512f"))) static void
 scatter_tiles_avx512(const struct panel_tiles *pt, int j0, int side,
@@ -402,25 +440,29 @@ scatter_tiles_avx512(const struct panel_tiles *pt, int j0, int side,
 }
 #endif
 
-/* Whether the AVX-512 gathers and scatters run here: for every kernel
- * but the portable one, whose tests then test the plain C. */
-static bool vector_gathers(void)
+/* The gathers that go with the kernel in use: AVX-512's with the
+ * AVX-512 kernel, AVX2's with the AVX2 one, plain C with the portable
+ * one, so that testing each kernel tests each way of reading. */
+static enum gathers gathers_for_kernel(void)
 {
-#ifdef __x86_64__
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx512f") &&
-               strcmp(gemm_kernel()->name, "portable") != 0;
-#else
-        return false;
-#endif
+        const char *name = gemm_kernel()->name;
+        if (!strcmp(name, "avx512"))
+                return GATHER_AVX512;
+        return strcmp(name, "avx2") ? GATHER_SCALAR : GATHER_AVX2;
 }
 
 static void gather_tiles(const struct panel_tiles *pt, int j0, const float *src,
                          int width, lanes *d)
 {
 #ifdef __x86_64__
-        if (pt->vector) {
+        if (pt->gathers == GATHER_AVX512) {
                 gather_tiles_avx512(pt, j0, src, width, d);
+                return;
+        }
+        if (pt->gathers == GATHER_AVX2) {
+                gather_tiles_avx2(pt, j0, src, width, d);
+                gather_tiles_avx2(pt, j0 + 8, src, width,
+                                  (lanes *)((float *)d + 8));
                 return;
         }
 #endif
@@ -431,7 +473,7 @@ static void scatter_tiles(const struct panel_tiles *pt, int j0, int side,
                           const lanes *y, int width, float *dst)
 {
 #ifdef __x86_64__
-        if (pt->vector) {
+        if (pt->gathers == GATHER_AVX512) {
                 scatter_tiles_avx512(pt, j0, side, y, width, dst);
                 return;
         }
@@ -660,7 +702,7 @@ enum an_status winograd_conv(const struct winograd_weights *u,
         g.nr = g.kern->nr;
         g.panels = (g.tiles + g.nr - 1) / g.nr;
         g.row_tiles = (m + g.mr - 1) / g.mr;
-        g.vector_gathers = vector_gathers();
+        g.gathers = gathers_for_kernel();
         int threads = omp_get_max_threads();
         split_threads(&g, threads);
         size_t v_floats = POINTS * k * (size_t)g.nr;
