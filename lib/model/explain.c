@@ -84,7 +84,8 @@ static enum an_status forward_keeping(const struct net *net, int top,
 {
         for (int i = 0; i <= top; i++) {
                 const struct layer *l = &net->arch.layers[i];
-                struct layer_params p = {net->weights[i], net->biases[i], NULL, NULL};
+                struct layer_params p = {net->weights[i], net->biases[i], NULL,
+                                         NULL};
                 enum an_status st = layer_forward(l, net->shapes[i], &p, 1,
                                                   a->acts[i], a->acts[i + 1],
                                                   false, a->workspace, NULL);
