@@ -6,9 +6,9 @@
  * every path: narrow last panels, several K slices, row tiles cut short,
  * strides, asymmetric and oversized padding, groups, a panel split and a
  * row split among threads, Winograd tiles cut by the output's edge and
- * panels spanning many images; on every kernel this CPU runs, with 1 to 3
- * threads, from raw and from prepacked (or transformed) weights, and the
- * 3 x 3 and 5 x 5 cases on both paths. */
+ * panels spanning many images, strided layers through space-to-depth; on every
+ * kernel this CPU runs, with 1 to 3 threads, from raw and from prepacked (or
+ * transformed) weights, and the 3 x 3 and 5 x 5 cases on both paths. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -63,6 +63,11 @@ static const struct conv_case cases[] = {
         {2, {8, 27, 27}, 30, 2, {5, 5, 1, 1, 2, 2, 2, 2}},
         /* 5 x 5 with uneven padding, an odd output (5 x 7) */
         {1, {5, 9, 11}, 7, 1, {5, 5, 1, 1, 0, 1, 2, 0}},
+        /* strided, through space-to-depth: 5 x 5 stride 2 (3 x 3 over 16
+         * channels a group), groups, uneven padding */
+        {2, {4, 30, 33}, 10, 2, {5, 5, 2, 2, 1, 2, 2, 1}},
+        /* 9 x 9 stride 2: 5 x 5 after space-to-depth, F(2x2, 5x5) */
+        {1, {2, 40, 40}, 6, 1, {9, 9, 2, 2, 4, 4, 4, 4}},
 };
 enum { N_CASES = sizeof cases / sizeof cases[0] };
 
@@ -182,16 +187,10 @@ static struct prepared prepare(const struct conv_case *c, const float *w)
                 pr.packed = pack_groups(c, w);
                 return pr;
         }
-        size_t rows = (size_t)(c->out_c / c->groups);
-        size_t k = weight_count(c) / c->out_c;
         pr.winograd = calloc(c->groups, sizeof *pr.winograd);
         ck_assert_ptr_nonnull(pr.winograd);
-        for (int g = 0; g < c->groups; g++)
-                ck_assert_int_eq(
-                        winograd_weights_make(w + g * rows * k, rows,
-                                              (size_t)(c->in.c / c->groups),
-                                              c->win.kernel_h, &pr.winograd[g]),
-                        AN_OK);
+        ck_assert_int_eq(conv_winograd_weights(&p, c->in, w, pr.winograd),
+                         AN_OK);
         return pr;
 }
 

@@ -5,6 +5,7 @@
 #include "gemm/gemm.h"
 #include "gemm/gemm_conv.h"
 #include "gemm/winograd.h"
+#include "layers/conv_winograd.h"
 
 static struct shape conv_out_shape(const struct conv_params *p, struct shape in)
 {
@@ -22,21 +23,8 @@ void conv_allow_winograd(bool allow)
 bool conv_uses_winograd(const struct conv_params *p, struct shape in,
                         const struct packed_matrix *packed)
 {
-        struct shape out = conv_out_shape(p, in);
-        return !packed && winograd_allowed &&
-               winograd_suits(&p->win, out.h, out.w);
-}
-
-/* One group's product by the path the layer takes. */
-static enum an_status
-group_product(bool winograd, const struct winograd_weights *u,
-              const struct packed_matrix *packed, const float *weight, size_t m,
-              const struct conv_input *b, const struct conv_output *c,
-              const struct gemm_epilogue *ep)
-{
-        if (winograd)
-                return winograd_conv(u, weight, m, b, c, ep);
-        return sgemm_conv(packed, weight, m, b, c, ep);
+        struct winograd_plan plan;
+        return !packed && winograd_allowed && winograd_plan_of(p, in, &plan);
 }
 
 enum an_status conv_forward(const struct conv_params *p, int batch,
@@ -45,8 +33,14 @@ enum an_status conv_forward(const struct conv_params *p, int batch,
                             float *y, const struct packed_matrix *packed,
                             const struct winograd_weights *winograd)
 {
+        struct winograd_plan plan;
+        if (winograd || conv_uses_winograd(p, in, packed)) {
+                if (!winograd_plan_of(p, in, &plan))
+                        return AN_E_INVALID;
+                return winograd_forward(p, &plan, batch, in, x, weight, bias,
+                                        relu, y, winograd);
+        }
         struct shape out = conv_out_shape(p, in);
-        bool by_winograd = winograd || conv_uses_winograd(p, in, packed);
         int in_per_group = p->in_c / p->groups;
         size_t out_per_group = (size_t)(p->out_c / p->groups);
         size_t k = (size_t)in_per_group * p->win.kernel_h * p->win.kernel_w;
@@ -65,11 +59,9 @@ enum an_status conv_forward(const struct conv_params *p, int batch,
                                         shape_count(out)};
                 struct gemm_epilogue ep = {
                         bias ? bias + g * out_per_group : NULL, relu};
-                enum an_status st = group_product(
-                        by_winograd, winograd ? &winograd[g] : NULL,
-                        packed ? &packed[g] : NULL,
-                        weight + g * out_per_group * k, out_per_group, &b, &c,
-                        &ep);
+                enum an_status st = sgemm_conv(packed ? &packed[g] : NULL,
+                                               weight + g * out_per_group * k,
+                                               out_per_group, &b, &c, &ep);
                 if (st != AN_OK)
                         return st;
         }
@@ -190,10 +182,10 @@ static enum an_status input_gradient_by_conv(const struct conv_group *cg,
         struct conv_output out = {dx + (size_t)cg->g * cg->in_g * cg->in.h *
                                                   cg->in.w,
                                   cg->in_stride};
-        bool by_winograd =
-                winograd_allowed && winograd_suits(&back, cg->in.h, cg->in.w);
-        return group_product(by_winograd, NULL, NULL, flipped, (size_t)cg->in_g,
-                             &b, &out, NULL);
+        if (winograd_allowed && winograd_suits(&back, cg->in.h, cg->in.w))
+                return winograd_conv(NULL, flipped, (size_t)cg->in_g, &b, &out,
+                                     NULL);
+        return sgemm_conv(NULL, flipped, (size_t)cg->in_g, &b, &out, NULL);
 }
 
 static enum an_status input_gradient_by_fold(const struct conv_group *cg,

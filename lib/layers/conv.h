@@ -25,13 +25,14 @@ struct conv_params {
 
 /* y[n][out_c][out_h][out_w] = relu?(conv(x[n][in_c][in.h][in.w]) + bias).
  * bias may be NULL.  Layers whose shape suits Winograd's algorithm
- * (stride-1 3 x 3 and 5 x 5, winograd.h) take it, others the direct
- * implicit GEMM; the choice depends on the layer alone, never on the
- * batch.  packed, when not NULL, holds each group's weights prepacked
- * (sgemm_pack of its out_c/groups x in_c/groups*kh*kw rows) and puts the
- * layer on the direct path (bfloat16 pairs, GEMM_BF16_PAIRS, have no
+ * (stride-1 3 x 3 and 5 x 5, winograd.h; strided ones whose kernel spans
+ * 3 or 5 strides, as conv1, through space-to-depth, conv_winograd.h)
+ * take it, others the direct implicit GEMM; the choice depends on the layer
+ * alone, never on the batch.  packed, when not NULL, holds each group's weights
+ * prepacked (sgemm_pack of its out_c/groups x in_c/groups*kh*kw rows) and puts
+ * the layer on the direct path (bfloat16 pairs, GEMM_BF16_PAIRS, have no
  * other); winograd, when not NULL, holds each group's weights transformed
- * for Winograd's path (winograd_weights_make).  Either is used instead of
+ * for Winograd's path (conv_winograd_weights).  Either is used instead of
  * weight. */
 enum an_status conv_forward(const struct conv_params *p, int batch,
                             struct shape in, const float *x,
@@ -43,6 +44,13 @@ enum an_status conv_forward(const struct conv_params *p, int batch,
  * prepacked weights (packed weights keep it direct) or none (NULL). */
 bool conv_uses_winograd(const struct conv_params *p, struct shape in,
                         const struct packed_matrix *packed);
+
+/* Each group's weights (groups entries of out) transformed for Winograd's
+ * path, for a layer that takes it.  Fails with AN_E_NOMEM, or
+ * AN_E_INVALID for a layer that does not suit it. */
+enum an_status conv_winograd_weights(const struct conv_params *p,
+                                     struct shape in, const float *weight,
+                                     struct winograd_weights *out);
 
 /* Allows Winograd's path (the default) or keeps every layer on the direct
  * one: for tests and benchmarks, before any thread runs a layer. */

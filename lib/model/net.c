@@ -120,18 +120,12 @@ static bool by_winograd(const struct net *net, int i)
 static enum an_status transform_layer(struct net *net, int i)
 {
         const struct layer *l = &net->arch.layers[i];
-        size_t rows = (size_t)l->out / l->groups;
-        size_t k = weight_columns(l, net->shapes[i]);
-        size_t channels = (size_t)net->shapes[i].c / l->groups;
+        struct conv_params p = {net->shapes[i].c, l->out, l->groups, l->win};
         net->winograd[i] = calloc(l->groups, sizeof *net->winograd[i]);
         if (!net->winograd[i])
                 return AN_E_NOMEM;
-        for (int g = 0; g < l->groups; g++)
-                if (winograd_weights_make(net->weights[i] + g * rows * k, rows,
-                                          channels, l->win.kernel_h,
-                                          &net->winograd[i][g]) != AN_OK)
-                        return AN_E_NOMEM;
-        return AN_OK;
+        return conv_winograd_weights(&p, net->shapes[i], net->weights[i],
+                                     net->winograd[i]);
 }
 
 /* Packs layer i's weights: one M x K matrix per group (a linear layer has
