@@ -218,6 +218,13 @@ struct panel_tiles {
         int32_t in_near[MAX_NR], out_near[MAX_NR];
         bool near32;
         enum gathers gathers; /* GATHER_SCALAR unless near32 */
+        /* Columns of the tile corners (input, output), and each lane
+         * group's runs of lanes along one row of tiles: segment s of group
+         * g is lanes seg_start[g][s].. (seg_len[g][s] of them). */
+        int32_t in_x[MAX_NR], out_x[MAX_NR];
+        uint8_t segments[MAX_NR / LANES];
+        uint8_t seg_start[MAX_NR / LANES][LANES],
+                seg_len[MAX_NR / LANES][LANES];
 };
 
 static uint8_t inside_bits(int first, int size)
@@ -253,10 +260,35 @@ static void near_offsets(const struct winograd_gemm *g, size_t q,
         }
 }
 
+/* The runs of lanes of each group that lie along one row of tiles (the
+ * same image and tile row, tx one apart), at most so many that a run's
+ * taps span 32 floats: 7 tiles of side 4, 14 of side 2.  row_of[j]:
+ * lane j's row of tiles over the batch. */
+static void plan_segments(const struct winograd_gemm *g, const size_t *row_of,
+                          struct panel_tiles *pt)
+{
+        int max_len = g->side == 4 ? 7 : 14;
+        for (int j0 = 0; j0 < g->nr; j0 += LANES) {
+                int group = j0 / LANES, n = 0;
+                for (int l = 0; l < LANES && pt->out_rows[j0 + l];) {
+                        int len = 1;
+                        while (l + len < LANES && len < max_len &&
+                               pt->out_rows[j0 + l + len] &&
+                               row_of[j0 + l + len] == row_of[j0 + l])
+                                len++;
+                        pt->seg_start[group][n] = (uint8_t)l;
+                        pt->seg_len[group][n++] = (uint8_t)len;
+                        l += len;
+                }
+                pt->segments[group] = (uint8_t)n;
+        }
+}
+
 static void locate_tiles(const struct winograd_gemm *g, size_t q,
                          struct panel_tiles *pt)
 {
         const struct conv_input *b = g->b;
+        size_t row_of[MAX_NR] = {0};
         memset(pt, 0, sizeof *pt);
         for (int j = 0; j < g->nr; j++) {
                 size_t t = q * (size_t)g->nr + (size_t)j;
@@ -274,9 +306,15 @@ static void locate_tiles(const struct winograd_gemm *g, size_t q,
                                 (int64_t)oy * b->out_w + ox;
                 pt->out_rows[j] = (uint8_t)min_size(g->side, b->out_h - oy);
                 pt->out_cols[j] = (uint8_t)min_size(g->side, b->out_w - ox);
+                pt->in_x[j] = x0;
+                pt->out_x[j] = ox;
+                row_of[j] = t / (size_t)g->tiles_w;
         }
         near_offsets(g, q, pt);
-        pt->gathers = pt->near32 ? g->gathers : GATHER_SCALAR;
+        plan_segments(g, row_of, pt);
+        /* the AVX-512 path reads and writes by segments, in 64 bits */
+        pt->gathers = pt->near32 || g->gathers == GATHER_AVX512 ? g->gathers
+                                                                : GATHER_SCALAR;
 }
 
 /* y = B^T x for six lane vectors x[e * sx], written to y[e * sy]. */
@@ -350,31 +388,138 @@ static void scatter_tiles_scalar(const struct panel_tiles *pt, int j0, int side,
 }
 
 #ifdef __x86_64__
-/* The same with AVX-512 gathers: 16 lanes per instruction, lanes outside
- * the image masked (never read). */
+/* Bits [lo, hi) of 32, clamped. */
+static inline uint32_t bit_range(int64_t lo, int64_t hi)
+{
+        lo = lo < 0 ? 0 : lo;
+        hi = hi > 32 ? 32 : hi;
+        if (hi <= lo)
+                return 0;
+        uint64_t bits = ((uint64_t)1 << hi) - ((uint64_t)1 << lo);
+        return (uint32_t)bits;
+}
+
+/* The same with AVX-512, run by run: each tap row of a run of tiles along
+ * a row of tiles is loaded as two vectors (32 floats, the columns outside
+ * the image masked to zero, never read) and every lane's six taps picked
+ * from them with one permute each.  16-lane gathers cost a load per lane;
+ * this costs two loads per run and row. */
 __attribute__((target("avx512f"))) static void
 gather_tiles_avx512(const struct panel_tiles *pt, int j0, const float *src,
-                    int width, lanes *d)
+                    int width, int side, lanes *d)
 {
-        __m512i at = _mm512_loadu_si512(pt->in_near + j0);
-        __m512i rows = _mm512_cvtepu8_epi32(
-                _mm_loadu_si128((const __m128i *)(pt->rows_in + j0)));
-        __m512i cols = _mm512_cvtepu8_epi32(
-                _mm_loadu_si128((const __m128i *)(pt->cols_in + j0)));
+        int group = j0 / LANES, runs = pt->segments[group];
+        const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                               11, 12, 13, 14, 15);
+        __m512 row[LANES][2];
+        __m512i first_tap[LANES]; /* each run's lanes: (lane - l0) * side */
+        __mmask16 lanes_of[LANES];
+        for (int r = 0; r < runs; r++) {
+                int l0 = pt->seg_start[group][r];
+                lanes_of[r] =
+                        (__mmask16)(((1u << pt->seg_len[group][r]) - 1) << l0);
+                first_tap[r] = _mm512_mullo_epi32(
+                        _mm512_sub_epi32(iota, _mm512_set1_epi32(l0)),
+                        _mm512_set1_epi32(side));
+        }
         for (int a = 0; a < ALPHA; a++) {
-                __mmask16 row_ok =
-                        _mm512_test_epi32_mask(rows, _mm512_set1_epi32(1 << a));
+                for (int r = 0; r < runs; r++) {
+                        int j = j0 + pt->seg_start[group][r];
+                        row[r][0] = row[r][1] = _mm512_setzero_ps();
+                        if (!((pt->rows_in[j] >> a) & 1))
+                                continue;
+                        int64_t x0 = pt->in_x[j];
+                        uint32_t ok = bit_range(-x0, width - x0);
+                        /* formed as an integer: may lie before the row */
+                        uintptr_t at = (uintptr_t)src +
+                                       (uintptr_t)(pt->in_at[j] - pt->in_first +
+                                                   (int64_t)a * width) *
+                                               sizeof(float);
+                        row[r][0] = _mm512_maskz_loadu_ps((__mmask16)ok,
+                                                          (const void *)at);
+                        row[r][1] = _mm512_maskz_loadu_ps(
+                                (__mmask16)(ok >> 16), (const void *)(at + 64));
+                }
                 for (int col = 0; col < ALPHA; col++) {
-                        __mmask16 ok =
-                                row_ok &
-                                _mm512_test_epi32_mask(
-                                        cols, _mm512_set1_epi32(1 << col));
-                        __m512i idx = _mm512_add_epi32(
-                                at, _mm512_set1_epi32(a * width + col));
-                        _mm512_storeu_ps(
-                                &d[a * ALPHA + col],
-                                _mm512_mask_i32gather_ps(_mm512_setzero_ps(),
-                                                         ok, idx, src, 4));
+                        __m512i tap = _mm512_set1_epi32(col);
+                        __m512 v = _mm512_setzero_ps();
+                        for (int r = 0; r < runs; r++)
+                                v = _mm512_mask_mov_ps(
+                                        v, lanes_of[r],
+                                        _mm512_permutex2var_ps(
+                                                row[r][0],
+                                                _mm512_add_epi32(first_tap[r],
+                                                                 tap),
+                                                row[r][1]));
+                        _mm512_storeu_ps((float *)&d[a * ALPHA + col], v);
+                }
+        }
+}
+
+/* The same as scatter_tiles_scalar with AVX-512, run by run: the outputs
+ * of a run of tiles along a row of tiles are, row by row, one stretch of
+ * the output row, put together from the lanes by permutes and written
+ * with masked stores (side 2: one permute per 16 floats, side 4:
+ * three). */
+__attribute__((target("avx512f"))) static void
+scatter_tiles_avx512(const struct panel_tiles *pt, int j0, int side,
+                     const lanes *y, int width, float *dst)
+{
+        int group = j0 / LANES, runs = pt->segments[group];
+        const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                               11, 12, 13, 14, 15);
+        /* side 2: float t of a stretch is column t % 2 of lane t / 2 */
+        const __m512i pair_col = _mm512_slli_epi32(
+                _mm512_and_si512(iota, _mm512_set1_epi32(1)), 4);
+        const __m512i half = _mm512_srli_epi32(iota, 1);
+        /* side 4: columns 0-1 and 2-3 of 8 lanes' tiles, then merged */
+        const __m512i merge = _mm512_add_epi32(
+                _mm512_add_epi32(
+                        _mm512_slli_epi32(
+                                _mm512_srli_epi32(
+                                        _mm512_and_si512(iota,
+                                                         _mm512_set1_epi32(3)),
+                                        1),
+                                4),
+                        _mm512_slli_epi32(_mm512_srli_epi32(iota, 2), 1)),
+                _mm512_and_si512(iota, _mm512_set1_epi32(1)));
+        for (int r = 0; r < runs; r++) {
+                int l0 = pt->seg_start[group][r], j = j0 + l0;
+                int count = pt->seg_len[group][r] * side;
+                int valid = width - pt->out_x[j] < count ? width - pt->out_x[j]
+                                                         : count;
+                float *first = dst + (pt->out_at[j] - pt->out_first);
+                for (int i = 0; i < pt->out_rows[j]; i++) {
+                        const lanes *yr = y + i * side;
+                        float *row = first + (int64_t)i * width;
+                        for (int k = 0; k * 16 < valid; k++) {
+                                __m512 v;
+                                if (side == 2) {
+                                        __m512i idx = _mm512_add_epi32(
+                                                _mm512_add_epi32(pair_col,
+                                                                 half),
+                                                _mm512_set1_epi32(l0 + 8 * k));
+                                        v = _mm512_permutex2var_ps(
+                                                _mm512_loadu_ps(&yr[0]), idx,
+                                                _mm512_loadu_ps(&yr[1]));
+                                } else {
+                                        __m512i idx = _mm512_add_epi32(
+                                                _mm512_add_epi32(pair_col,
+                                                                 half),
+                                                _mm512_set1_epi32(l0 + 4 * k));
+                                        __m512 lo = _mm512_permutex2var_ps(
+                                                _mm512_loadu_ps(&yr[0]), idx,
+                                                _mm512_loadu_ps(&yr[1]));
+                                        __m512 hi = _mm512_permutex2var_ps(
+                                                _mm512_loadu_ps(&yr[2]), idx,
+                                                _mm512_loadu_ps(&yr[3]));
+                                        v = _mm512_permutex2var_ps(lo, merge,
+                                                                   hi);
+                                }
+                                __mmask16 keep =
+                                        (__mmask16)bit_range(0, valid - 16 * k);
+                                _mm512_mask_storeu_ps(row + 16 * k, keep, v);
+                        }
                 }
         }
 }
@@ -413,31 +558,6 @@ gather_tiles_avx2(const struct panel_tiles *pt, int j0, const float *src,
         }
 }
 
-/* The same as scatter_tiles_scalar with AVX-512 scatters. */
-__attribute__((target("avx512f"))) static void
-scatter_tiles_avx512(const struct panel_tiles *pt, int j0, int side,
-                     const lanes *y, int width, float *dst)
-{
-        __m512i at = _mm512_loadu_si512(pt->out_near + j0);
-        __m512i rows = _mm512_cvtepu8_epi32(
-                _mm_loadu_si128((const __m128i *)(pt->out_rows + j0)));
-        __m512i cols = _mm512_cvtepu8_epi32(
-                _mm_loadu_si128((const __m128i *)(pt->out_cols + j0)));
-        for (int i = 0; i < side; i++) {
-                __mmask16 row_ok =
-                        _mm512_cmpgt_epi32_mask(rows, _mm512_set1_epi32(i));
-                for (int col = 0; col < side; col++) {
-                        __mmask16 ok =
-                                row_ok & _mm512_cmpgt_epi32_mask(
-                                                 cols, _mm512_set1_epi32(col));
-                        __m512i idx = _mm512_add_epi32(
-                                at, _mm512_set1_epi32(i * width + col));
-                        _mm512_mask_i32scatter_ps(
-                                dst, ok, idx,
-                                _mm512_loadu_ps(&y[i * side + col]), 4);
-                }
-        }
-}
 #endif
 
 /* The gathers that go with the kernel in use: AVX-512's with the
@@ -452,11 +572,11 @@ static enum gathers gathers_for_kernel(void)
 }
 
 static void gather_tiles(const struct panel_tiles *pt, int j0, const float *src,
-                         int width, lanes *d)
+                         int width, int side, lanes *d)
 {
 #ifdef __x86_64__
         if (pt->gathers == GATHER_AVX512) {
-                gather_tiles_avx512(pt, j0, src, width, d);
+                gather_tiles_avx512(pt, j0, src, width, side, d);
                 return;
         }
         if (pt->gathers == GATHER_AVX2) {
@@ -493,7 +613,8 @@ VECTOR_CLONES static void transform_inputs(const struct winograd_gemm *g,
         lanes d[POINTS], t[POINTS];
         for (int j0 = 0; j0 < g->nr; j0 += LANES)
                 for (size_t c = 0; c < g->k; c++) {
-                        gather_tiles(pt, j0, first + c * plane, b->in.w, d);
+                        gather_tiles(pt, j0, first + c * plane, b->in.w,
+                                     g->side, d);
                         for (int col = 0; col < ALPHA; col++)
                                 input_1d(d + col, ALPHA, t + col, ALPHA);
                         for (int i = 0; i < ALPHA; i++)

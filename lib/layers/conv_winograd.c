@@ -49,15 +49,27 @@ static void space_to_depth(const struct window *w, int s, int batch,
                 int c = ch / (s * s), ry = ch / s % s, rx = ch % s;
                 const float *src = x + ((size_t)n * in.c + c) * in.h * in.w;
                 float *dst = out + (size_t)pl * seen.h * seen.w;
-                for (int y = 0; y < seen.h; y++) {
+                /* columns xx whose input column s xx + rx - pad_left
+                 * lies inside the row: [lo, hi) */
+                int shift = rx - w->pad_left;
+                int lo = shift >= 0 ? 0 : (-shift + s - 1) / s;
+                int hi = in.w - 1 - shift < 0 ? 0 : (in.w - 1 - shift) / s + 1;
+                lo = lo < seen.w ? lo : seen.w;
+                hi = hi < seen.w ? hi : seen.w;
+                hi = hi > lo ? hi : lo;
+                for (int y = 0; y < seen.h; y++, dst += seen.w) {
                         int iy = s * y + ry - w->pad_top;
-                        bool row_in = iy >= 0 && iy < in.h;
-                        for (int xx = 0; xx < seen.w; xx++) {
-                                int ix = s * xx + rx - w->pad_left;
-                                *dst++ = row_in && ix >= 0 && ix < in.w
-                                                 ? src[(size_t)iy * in.w + ix]
-                                                 : 0.0f;
+                        if (iy < 0 || iy >= in.h) {
+                                memset(dst, 0, seen.w * sizeof *dst);
+                                continue;
                         }
+                        const float *row = src + (size_t)iy * in.w + shift;
+                        for (int xx = 0; xx < lo; xx++)
+                                dst[xx] = 0.0f;
+                        for (int xx = lo; xx < hi; xx++)
+                                dst[xx] = row[s * xx];
+                        for (int xx = hi; xx < seen.w; xx++)
+                                dst[xx] = 0.0f;
                 }
         }
 }
