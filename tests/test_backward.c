@@ -95,7 +95,7 @@ static void conv_fwd(const struct problem *pr, const float *x, const float *w,
                      const float *b, float *y)
 {
         ck_assert_int_eq(conv_forward(&conv_p, pr->batch, pr->in, x, w, b,
-                                      false, y, NULL, NULL),
+                                      false, y, NULL, NULL, NULL),
                          AN_OK);
 }
 

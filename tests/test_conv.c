@@ -210,7 +210,7 @@ static void run_images(const struct conv_case *c, int batch, const float *x,
         struct conv_params p = params_of(c);
         ck_assert_int_eq(conv_forward(&p, batch, c->in, x, w, bias, true, y,
                                       pr ? pr->packed : NULL,
-                                      pr ? pr->winograd : NULL),
+                                      pr ? pr->winograd : NULL, NULL),
                          AN_OK);
 }
 
@@ -505,7 +505,7 @@ START_TEST(bf16_dot_matches_direct_convolution)
         struct packed_matrix *widened = pack_groups_as(c, w, GEMM_BF16);
         struct conv_params p = {c->in.c, c->out_c, c->groups, c->win};
         ck_assert_int_eq(conv_forward(&p, c->batch, c->in, x, w, bias, true,
-                                      again, widened, NULL),
+                                      again, widened, NULL, NULL),
                          AN_E_INVALID);
         free_groups(c, widened);
         free_groups(c, packed);
@@ -531,7 +531,7 @@ START_TEST(refuses_packed_weights_of_another_shape)
                          AN_OK);
         struct conv_params p = {c->in.c, c->out_c, c->groups, c->win};
         ck_assert_int_eq(conv_forward(&p, c->batch, c->in, x, w, NULL, false, y,
-                                      &small, NULL),
+                                      &small, NULL, NULL),
                          AN_E_INVALID);
         packed_matrix_free(&small);
         /* and so are weights transformed for fewer output channels */
@@ -540,7 +540,7 @@ START_TEST(refuses_packed_weights_of_another_shape)
                 winograd_weights_make(w, c->out_c - 1, c->in.c, 3, &fewer),
                 AN_OK);
         ck_assert_int_eq(conv_forward(&p, c->batch, c->in, x, w, NULL, false, y,
-                                      NULL, &fewer),
+                                      NULL, &fewer, NULL),
                          AN_E_INVALID);
         winograd_weights_free(&fewer);
         free(x);

@@ -88,14 +88,14 @@ static void run_case(const char *name)
                 struct conv_params p = {c.in.c, l->out, l->groups, l->win};
                 conv_allow_winograd(false);
                 ck_assert_int_eq(conv_forward(&p, c.batch, c.in, c.x, w, b,
-                                              false, c.y, NULL, NULL),
+                                              false, c.y, NULL, NULL, NULL),
                                  AN_OK);
                 conv_allow_winograd(true);
                 assert_close(c.y, c.y_expected, c.y_count, LAYER_TOL, name);
                 if (conv_uses_winograd(&p, c.in, NULL))
                         tol = WINOGRAD_TOL;
                 ck_assert_int_eq(conv_forward(&p, c.batch, c.in, c.x, w, b,
-                                              false, c.y, NULL, NULL),
+                                              false, c.y, NULL, NULL, NULL),
                                  AN_OK);
                 break;
         }

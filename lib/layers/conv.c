@@ -31,14 +31,15 @@ enum an_status conv_forward(const struct conv_params *p, int batch,
                             struct shape in, const float *x,
                             const float *weight, const float *bias, bool relu,
                             float *y, const struct packed_matrix *packed,
-                            const struct winograd_weights *winograd)
+                            const struct winograd_weights *winograd,
+                            float *workspace)
 {
         struct winograd_plan plan;
         if (winograd || conv_uses_winograd(p, in, packed)) {
                 if (!winograd_plan_of(p, in, &plan))
                         return AN_E_INVALID;
                 return winograd_forward(p, &plan, batch, in, x, weight, bias,
-                                        relu, y, winograd);
+                                        relu, y, winograd, workspace);
         }
         struct shape out = conv_out_shape(p, in);
         int in_per_group = p->in_c / p->groups;
@@ -66,6 +67,16 @@ enum an_status conv_forward(const struct conv_params *p, int batch,
                         return st;
         }
         return AN_OK;
+}
+
+size_t conv_forward_workspace_floats(const struct conv_params *p,
+                                     struct shape in, int batch)
+{
+        struct winograd_plan plan;
+        if (!conv_uses_winograd(p, in, NULL) ||
+            !winograd_plan_of(p, in, &plan) || !plan.space_to_depth)
+                return 0;
+        return shape_count(plan.in) * (size_t)batch;
 }
 
 /* ---- backward -------------------------------------------------------- */

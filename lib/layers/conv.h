@@ -38,7 +38,14 @@ enum an_status conv_forward(const struct conv_params *p, int batch,
                             struct shape in, const float *x,
                             const float *weight, const float *bias, bool relu,
                             float *y, const struct packed_matrix *packed,
-                            const struct winograd_weights *winograd);
+                            const struct winograd_weights *winograd,
+                            float *workspace);
+
+/* Floats of the workspace conv_forward takes for a batch: the input of a
+ * strided layer rearranged for Winograd's path (space-to-depth), else 0.
+ * Given NULL instead, conv_forward keeps a buffer of the calling thread. */
+size_t conv_forward_workspace_floats(const struct conv_params *p,
+                                     struct shape in, int batch);
 
 /* Whether conv_forward takes Winograd's path for this layer given these
  * prepacked weights (packed weights keep it direct) or none (NULL). */

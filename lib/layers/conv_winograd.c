@@ -140,18 +140,19 @@ static const float *planned_weights(const struct conv_params *p,
         return w;
 }
 
-enum an_status winograd_forward(const struct conv_params *p,
-                                const struct winograd_plan *plan, int batch,
-                                struct shape in, const float *x,
-                                const float *weight, const float *bias,
-                                bool relu, float *y,
-                                const struct winograd_weights *winograd)
+enum an_status
+winograd_forward(const struct conv_params *p, const struct winograd_plan *plan,
+                 int batch, struct shape in, const float *x,
+                 const float *weight, const float *bias, bool relu, float *y,
+                 const struct winograd_weights *winograd, float *workspace)
 {
         struct shape out = out_shape(p, in);
         const float *seen_x = x;
         if (plan->space_to_depth) {
-                float *buf = reserve(&scratch.x, &scratch.x_size,
-                                     shape_count(plan->in) * (size_t)batch);
+                float *buf = workspace ? workspace
+                                       : reserve(&scratch.x, &scratch.x_size,
+                                                 shape_count(plan->in) *
+                                                         (size_t)batch);
                 if (!buf)
                         return AN_E_NOMEM;
                 space_to_depth(&p->win, plan->s, batch, in, x, plan->in, buf);

@@ -37,12 +37,12 @@ bool winograd_plan_of(const struct conv_params *p, struct shape in,
                       struct winograd_plan *plan);
 
 /* conv_forward on the planned path; winograd, when not NULL, holds each
- * group's weights as conv_winograd_weights transforms them. */
-enum an_status winograd_forward(const struct conv_params *p,
-                                const struct winograd_plan *plan, int batch,
-                                struct shape in, const float *x,
-                                const float *weight, const float *bias,
-                                bool relu, float *y,
-                                const struct winograd_weights *winograd);
+ * group's weights as conv_winograd_weights transforms them; workspace
+ * (or NULL: a buffer of the calling thread) holds the rearranged input. */
+enum an_status
+winograd_forward(const struct conv_params *p, const struct winograd_plan *plan,
+                 int batch, struct shape in, const float *x,
+                 const float *weight, const float *bias, bool relu, float *y,
+                 const struct winograd_weights *winograd, float *workspace);
 
 #endif

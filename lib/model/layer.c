@@ -23,10 +23,14 @@ size_t layer_workspace_floats(const struct layer *l, struct shape in, int batch,
         case LAYER_LINEAR:
                 return linear_workspace_floats((int)shape_count(in), l->out,
                                                batch);
-        case LAYER_CONV:
+        case LAYER_CONV: {
                 p = conv_params_of(l, in);
-                return backward ? conv_backward_workspace_floats(&p, in, batch)
-                                : 0;
+                size_t forward = conv_forward_workspace_floats(&p, in, batch);
+                size_t back =
+                        backward ? conv_backward_workspace_floats(&p, in, batch)
+                                 : 0;
+                return forward > back ? forward : back;
+        }
         case LAYER_LRN:
                 return backward ? lrn_backward_workspace_floats(in, batch) : 0;
         default: return 0;
@@ -50,7 +54,7 @@ enum an_status layer_forward(const struct layer *l, struct shape in,
         case LAYER_CONV:
                 cp = conv_params_of(l, in);
                 return conv_forward(&cp, batch, in, x, p->weight, p->bias, relu,
-                                    y, p->packed, p->winograd);
+                                    y, p->packed, p->winograd, workspace);
         case LAYER_LINEAR:
                 return linear_forward((int)shape_count(in), l->out, batch, x,
                                       p->weight, p->bias, relu, y, workspace,
