@@ -483,27 +483,36 @@ START_TEST(bf16_dot_matches_direct_convolution)
         char what[96];
         snprintf(what, sizeof what, "bf16 conv case %d", _i);
         double tol = 1e-6 * (double)(weight_count(c) / c->out_c + 1);
+        /* packed as they are, and as the network packs them (conv1-like
+         * layers rearranged by space-to-depth) */
+        struct conv_params p = {c->in.c, c->out_c, c->groups, c->win};
         struct packed_matrix *packed = pack_groups_as(c, w, GEMM_BF16_PAIRS);
-
+        struct packed_matrix *as_net = calloc(c->groups, sizeof *as_net);
+        ck_assert_int_eq(
+                conv_direct_weights(&p, c->in, w, GEMM_BF16_PAIRS, as_net),
+                AN_OK);
         int saved = omp_get_max_threads();
-        omp_set_num_threads(1);
-        struct prepared pr = {packed, NULL};
-        run(c, x, w, bias, &pr, y);
-        assert_close(y, want, ny, tol, what);
-        for (int threads = 1; threads <= 3; threads++) {
-                omp_set_num_threads(threads);
-                for (size_t i = 0; i < ny; i++)
-                        again[i] = NAN;
-                run(c, x, w, bias, &pr, again);
-                ck_assert_msg(memcmp(y, again, ny * sizeof *y) == 0,
-                              "%s: %d threads changed the bits", what, threads);
-                assert_batch_invariant(c, x, w, bias, &pr, y, what);
+        for (int way = 0; way < 2; way++) {
+                struct prepared pr = {way ? as_net : packed, NULL};
+                omp_set_num_threads(1);
+                run(c, x, w, bias, &pr, y);
+                assert_close(y, want, ny, tol, what);
+                for (int threads = 1; threads <= 3; threads++) {
+                        omp_set_num_threads(threads);
+                        for (size_t i = 0; i < ny; i++)
+                                again[i] = NAN;
+                        run(c, x, w, bias, &pr, again);
+                        ck_assert_msg(memcmp(y, again, ny * sizeof *y) == 0,
+                                      "%s: %d threads changed the bits", what,
+                                      threads);
+                        assert_batch_invariant(c, x, w, bias, &pr, y, what);
+                }
         }
         omp_set_num_threads(saved);
+        free_groups(c, as_net);
         /* bfloat16 weights widened for the FP32 kernel (the fully
          * connected layers' layout without AVX512_BF16) are refused */
         struct packed_matrix *widened = pack_groups_as(c, w, GEMM_BF16);
-        struct conv_params p = {c->in.c, c->out_c, c->groups, c->win};
         ck_assert_int_eq(conv_forward(&p, c->batch, c->in, x, w, bias, true,
                                       again, widened, NULL, NULL),
                          AN_E_INVALID);

@@ -1,11 +1,13 @@
 #include "layers/conv.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "gemm/gemm.h"
 #include "gemm/gemm_conv.h"
 #include "gemm/winograd.h"
 #include "layers/conv_winograd.h"
+#include "layers/space_to_depth.h"
 
 static struct shape conv_out_shape(const struct conv_params *p, struct shape in)
 {
@@ -23,8 +25,74 @@ void conv_allow_winograd(bool allow)
 bool conv_uses_winograd(const struct conv_params *p, struct shape in,
                         const struct packed_matrix *packed)
 {
-        struct winograd_plan plan;
+        struct s2d_plan plan;
         return !packed && winograd_allowed && winograd_plan_of(p, in, &plan);
+}
+
+/* Whether the direct path runs on the layer's space-to-depth view (see
+ * space_to_depth.h): for bfloat16 pairs packed from the rearranged
+ * weights by conv_direct_weights, where it pays. */
+static bool direct_on_s2d(const struct conv_params *p, struct shape in,
+                          enum gemm_precision precision, struct s2d_plan *plan)
+{
+        return precision == GEMM_BF16_PAIRS && s2d_plan_of(p, in, plan) &&
+               s2d_worth_direct(p, plan);
+}
+
+/* The direct implicit GEMM, group by group, over the input as the view
+ * sees it (x already rearranged when the view is space-to-depth). */
+static enum an_status direct_forward(const struct conv_params *p,
+                                     const struct s2d_plan *view, int batch,
+                                     struct shape out, const float *x,
+                                     const float *weight, const float *bias,
+                                     bool relu, float *y,
+                                     const struct packed_matrix *packed)
+{
+        size_t out_g = (size_t)(p->out_c / p->groups);
+        size_t k = (size_t)view->channels * view->win.kernel_h *
+                   view->win.kernel_w;
+        size_t plane = (size_t)out.h * out.w;
+        for (int g = 0; g < p->groups; g++) {
+                struct conv_input b = {x + (size_t)g * view->channels *
+                                                       view->in.h * view->in.w,
+                                       shape_count(view->in),
+                                       batch,
+                                       view->channels,
+                                       view->in,
+                                       &view->win,
+                                       out.h,
+                                       out.w};
+                struct conv_output c = {y + g * out_g * plane,
+                                        shape_count(out)};
+                struct gemm_epilogue ep = {bias ? bias + g * out_g : NULL,
+                                           relu};
+                enum an_status st =
+                        sgemm_conv(packed ? &packed[g] : NULL,
+                                   weight ? weight + g * out_g * k : NULL,
+                                   out_g, &b, &c, &ep);
+                if (st != AN_OK)
+                        return st;
+        }
+        return AN_OK;
+}
+
+/* The calling thread's buffer for a rearranged input when no workspace
+ * is given. */
+static _Thread_local struct {
+        float *x;
+        size_t size;
+} scratch;
+
+static float *s2d_buffer(float *workspace, size_t floats)
+{
+        if (workspace)
+                return workspace;
+        if (scratch.size < floats) {
+                free(scratch.x);
+                scratch.x = malloc(floats * sizeof(float));
+                scratch.size = scratch.x ? floats : 0;
+        }
+        return scratch.x;
 }
 
 enum an_status conv_forward(const struct conv_params *p, int batch,
@@ -34,49 +102,68 @@ enum an_status conv_forward(const struct conv_params *p, int batch,
                             const struct winograd_weights *winograd,
                             float *workspace)
 {
-        struct winograd_plan plan;
+        struct s2d_plan view;
         if (winograd || conv_uses_winograd(p, in, packed)) {
-                if (!winograd_plan_of(p, in, &plan))
+                if (!winograd_plan_of(p, in, &view))
                         return AN_E_INVALID;
-                return winograd_forward(p, &plan, batch, in, x, weight, bias,
+                return winograd_forward(p, &view, batch, in, x, weight, bias,
                                         relu, y, winograd, workspace);
         }
         struct shape out = conv_out_shape(p, in);
-        int in_per_group = p->in_c / p->groups;
-        size_t out_per_group = (size_t)(p->out_c / p->groups);
-        size_t k = (size_t)in_per_group * p->win.kernel_h * p->win.kernel_w;
-        size_t plane = (size_t)out.h * out.w;
-        for (int g = 0; g < p->groups; g++) {
-                struct conv_input b = {x + (size_t)g * in_per_group * in.h *
-                                                       in.w,
-                                       shape_count(in),
-                                       batch,
-                                       in_per_group,
-                                       in,
-                                       &p->win,
-                                       out.h,
-                                       out.w};
-                struct conv_output c = {y + g * out_per_group * plane,
-                                        shape_count(out)};
-                struct gemm_epilogue ep = {
-                        bias ? bias + g * out_per_group : NULL, relu};
-                enum an_status st = sgemm_conv(packed ? &packed[g] : NULL,
-                                               weight + g * out_per_group * k,
-                                               out_per_group, &b, &c, &ep);
-                if (st != AN_OK)
-                        return st;
+        if (packed && direct_on_s2d(p, in, packed->precision, &view) &&
+            packed->k == (size_t)view.channels * view.win.kernel_h *
+                                 view.win.kernel_w) {
+                float *seen = s2d_buffer(workspace,
+                                         shape_count(view.in) * (size_t)batch);
+                if (!seen)
+                        return AN_E_NOMEM;
+                s2d_input(p, &view, batch, in, x, seen);
+                return direct_forward(p, &view, batch, out, seen, NULL, bias,
+                                      relu, y, packed);
         }
-        return AN_OK;
+        view = (struct s2d_plan){1, in, p->win, p->in_c / p->groups};
+        return direct_forward(p, &view, batch, out, x, weight, bias, relu, y,
+                              packed);
+}
+
+enum an_status conv_direct_weights(const struct conv_params *p, struct shape in,
+                                   const float *weight,
+                                   enum gemm_precision precision,
+                                   struct packed_matrix *out)
+{
+        struct s2d_plan view;
+        float *rearranged = NULL;
+        if (direct_on_s2d(p, in, precision, &view)) {
+                rearranged =
+                        malloc(s2d_weight_floats(p, &view) * sizeof(float));
+                if (!rearranged)
+                        return AN_E_NOMEM;
+                s2d_weights(p, &view, weight, rearranged);
+                weight = rearranged;
+        } else {
+                view = (struct s2d_plan){1, in, p->win, p->in_c / p->groups};
+        }
+        size_t rows = (size_t)(p->out_c / p->groups);
+        size_t k =
+                (size_t)view.channels * view.win.kernel_h * view.win.kernel_w;
+        enum an_status st = AN_OK;
+        for (int g = 0; g < p->groups && st == AN_OK; g++)
+                st = sgemm_pack(weight + g * rows * k, rows, k, k, precision,
+                                &out[g]);
+        free(rearranged);
+        return st;
 }
 
 size_t conv_forward_workspace_floats(const struct conv_params *p,
                                      struct shape in, int batch)
 {
-        struct winograd_plan plan;
-        if (!conv_uses_winograd(p, in, NULL) ||
-            !winograd_plan_of(p, in, &plan) || !plan.space_to_depth)
+        struct s2d_plan view;
+        bool winograd = conv_uses_winograd(p, in, NULL) &&
+                        winograd_plan_of(p, in, &view);
+        bool direct = direct_on_s2d(p, in, GEMM_BF16_PAIRS, &view);
+        if ((!winograd && !direct) || view.s == 1)
                 return 0;
-        return shape_count(plan.in) * (size_t)batch;
+        return shape_count(view.in) * (size_t)batch;
 }
 
 /* ---- backward -------------------------------------------------------- */

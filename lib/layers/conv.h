@@ -52,6 +52,17 @@ size_t conv_forward_workspace_floats(const struct conv_params *p,
 bool conv_uses_winograd(const struct conv_params *p, struct shape in,
                         const struct packed_matrix *packed);
 
+/* Each group's weights (groups entries of out) packed for the direct path
+ * in `precision`, as conv_forward's packed argument: in bfloat16 pairs a
+ * strided layer that gains by it (conv1) is packed rearranged by
+ * space-to-depth, a 3x3 kernel over 48 channels read with unit stride
+ * (space_to_depth.h).  Fails with AN_E_NOMEM or AN_E_INVALID (bfloat16
+ * pairs where the CPU lacks them). */
+enum an_status conv_direct_weights(const struct conv_params *p, struct shape in,
+                                   const float *weight,
+                                   enum gemm_precision precision,
+                                   struct packed_matrix *out);
+
 /* Each group's weights (groups entries of out) transformed for Winograd's
  * path, for a layer that takes it.  Fails with AN_E_NOMEM, or
  * AN_E_INVALID for a layer that does not suit it. */

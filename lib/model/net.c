@@ -129,22 +129,25 @@ static enum an_status transform_layer(struct net *net, int i)
 }
 
 /* Packs layer i's weights: one M x K matrix per group (a linear layer has
- * one group of out x in). */
+ * one group of out x in; a conv layer's groups as conv_direct_weights
+ * packs them). */
 static enum an_status pack_matrices(struct net *net, int i)
 {
         const struct layer *l = &net->arch.layers[i];
         int groups = weight_groups(l);
-        size_t rows = (size_t)l->out / groups;
-        size_t k = weight_columns(l, net->shapes[i]);
         net->packed[i] = calloc(groups, sizeof *net->packed[i]);
         if (!net->packed[i])
                 return AN_E_NOMEM;
         enum gemm_precision precision = conv_or_linear_precision(net, l);
-        for (int g = 0; g < groups; g++)
-                if (sgemm_pack(net->weights[i] + g * rows * k, rows, k, k,
-                               precision, &net->packed[i][g]) != AN_OK)
-                        return AN_E_NOMEM;
-        return AN_OK;
+        if (l->type == LAYER_CONV) {
+                struct conv_params p = {net->shapes[i].c, l->out, l->groups,
+                                        l->win};
+                return conv_direct_weights(&p, net->shapes[i], net->weights[i],
+                                           precision, net->packed[i]);
+        }
+        size_t k = weight_columns(l, net->shapes[i]);
+        return sgemm_pack(net->weights[i], (size_t)l->out, k, k, precision,
+                          &net->packed[i][0]);
 }
 
 /* Prepares layer i's weights for the path it takes. */
