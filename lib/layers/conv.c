@@ -51,25 +51,13 @@ static enum an_status direct_forward(const struct conv_params *p,
         size_t out_g = (size_t)(p->out_c / p->groups);
         size_t k = (size_t)view->channels * view->win.kernel_h *
                    view->win.kernel_w;
-        size_t plane = (size_t)out.h * out.w;
         for (int g = 0; g < p->groups; g++) {
-                struct conv_input b = {x + (size_t)g * view->channels *
-                                                       view->in.h * view->in.w,
-                                       shape_count(view->in),
-                                       batch,
-                                       view->channels,
-                                       view->in,
-                                       &view->win,
-                                       out.h,
-                                       out.w};
-                struct conv_output c = {y + g * out_g * plane,
-                                        shape_count(out)};
-                struct gemm_epilogue ep = {bias ? bias + g * out_g : NULL,
-                                           relu};
+                struct conv_group_io io =
+                        s2d_group_io(p, view, batch, out, x, bias, relu, y, g);
                 enum an_status st =
                         sgemm_conv(packed ? &packed[g] : NULL,
                                    weight ? weight + g * out_g * k : NULL,
-                                   out_g, &b, &c, &ep);
+                                   out_g, &io.in, &io.out, &io.ep);
                 if (st != AN_OK)
                         return st;
         }

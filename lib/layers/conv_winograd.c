@@ -74,24 +74,13 @@ winograd_forward(const struct conv_params *p, const struct s2d_plan *plan,
         size_t out_g = (size_t)(p->out_c / p->groups);
         size_t k = (size_t)plan->channels * plan->win.kernel_h *
                    plan->win.kernel_w;
-        size_t plane = (size_t)out.h * out.w;
         for (int g = 0; g < p->groups; g++) {
-                struct conv_input b = {seen_x + (size_t)g * plan->channels *
-                                                        plan->in.h * plan->in.w,
-                                       shape_count(plan->in),
-                                       batch,
-                                       plan->channels,
-                                       plan->in,
-                                       &plan->win,
-                                       out.h,
-                                       out.w};
-                struct conv_output c = {y + g * out_g * plane,
-                                        shape_count(out)};
-                struct gemm_epilogue ep = {bias ? bias + g * out_g : NULL,
-                                           relu};
-                enum an_status st = winograd_conv(
-                        winograd ? &winograd[g] : NULL,
-                        w ? w + g * out_g * k : NULL, out_g, &b, &c, &ep);
+                struct conv_group_io io = s2d_group_io(
+                        p, plan, batch, out, seen_x, bias, relu, y, g);
+                enum an_status st =
+                        winograd_conv(winograd ? &winograd[g] : NULL,
+                                      w ? w + g * out_g * k : NULL, out_g,
+                                      &io.in, &io.out, &io.ep);
                 if (st != AN_OK)
                         return st;
         }

@@ -32,6 +32,20 @@ bool s2d_worth_direct(const struct conv_params *p, const struct s2d_plan *plan)
         return plan->s > 1 && 4 * sq * sq <= 5 * k * k;
 }
 
+struct conv_group_io s2d_group_io(const struct conv_params *p,
+                                  const struct s2d_plan *view, int batch,
+                                  struct shape out, const float *x,
+                                  const float *bias, bool relu, float *y, int g)
+{
+        size_t out_g = (size_t)(p->out_c / p->groups);
+        size_t plane = (size_t)view->in.h * view->in.w;
+        return (struct conv_group_io){
+                {x + (size_t)g * view->channels * plane, shape_count(view->in),
+                 batch, view->channels, view->in, &view->win, out.h, out.w},
+                {y + g * out_g * out.h * out.w, shape_count(out)},
+                {bias ? bias + g * out_g : NULL, relu}};
+}
+
 void s2d_input(const struct conv_params *p, const struct s2d_plan *plan,
                int batch, struct shape in, const float *x, float *out)
 {

@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "base/shape.h"
+#include "gemm/gemm_conv.h"
 #include "layers/conv.h"
 
 struct s2d_plan {
@@ -37,6 +38,20 @@ bool s2d_plan_of(const struct conv_params *p, struct shape in,
  * (conv1: (4 x 3)^2 / 11^2 = 1.19), so that a direct convolution gains by
  * it. */
 bool s2d_worth_direct(const struct conv_params *p, const struct s2d_plan *plan);
+
+/* Group g's operands as the view sees the layer: its input (x is the
+ * input as the view sees it, already rearranged when s > 1), its part of
+ * the output y (out: the layer's output shape) and its epilogue. */
+struct conv_group_io {
+        struct conv_input in;
+        struct conv_output out;
+        struct gemm_epilogue ep;
+};
+struct conv_group_io s2d_group_io(const struct conv_params *p,
+                                  const struct s2d_plan *view, int batch,
+                                  struct shape out, const float *x,
+                                  const float *bias, bool relu, float *y,
+                                  int g);
 
 /* X from x for every image of the batch. */
 void s2d_input(const struct conv_params *p, const struct s2d_plan *plan,
