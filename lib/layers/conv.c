@@ -31,12 +31,15 @@ bool conv_uses_winograd(const struct conv_params *p, struct shape in,
 
 /* Whether the direct path runs on the layer's space-to-depth view (see
  * space_to_depth.h): for bfloat16 pairs packed from the rearranged
- * weights by conv_direct_weights, where it pays. */
+ * weights by conv_direct_weights, where it pays.  conv_forward tells the
+ * rearranged packing by its depth, so only kernels that the view pads
+ * (s q > k: the depths differ) take it. */
 static bool direct_on_s2d(const struct conv_params *p, struct shape in,
                           enum gemm_precision precision, struct s2d_plan *plan)
 {
         return precision == GEMM_BF16_PAIRS && s2d_plan_of(p, in, plan) &&
-               s2d_worth_direct(p, plan);
+               s2d_worth_direct(p, plan) &&
+               plan->s * plan->win.kernel_h != p->win.kernel_h;
 }
 
 /* The direct implicit GEMM, group by group, over the input as the view
