@@ -4,16 +4,19 @@
  *
  *   1. the panel's input tiles, every input channel, are carried to the
  *      36 points (B^T d B) and written as 36 packed B panels (k x NR);
- *   2. for each point, the transformed weights (m x k, packed once) times
- *      that panel, by the GEMM micro-kernel, into 36 tiles of m x NR;
- *   3. the 36 products of each output channel and tile are carried back
- *      (A^T M A), the bias added and ReLU applied, and the output tile
- *      written into the NCHW output.
+ *   2. block by block of output channels (row tiles whose products take a
+ *      quarter of L2), for each point the transformed weights (packed
+ *      once) times that point's panel, by the GEMM micro-kernel;
+ *   3. while the block's products are in cache, the 36 products of each
+ *      output channel and tile are carried back (A^T M A), the bias added
+ *      and ReLU applied, and the output tile written into NCHW.
  *
  * The transforms run on LANES tiles at once, in loops over the lanes the
  * compiler vectorises; they are compiled for AVX-512, AVX2 and the
  * baseline and the CPU's best is picked when the program loads
- * (target_clones). */
+ * (target_clones).  Tiles are read and written with AVX-512 loads and
+ * permutes along runs of tiles, AVX2 gathers, or plain C, with the kernel
+ * in use. */
 #include "gemm/winograd.h"
 
 #include <omp.h>
