@@ -1,6 +1,5 @@
 #include "layers/conv.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "gemm/gemm.h"
@@ -52,8 +51,7 @@ static enum an_status direct_forward(const struct conv_params *p,
                                      const struct packed_matrix *packed)
 {
         size_t out_g = (size_t)(p->out_c / p->groups);
-        size_t k = (size_t)view->channels * view->win.kernel_h *
-                   view->win.kernel_w;
+        size_t k = s2d_kernel_floats(view);
         for (int g = 0; g < p->groups; g++) {
                 struct conv_group_io io =
                         s2d_group_io(p, view, batch, out, x, bias, relu, y, g);
@@ -65,25 +63,6 @@ static enum an_status direct_forward(const struct conv_params *p,
                         return st;
         }
         return AN_OK;
-}
-
-/* The calling thread's buffer for a rearranged input when no workspace
- * is given. */
-static _Thread_local struct {
-        float *x;
-        size_t size;
-} scratch;
-
-static float *s2d_buffer(float *workspace, size_t floats)
-{
-        if (workspace)
-                return workspace;
-        if (scratch.size < floats) {
-                free(scratch.x);
-                scratch.x = malloc(floats * sizeof(float));
-                scratch.size = scratch.x ? floats : 0;
-        }
-        return scratch.x;
 }
 
 enum an_status conv_forward(const struct conv_params *p, int batch,
@@ -102,17 +81,15 @@ enum an_status conv_forward(const struct conv_params *p, int batch,
         }
         struct shape out = conv_out_shape(p, in);
         if (packed && direct_on_s2d(p, in, packed->precision, &view) &&
-            packed->k == (size_t)view.channels * view.win.kernel_h *
-                                 view.win.kernel_w) {
-                float *seen = s2d_buffer(workspace,
-                                         shape_count(view.in) * (size_t)batch);
+            packed->k == s2d_kernel_floats(&view)) {
+                const float *seen =
+                        s2d_seen_input(p, &view, batch, in, x, workspace);
                 if (!seen)
                         return AN_E_NOMEM;
-                s2d_input(p, &view, batch, in, x, seen);
                 return direct_forward(p, &view, batch, out, seen, NULL, bias,
                                       relu, y, packed);
         }
-        view = (struct s2d_plan){1, in, p->win, p->in_c / p->groups};
+        view = s2d_identity(p, in);
         return direct_forward(p, &view, batch, out, x, weight, bias, relu, y,
                               packed);
 }
@@ -123,25 +100,17 @@ enum an_status conv_direct_weights(const struct conv_params *p, struct shape in,
                                    struct packed_matrix *out)
 {
         struct s2d_plan view;
-        float *rearranged = NULL;
-        if (direct_on_s2d(p, in, precision, &view)) {
-                rearranged =
-                        malloc(s2d_weight_floats(p, &view) * sizeof(float));
-                if (!rearranged)
-                        return AN_E_NOMEM;
-                s2d_weights(p, &view, weight, rearranged);
-                weight = rearranged;
-        } else {
-                view = (struct s2d_plan){1, in, p->win, p->in_c / p->groups};
-        }
+        if (!direct_on_s2d(p, in, precision, &view))
+                view = s2d_identity(p, in);
+        const float *w = s2d_seen_weights(p, &view, weight);
+        if (!w)
+                return AN_E_NOMEM;
         size_t rows = (size_t)(p->out_c / p->groups);
-        size_t k =
-                (size_t)view.channels * view.win.kernel_h * view.win.kernel_w;
+        size_t k = s2d_kernel_floats(&view);
         enum an_status st = AN_OK;
         for (int g = 0; g < p->groups && st == AN_OK; g++)
-                st = sgemm_pack(weight + g * rows * k, rows, k, k, precision,
+                st = sgemm_pack(w + g * rows * k, rows, k, k, precision,
                                 &out[g]);
-        free(rearranged);
         return st;
 }
 

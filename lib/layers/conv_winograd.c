@@ -1,9 +1,5 @@
 #include "layers/conv_winograd.h"
 
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
 static struct shape out_shape(const struct conv_params *p, struct shape in)
 {
         return (struct shape){p->out_c, window_out_h(&p->win, in.h),
@@ -18,38 +14,6 @@ bool winograd_plan_of(const struct conv_params *p, struct shape in,
                winograd_suits(&plan->win, out.h, out.w);
 }
 
-/* Scratch of the calling thread, kept for the next call: the rearranged
- * input and weights. */
-static _Thread_local struct {
-        float *x, *w;
-        size_t x_size, w_size;
-} scratch;
-
-static float *reserve(float **p, size_t *have, size_t want)
-{
-        if (*have >= want)
-                return *p;
-        free(*p);
-        *p = malloc(want * sizeof **p);
-        *have = *p ? want : 0;
-        return *p;
-}
-
-/* The weights as the planned convolution takes them: as given, or
- * rearranged into the thread's scratch. */
-static const float *planned_weights(const struct conv_params *p,
-                                    const struct s2d_plan *plan,
-                                    const float *weight)
-{
-        if (plan->s == 1)
-                return weight;
-        float *w = reserve(&scratch.w, &scratch.w_size,
-                           s2d_weight_floats(p, plan));
-        if (w)
-                s2d_weights(p, plan, weight, w);
-        return w;
-}
-
 enum an_status
 winograd_forward(const struct conv_params *p, const struct s2d_plan *plan,
                  int batch, struct shape in, const float *x,
@@ -57,23 +21,12 @@ winograd_forward(const struct conv_params *p, const struct s2d_plan *plan,
                  const struct winograd_weights *winograd, float *workspace)
 {
         struct shape out = out_shape(p, in);
-        const float *seen_x = x;
-        if (plan->s > 1) {
-                float *buf = workspace ? workspace
-                                       : reserve(&scratch.x, &scratch.x_size,
-                                                 shape_count(plan->in) *
-                                                         (size_t)batch);
-                if (!buf)
-                        return AN_E_NOMEM;
-                s2d_input(p, plan, batch, in, x, buf);
-                seen_x = buf;
-        }
-        const float *w = winograd ? NULL : planned_weights(p, plan, weight);
-        if (!winograd && !w)
+        const float *seen_x = s2d_seen_input(p, plan, batch, in, x, workspace);
+        const float *w = winograd ? NULL : s2d_seen_weights(p, plan, weight);
+        if (!seen_x || (!winograd && !w))
                 return AN_E_NOMEM;
         size_t out_g = (size_t)(p->out_c / p->groups);
-        size_t k = (size_t)plan->channels * plan->win.kernel_h *
-                   plan->win.kernel_w;
+        size_t k = s2d_kernel_floats(plan);
         for (int g = 0; g < p->groups; g++) {
                 struct conv_group_io io = s2d_group_io(
                         p, plan, batch, out, seen_x, bias, relu, y, g);
@@ -94,12 +47,11 @@ enum an_status conv_winograd_weights(const struct conv_params *p,
         struct s2d_plan plan;
         if (!winograd_plan_of(p, in, &plan))
                 return AN_E_INVALID;
-        const float *w = planned_weights(p, &plan, weight);
+        const float *w = s2d_seen_weights(p, &plan, weight);
         if (!w)
                 return AN_E_NOMEM;
         size_t out_g = (size_t)(p->out_c / p->groups);
-        size_t k =
-                (size_t)plan.channels * plan.win.kernel_h * plan.win.kernel_w;
+        size_t k = s2d_kernel_floats(&plan);
         for (int g = 0; g < p->groups; g++) {
                 enum an_status st = winograd_weights_make(
                         w + g * out_g * k, out_g, (size_t)plan.channels,

@@ -1,5 +1,6 @@
 #include "layers/space_to_depth.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Floats the rearranged input may take per image: what an activation may
@@ -12,7 +13,7 @@ bool s2d_plan_of(const struct conv_params *p, struct shape in,
         const struct window *w = &p->win;
         int s = w->stride_h;
         if (s == 1 && w->stride_w == 1) {
-                *plan = (struct s2d_plan){1, in, *w, in.c / p->groups};
+                *plan = s2d_identity(p, in);
                 return true;
         }
         if (s != w->stride_w || w->kernel_h != w->kernel_w)
@@ -24,6 +25,16 @@ bool s2d_plan_of(const struct conv_params *p, struct shape in,
                                   (struct window){q, q, 1, 1, 0, 0, 0, 0},
                                   in.c / p->groups * s * s};
         return shape_count(seen) <= MAX_IMAGE_FLOATS;
+}
+
+struct s2d_plan s2d_identity(const struct conv_params *p, struct shape in)
+{
+        return (struct s2d_plan){1, in, p->win, in.c / p->groups};
+}
+
+size_t s2d_kernel_floats(const struct s2d_plan *plan)
+{
+        return (size_t)plan->channels * plan->win.kernel_h * plan->win.kernel_w;
 }
 
 bool s2d_worth_direct(const struct conv_params *p, const struct s2d_plan *plan)
@@ -112,4 +123,46 @@ void s2d_weights(const struct conv_params *p, const struct s2d_plan *plan,
                                                         : 0.0f;
                                 }
                 }
+}
+
+/* Scratch of the calling thread, kept for the next call. */
+static _Thread_local struct {
+        float *x, *w;
+        size_t x_size, w_size;
+} scratch;
+
+static float *reserve(float **p, size_t *have, size_t want)
+{
+        if (*have >= want)
+                return *p;
+        free(*p);
+        *p = malloc(want * sizeof **p);
+        *have = *p ? want : 0;
+        return *p;
+}
+
+const float *s2d_seen_input(const struct conv_params *p,
+                            const struct s2d_plan *plan, int batch,
+                            struct shape in, const float *x, float *workspace)
+{
+        if (plan->s == 1)
+                return x;
+        float *out = workspace ? workspace
+                               : reserve(&scratch.x, &scratch.x_size,
+                                         shape_count(plan->in) * (size_t)batch);
+        if (out)
+                s2d_input(p, plan, batch, in, x, out);
+        return out;
+}
+
+const float *s2d_seen_weights(const struct conv_params *p,
+                              const struct s2d_plan *plan, const float *weight)
+{
+        if (plan->s == 1)
+                return weight;
+        float *out = reserve(&scratch.w, &scratch.w_size,
+                             s2d_weight_floats(p, plan));
+        if (out)
+                s2d_weights(p, plan, weight, out);
+        return out;
 }

@@ -53,9 +53,29 @@ struct conv_group_io s2d_group_io(const struct conv_params *p,
                                   const float *bias, bool relu, float *y,
                                   int g);
 
+/* The layer as it is: stride 1 over its own input. */
+struct s2d_plan s2d_identity(const struct conv_params *p, struct shape in);
+
+/* Floats of one group's weights in the view's layout (per output row). */
+size_t s2d_kernel_floats(const struct s2d_plan *plan);
+
 /* X from x for every image of the batch. */
 void s2d_input(const struct conv_params *p, const struct s2d_plan *plan,
                int batch, struct shape in, const float *x, float *out);
+
+/* The input as the view sees it: x itself when s is 1, else X written
+ * into workspace (shape_count(plan->in) floats an image) or, when that
+ * is NULL, into a buffer of the calling thread kept for the next call.
+ * NULL when out of memory. */
+const float *s2d_seen_input(const struct conv_params *p,
+                            const struct s2d_plan *plan, int batch,
+                            struct shape in, const float *x, float *workspace);
+
+/* The weights as the view takes them: weight itself when s is 1, else
+ * rearranged into a buffer of the calling thread kept for the next call.
+ * NULL when out of memory. */
+const float *s2d_seen_weights(const struct conv_params *p,
+                              const struct s2d_plan *plan, const float *weight);
 
 /* The rearranged layer's weights (out x channels x q x q per group). */
 size_t s2d_weight_floats(const struct conv_params *p,
