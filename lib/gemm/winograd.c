@@ -182,11 +182,6 @@ void winograd_weights_free(struct winograd_weights *w)
         w->data = NULL;
 }
 
-size_t winograd_weights_bytes(const struct winograd_weights *w)
-{
-        return w->data ? POINTS * w->point_stride * sizeof(float) : 0;
-}
-
 /* ---- tiles ----------------------------------------------------------- */
 
 /* How tiles are read (gathered) and written (scattered): by vector
@@ -198,7 +193,7 @@ struct winograd_gemm {
         size_t point_stride, u_rows;
         const struct gemm_kernel *kern;
         size_t m, k;
-        int r, side, mr, nr;
+        int side, mr, nr;
         const struct conv_input *b;
         const struct conv_output *out;
         const struct gemm_epilogue *ep;
@@ -826,7 +821,6 @@ enum an_status winograd_conv(const struct winograd_weights *u,
                 .u_rows = packed_rows(m, gemm_kernel()->mr),
                 .m = m,
                 .k = k,
-                .r = r,
                 .side = side,
                 .mr = gemm_kernel()->mr,
                 .b = b,

@@ -57,7 +57,6 @@ enum an_status winograd_weights_make(const float *weight, size_t m, size_t k,
                                      int kernel_size,
                                      struct winograd_weights *out);
 void winograd_weights_free(struct winograd_weights *w);
-size_t winograd_weights_bytes(const struct winograd_weights *w);
 
 /* y = epilogue(conv(x)) for one group, as sgemm_conv computes it, by the
  * 36 transformed products.  The weights come transformed (u) or are
