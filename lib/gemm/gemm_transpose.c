@@ -15,20 +15,24 @@ __attribute__((target("avx2"))) static inline void
 load_transposed8(const float *src, size_t ld, int rows, __m256 t[8])
 {
         __m256 r[8], u[8], s[8];
+#pragma GCC unroll 8
         for (int i = 0; i < 8; i++)
                 r[i] = i < rows ? _mm256_loadu_ps(src + i * ld)
                                 : _mm256_setzero_ps();
+#pragma GCC unroll 4
         for (int i = 0; i < 8; i += 2) {
                 u[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
                 u[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
         }
         /* s[i + c]: rows i..i+3 of columns c and c + 4 (one per lane) */
+#pragma GCC unroll 2
         for (int i = 0; i < 8; i += 4) {
                 s[i] = _mm256_shuffle_ps(u[i], u[i + 2], 0x44);
                 s[i + 1] = _mm256_shuffle_ps(u[i], u[i + 2], 0xEE);
                 s[i + 2] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0x44);
                 s[i + 3] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0xEE);
         }
+#pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
                 t[c] = _mm256_permute2f128_ps(s[c], s[c + 4], 0x20);
                 t[c + 4] = _mm256_permute2f128_ps(s[c], s[c + 4], 0x31);
@@ -68,6 +72,7 @@ pack_lanes_avx2(const float *src, size_t ld, int lanes, size_t kc, float alpha,
                         int rows = lanes - i0 < 8 ? lanes - i0 : 8;
                         __m256 t[8];
                         load_transposed8(src + i0 * ld + p, ld, rows, t);
+#pragma GCC unroll 8
                         for (int c = 0; c < 8; c++) {
                                 if (alpha != 1.0f)
                                         t[c] = _mm256_mul_ps(t[c], scale);
