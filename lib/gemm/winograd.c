@@ -401,8 +401,10 @@ static inline uint32_t bit_range(int64_t lo, int64_t hi)
 /* The same with AVX-512, run by run: each tap row of a run of tiles along
  * a row of tiles is loaded as two vectors (32 floats, the columns outside
  * the image masked to zero, never read) and every lane's six taps picked
- * from them with one permute each.  16-lane gathers cost a load per lane;
- * this costs two loads per run and row. */
+ * from them with one permute each, stored under the run's lanes.  16-lane
+ * gathers cost a load per lane; this costs two loads per run and row.
+ * Runs outermost, so that a run's vectors stay in registers (lanes no
+ * run holds stay zero). */
 __attribute__((target("avx512f"))) static void
 gather_tiles_avx512(const struct panel_tiles *pt, int j0, const float *src,
                     int width, int side, lanes *d)
@@ -410,47 +412,40 @@ gather_tiles_avx512(const struct panel_tiles *pt, int j0, const float *src,
         int group = j0 / LANES, runs = pt->segments[group];
         const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
                                                11, 12, 13, 14, 15);
-        __m512 row[LANES][2];
-        __m512i first_tap[LANES]; /* each run's lanes: (lane - l0) * side */
-        __mmask16 lanes_of[LANES];
+        for (int t = 0; t < POINTS; t++)
+                _mm512_storeu_ps((float *)&d[t], _mm512_setzero_ps());
         for (int r = 0; r < runs; r++) {
-                int l0 = pt->seg_start[group][r];
-                lanes_of[r] =
+                int l0 = pt->seg_start[group][r], j = j0 + l0;
+                __mmask16 run_lanes =
                         (__mmask16)(((1u << pt->seg_len[group][r]) - 1) << l0);
-                first_tap[r] = _mm512_mullo_epi32(
+                /* lane l's first tap: (l - l0) * side floats in */
+                __m512i first_tap = _mm512_mullo_epi32(
                         _mm512_sub_epi32(iota, _mm512_set1_epi32(l0)),
                         _mm512_set1_epi32(side));
-        }
-        for (int a = 0; a < ALPHA; a++) {
-                for (int r = 0; r < runs; r++) {
-                        int j = j0 + pt->seg_start[group][r];
-                        row[r][0] = row[r][1] = _mm512_setzero_ps();
+                int64_t x0 = pt->in_x[j];
+                uint32_t ok = bit_range(-x0, width - x0);
+                for (int a = 0; a < ALPHA; a++) {
                         if (!((pt->rows_in[j] >> a) & 1))
                                 continue;
-                        int64_t x0 = pt->in_x[j];
-                        uint32_t ok = bit_range(-x0, width - x0);
                         /* formed as an integer: may lie before the row */
                         uintptr_t at = (uintptr_t)src +
                                        (uintptr_t)(pt->in_at[j] - pt->in_first +
                                                    (int64_t)a * width) *
                                                sizeof(float);
-                        row[r][0] = _mm512_maskz_loadu_ps((__mmask16)ok,
+                        __m512 lo = _mm512_maskz_loadu_ps((__mmask16)ok,
                                                           (const void *)at);
-                        row[r][1] = _mm512_maskz_loadu_ps(
+                        __m512 hi = _mm512_maskz_loadu_ps(
                                 (__mmask16)(ok >> 16), (const void *)(at + 64));
-                }
-                for (int col = 0; col < ALPHA; col++) {
-                        __m512i tap = _mm512_set1_epi32(col);
-                        __m512 v = _mm512_setzero_ps();
-                        for (int r = 0; r < runs; r++)
-                                v = _mm512_mask_mov_ps(
-                                        v, lanes_of[r],
+#pragma GCC unroll 6
+                        for (int col = 0; col < ALPHA; col++)
+                                _mm512_mask_storeu_ps(
+                                        (float *)&d[a * ALPHA + col], run_lanes,
                                         _mm512_permutex2var_ps(
-                                                row[r][0],
-                                                _mm512_add_epi32(first_tap[r],
-                                                                 tap),
-                                                row[r][1]));
-                        _mm512_storeu_ps((float *)&d[a * ALPHA + col], v);
+                                                lo,
+                                                _mm512_add_epi32(
+                                                        first_tap,
+                                                        _mm512_set1_epi32(col)),
+                                                hi));
                 }
         }
 }
