@@ -249,6 +249,53 @@ START_TEST(maxpool_directions_agree_on_ties_and_nan)
 }
 END_TEST
 
+/* A max pool's gradient and its ReLU's in one pass give the bits of the
+ * two passes: on a ReLU's output with many zeros (windows whose winner is
+ * 0) and overlapping windows summing into one input, with NaN and
+ * infinite gradients that the ReLU must stop where its output is 0. */
+START_TEST(maxpool_relu_backward_is_both_passes)
+{
+        const struct window wins[] = {
+                {3, 3, 2, 2, 0, 0, 0, 0}, /* AlexNet's */
+                {3, 3, 2, 2, 1, 1, 1, 1}, /* padded */
+                {2, 3, 1, 2, 0, 1, 1, 0}, /* odd */
+        };
+        struct shape in = {3, 27, 27}; /* 3 x 3 rows: the vectorised path */
+        int batch = 2;
+        size_t n = shape_count(in) * batch;
+        float *x = malloc(n * sizeof *x), *dx = malloc(n * sizeof *dx),
+              *fused = malloc(n * sizeof *fused);
+        unsigned state = 7;
+        for (size_t i = 0; i < n; i++) {
+                state = state * 1103515245u + 12345u;
+                float v = (float)((state >> 8) % 1000) / 250.0f - 2.0f;
+                x[i] = v > 0 ? v : 0.0f; /* a ReLU's output */
+        }
+        for (size_t w = 0; w < sizeof wins / sizeof wins[0]; w++) {
+                const struct window *win = &wins[w];
+                size_t outs = (size_t)in.c * batch * window_out_h(win, in.h) *
+                              window_out_w(win, in.w);
+                float *dy = malloc(outs * sizeof *dy);
+                for (size_t o = 0; o < outs; o++) {
+                        state = state * 1103515245u + 12345u;
+                        unsigned r = (state >> 16) % 64;
+                        dy[o] = r == 0   ? NAN
+                                : r == 1 ? INFINITY
+                                         : (float)r / 7.0f - 4.0f;
+                }
+                maxpool_backward(win, batch, in, x, dy, dx);
+                relu_backward(n, x, dx, dx);
+                maxpool_relu_backward(win, batch, in, x, dy, fused);
+                ck_assert_msg(memcmp(dx, fused, n * sizeof *dx) == 0,
+                              "window %zu", w);
+                free(dy);
+        }
+        free(x);
+        free(dx);
+        free(fused);
+}
+END_TEST
+
 START_TEST(top_k_hits_counts_labels_ranked_within_k)
 {
         /* label 0 ranks 1st, label 1 5th, label 5 6th (after five larger
@@ -271,6 +318,7 @@ static Suite *layers_suite(void)
         tcase_add_test(tc, relu_and_softmax_work_in_place);
         tcase_add_test(tc, top_k_hits_counts_labels_ranked_within_k);
         tcase_add_test(tc, maxpool_directions_agree_on_ties_and_nan);
+        tcase_add_test(tc, maxpool_relu_backward_is_both_passes);
         suite_add_tcase(s, tc);
         return s;
 }

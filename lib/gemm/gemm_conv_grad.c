@@ -49,8 +49,10 @@ static void unfold_run(const float *plane, struct shape in,
         /* output columns whose input column lies inside the image */
         int lo = x0 >= 0 ? 0 : (-x0 + sw - 1) / sw;
         int hi = in.w - 1 - x0 < 0 ? 0 : (in.w - 1 - x0) / sw + 1;
-        for (size_t p = p0, end = p0 + count; p < end;) {
-                int oy = (int)(p / out_w), ox0 = (int)(p % out_w);
+        /* the run's first output pixel, then row by row: no division
+         * per row (rows are as short as 13 pixels) */
+        int oy = (int)(p0 / out_w), ox0 = (int)(p0 % out_w);
+        for (size_t p = p0, end = p0 + count; p < end; oy++, ox0 = 0) {
                 int ox1 = (int)min_size((size_t)out_w, ox0 + (end - p));
                 int iy = oy * win->stride_h - win->pad_top + ky;
                 float *o = out + (p - p0); /* o[i]: column ox0 + i */

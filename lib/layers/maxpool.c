@@ -200,8 +200,23 @@ static void interior_columns(const struct window *win, int in_w, int ow,
 /* Output rows up to this width take the vectorised 3 x 3 path. */
 enum { ARGMAX_ROW = 1024 };
 
-void maxpool_backward(const struct window *win, int batch, struct shape in,
-                      const float *x, const float *dy, float *dx)
+/* One output's gradient g to its window's winner at index i; with
+ * relu_below, only if the winner is above 0 (the ReLU below let it
+ * through: ReLU's gradient at 0 is 0, as PyTorch has it).  Each
+ * contribution masked alike gives the bits the ReLU's own pass over the
+ * sums gives. */
+static inline void pass_gradient(const float *src, int i, float g,
+                                 bool relu_below, float *dst)
+{
+        if (!relu_below || src[i] > 0.0f)
+                dst[i] += g;
+}
+
+/* The gradient of each output to its window's winner; with relu_below,
+ * only to winners above 0 (see maxpool_relu_backward). */
+static void pool_backward(const struct window *win, int batch, struct shape in,
+                          const float *x, const float *dy, float *dx,
+                          bool relu_below)
 {
         int oh = window_out_h(win, in.h), ow = window_out_w(win, in.w);
         int planes = batch * in.c;
@@ -230,7 +245,9 @@ void maxpool_backward(const struct window *win, int batch, struct shape in,
                                                         win->pad_left,
                                                 n, idx);
                                 for (int t = 0; t < n; t++)
-                                        dst[idx[t]] += g[oy * ow + ox_lo + t];
+                                        pass_gradient(src, idx[t],
+                                                      g[oy * ow + ox_lo + t],
+                                                      relu_below, dst);
                                 done_lo = ox_lo;
                                 done_hi = ox_hi;
                         }
@@ -245,10 +262,25 @@ void maxpool_backward(const struct window *win, int batch, struct shape in,
                                                   ? x0 + win->kernel_w
                                                   : in.w;
                                 if (ylo < yhi && xlo < xhi)
-                                        dst[window_argmax(src, in.w, ylo, yhi,
-                                                          xlo, xhi)] +=
-                                                g[oy * ow + ox];
+                                        pass_gradient(src,
+                                                      window_argmax(src, in.w,
+                                                                    ylo, yhi,
+                                                                    xlo, xhi),
+                                                      g[oy * ow + ox],
+                                                      relu_below, dst);
                         }
                 }
         }
+}
+
+void maxpool_backward(const struct window *win, int batch, struct shape in,
+                      const float *x, const float *dy, float *dx)
+{
+        pool_backward(win, batch, in, x, dy, dx, false);
+}
+
+void maxpool_relu_backward(const struct window *win, int batch, struct shape in,
+                           const float *x, const float *dy, float *dx)
+{
+        pool_backward(win, batch, in, x, dy, dx, true);
 }

@@ -14,4 +14,11 @@ void maxpool_forward(const struct window *win, int batch, struct shape in,
 void maxpool_backward(const struct window *win, int batch, struct shape in,
                       const float *x, const float *dy, float *dx);
 
+/* The same and the gradient of the ReLU below whose output x is, in one
+ * pass: dx is the gradient at the ReLU's input.  It saves the ReLU's own
+ * pass over the gradient (three arrays of the pool's input size), the
+ * same bits. */
+void maxpool_relu_backward(const struct window *win, int batch, struct shape in,
+                           const float *x, const float *dy, float *dx);
+
 #endif

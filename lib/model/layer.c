@@ -113,7 +113,7 @@ enum an_status layer_backward(const struct layer *l, struct shape in,
         case LAYER_DROPOUT:
                 if (dropping(l, drop))
                         dropout_backward(count, drop->mask, dy, dx);
-                else
+                else if (dx != dy)
                         memcpy(dx, dy, count * sizeof *dx);
                 break;
         case LAYER_SOFTMAX:
@@ -121,4 +121,20 @@ enum an_status layer_backward(const struct layer *l, struct shape in,
         default: break;
         }
         return AN_OK;
+}
+
+bool layer_backward_in_place(const struct layer *l)
+{
+        return l->type == LAYER_RELU || l->type == LAYER_DROPOUT;
+}
+
+bool layer_pools_relu(const struct layer *l, const struct layer *below)
+{
+        return l->type == LAYER_MAXPOOL && below->type == LAYER_RELU;
+}
+
+void layer_backward_pool_relu(const struct layer *l, struct shape in, int batch,
+                              const float *x, const float *dy, float *dx)
+{
+        maxpool_relu_backward(&l->win, batch, in, x, dy, dx);
 }

@@ -63,4 +63,18 @@ enum an_status layer_backward(const struct layer *l, struct shape in,
                               float *dweight, float *dbias, float *workspace,
                               const struct dropout_draw *drop);
 
+/* Whether layer_backward may be given dx == dy (elementwise layers:
+ * ReLU, dropout), reading and writing one gradient buffer instead of two. */
+bool layer_backward_in_place(const struct layer *l);
+
+/* Whether layer l, a max pool, reads the output of the ReLU below it, so
+ * that layer_backward_pool_relu can take both layers' gradients at once. */
+bool layer_pools_relu(const struct layer *l, const struct layer *below);
+
+/* The gradient at the input of the ReLU below max pool l (x, the pool's
+ * input, is that ReLU's output) from the gradient dy at the pool's output:
+ * what layer_backward of the pool and then of the ReLU give, in one pass. */
+void layer_backward_pool_relu(const struct layer *l, struct shape in, int batch,
+                              const float *x, const float *dy, float *dx);
+
 #endif

@@ -297,20 +297,33 @@ static enum an_status backward_all(struct trainer *t,
                 for (size_t j = 0; j < (size_t)b->count * classes; j++)
                         g[j] *= share;
         }
+        const struct layer *layers = t->model->net.arch.layers;
         for (int i = t->loss_layer - 1; i >= cfg->frozen_layers; i--) {
+                /* a max pool over a ReLU: both gradients in one pass */
+                bool with_relu = i - 1 > cfg->frozen_layers &&
+                                 layer_pools_relu(&layers[i], &layers[i - 1]);
                 float *dx = i > cfg->frozen_layers ? other : NULL;
+                if (dx && !with_relu && layer_backward_in_place(&layers[i]))
+                        dx = g;
                 double start = t->profile ? omp_get_wtime() : 0;
-                enum an_status st =
-                        backward_layer(t, i, b->count, b->ids, cfg, g, dx);
+                enum an_status st = AN_OK;
+                if (with_relu)
+                        layer_backward_pool_relu(&layers[i],
+                                                 t->model->net.shapes[i],
+                                                 b->count, t->acts[i], g, dx);
+                else
+                        st = backward_layer(t, i, b->count, b->ids, cfg, g, dx);
                 if (t->profile)
                         t->profile[t->model->net.arch.n_layers + i] +=
                                 omp_get_wtime() - start;
                 if (st != AN_OK)
                         return an_error_set(err, st, "layer %s: %s",
-                                            t->model->net.arch.layers[i].name,
+                                            layers[i].name,
                                             an_status_string(st));
                 post_gradients(t, i);
-                if (dx) {
+                if (with_relu)
+                        i--; /* the ReLU's gradient is taken too */
+                if (dx && dx != g) {
                         other = g;
                         g = dx;
                 }
