@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "layers/conv.h"
-#include "layers/conv.h"
+#include "gemm/winograd.h"
 #include "gemm/gemm.h"
 #include "base/half.h"
 #include "testutil.h"
@@ -383,9 +383,54 @@ static void run_backward(const struct conv_case *c, const float *x,
         free(ws);
 }
 
-/* Case _i / 3 on kernel _i % 3: conv_backward's dx, dW and db within
- * float32 rounding of the float64 sums, and the same bits for 1, 2 and
- * 3 threads. */
+/* One case's gradients on the paths allowed now: within float32 rounding
+ * of the float64 sums, and the same bits for 1, 2 and 3 threads. */
+static void check_gradients(const struct conv_case *c, const float *x,
+                            const float *w, const float *r,
+                            const struct gradients *want, const char *path)
+{
+        size_t nx = shape_count(c->in) * c->batch, nw = weight_count(c);
+        size_t ny = shape_count(out_shape(c)) * c->batch;
+        struct gradients got[3];
+        char what[128];
+        int saved = omp_get_max_threads();
+        for (int t = 0; t < 3; t++) {
+                got[t] = (struct gradients){malloc(nx * 4), malloc(nw * 4),
+                                            malloc(c->out_c * 4)};
+                /* every element must be written */
+                for (size_t i = 0; i < nx; i++)
+                        got[t].dx[i] = NAN;
+                for (size_t i = 0; i < nw; i++)
+                        got[t].dw[i] = NAN;
+                omp_set_num_threads(t + 1);
+                run_backward(c, x, w, r, &got[t]);
+        }
+        omp_set_num_threads(saved);
+        snprintf(what, sizeof what, "conv case %d on %s%s: dx",
+                 (int)(c - cases), sgemm_kernel_name(), path);
+        assert_close(got[0].dx, want->dx, nx, 1e-6 * (nw / c->in.c + 1), what);
+        what[strlen(what) - 2] = 'd';
+        what[strlen(what) - 1] = 'w';
+        assert_close(got[0].dw, want->dw, nw, 1e-6 * (ny / c->out_c + 1), what);
+        assert_close(got[0].db, want->db, c->out_c, 1e-6 * (ny / c->out_c + 1),
+                     "db");
+        for (int t = 1; t < 3; t++) {
+                ck_assert_msg(memcmp(got[t].dx, got[0].dx, nx * 4) == 0 &&
+                                      memcmp(got[t].dw, got[0].dw, nw * 4) == 0,
+                              "case %d%s: %d threads changed the bits",
+                              (int)(c - cases), path, t + 1);
+        }
+        for (int t = 0; t < 3; t++) {
+                free(got[t].dx);
+                free(got[t].dw);
+                free(got[t].db);
+        }
+}
+
+/* Case _i / 3 on kernel _i % 3: conv_backward's dx, dW and db against the
+ * float64 sums, with Winograd's algorithm allowed (the weight gradient of
+ * stride-1 3 x 3 layers in one chunk of tiles and, to reach
+ * the sum over chunks, in chunks of 16 tiles) and every product direct. */
 START_TEST(gradients_match_direct)
 {
         const struct conv_case *c = &cases[_i / 3];
@@ -400,40 +445,13 @@ START_TEST(gradients_match_direct)
         direct_gradients(c, x, w, r, dx, dw, db);
         struct gradients want = {to_float(dx, nx), to_float(dw, nw),
                                  to_float(db, c->out_c)};
-        struct gradients got[3];
-        char what[96];
-        int saved = omp_get_max_threads();
-        for (int t = 0; t < 3; t++) {
-                got[t] = (struct gradients){malloc(nx * 4), malloc(nw * 4),
-                                            malloc(c->out_c * 4)};
-                /* every element must be written */
-                for (size_t i = 0; i < nx; i++)
-                        got[t].dx[i] = NAN;
-                for (size_t i = 0; i < nw; i++)
-                        got[t].dw[i] = NAN;
-                omp_set_num_threads(t + 1);
-                run_backward(c, x, w, r, &got[t]);
-        }
-        omp_set_num_threads(saved);
-        snprintf(what, sizeof what, "conv case %d on %s: dx", _i / 3,
-                 sgemm_kernel_name());
-        assert_close(got[0].dx, want.dx, nx, 1e-6 * (nw / c->in.c + 1), what);
-        what[strlen(what) - 2] = 'd';
-        what[strlen(what) - 1] = 'w';
-        assert_close(got[0].dw, want.dw, nw, 1e-6 * (ny / c->out_c + 1), what);
-        assert_close(got[0].db, want.db, c->out_c, 1e-6 * (ny / c->out_c + 1),
-                     "db");
-        for (int t = 1; t < 3; t++) {
-                ck_assert_msg(memcmp(got[t].dx, got[0].dx, nx * 4) == 0 &&
-                                      memcmp(got[t].dw, got[0].dw, nw * 4) == 0,
-                              "case %d: %d threads changed the bits", _i / 3,
-                              t + 1);
-        }
-        for (int t = 0; t < 3; t++) {
-                free(got[t].dx);
-                free(got[t].dw);
-                free(got[t].db);
-        }
+        check_gradients(c, x, w, r, &want, ", Winograd allowed");
+        winograd_grad_chunk_bytes(1);
+        check_gradients(c, x, w, r, &want, ", chunks of 16 tiles");
+        winograd_grad_chunk_bytes(0);
+        conv_allow_winograd(false);
+        check_gradients(c, x, w, r, &want, ", direct");
+        conv_allow_winograd(true);
         free(want.dx);
         free(want.dw);
         free(want.db);

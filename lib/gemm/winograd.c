@@ -27,49 +27,11 @@
 #include "base/huge_alloc.h"
 #include "gemm/cpu_caches.h"
 #include "gemm/gemm_internal.h"
+#include "gemm/winograd_transforms.h"
 
 #ifdef __x86_64__
 #include <immintrin.h>
 #endif
-
-enum {
-        ALPHA = 6, /* input tile side */
-        POINTS = WINOGRAD_POINTS,
-        LANES = 16, /* tiles transformed together */
-        MAX_NR = 32
-};
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define VECTOR_CLONES                                                          \
-        __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VECTOR_CLONES
-#endif
-
-/* G (6 x r) for r = 3 and 5: row i is the kernel's polynomial evaluated at
- * point p_i divided by the product of (p_i - p_j) over the other finite
- * points; the last row, the point at infinity, takes the highest
- * coefficient.  (B^T is the same for both: it depends on the points
- * only.) */
-static const float g3[ALPHA][3] = {{1.0f / 4, 0, 0},
-                                   {-1.0f / 6, -1.0f / 6, -1.0f / 6},
-                                   {-1.0f / 6, 1.0f / 6, -1.0f / 6},
-                                   {1.0f / 24, 1.0f / 12, 1.0f / 6},
-                                   {1.0f / 24, -1.0f / 12, 1.0f / 6},
-                                   {0, 0, 1}};
-static const float g5[ALPHA][5] = {
-        {1.0f / 4, 0, 0, 0, 0},
-        {-1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6, -1.0f / 6},
-        {-1.0f / 6, 1.0f / 6, -1.0f / 6, 1.0f / 6, -1.0f / 6},
-        {1.0f / 24, 1.0f / 12, 1.0f / 6, 1.0f / 3, 2.0f / 3},
-        {1.0f / 24, -1.0f / 12, 1.0f / 6, -1.0f / 3, 2.0f / 3},
-        {0, 0, 0, 0, 1}};
-
-/* Side of the output tile for a kernel of side r. */
-static int tile_side(int r)
-{
-        return ALPHA + 1 - r;
-}
 
 bool winograd_suits(const struct window *win, int out_h, int out_w)
 {
@@ -95,12 +57,6 @@ static size_t packed_index(size_t rows, size_t k, int mr, size_t o, size_t c)
         return packed_offset(rows, k0, o / mr * mr, kc) + (c - k0) * mr +
                o % mr;
 }
-
-/* LANES floats: GCC's vector extension, compiled for the widest vectors
- * of each clone.  Lanes are tiles in the transforms of the input and
- * output, output channels in that of the weights. */
-typedef float lanes __attribute__((vector_size(LANES * sizeof(float))));
-typedef int32_t lane_bits __attribute__((vector_size(LANES * sizeof(float))));
 
 /* u = G g G^T for the kernels of LANES output channels at once (lane l of
  * g[a * r + col] is tap (a, col) of channel l's kernel). */
@@ -226,15 +182,6 @@ struct panel_tiles {
                 seg_len[MAX_NR / LANES][LANES];
 };
 
-static uint8_t inside_bits(int first, int size)
-{
-        uint8_t bits = 0;
-        for (int a = 0; a < ALPHA; a++)
-                if (first + a >= 0 && first + a < size)
-                        bits |= (uint8_t)(1u << a);
-        return bits;
-}
-
 /* The offsets of the panel's tiles from its first tile's image, in 32
  * bits where all of them (and every tap and output of the tile) fit. */
 static void near_offsets(const struct winograd_gemm *g, size_t q,
@@ -314,35 +261,6 @@ static void locate_tiles(const struct winograd_gemm *g, size_t q,
         /* the AVX-512 path reads and writes by segments, in 64 bits */
         pt->gathers = pt->near32 || g->gathers == GATHER_AVX512 ? g->gathers
                                                                 : GATHER_SCALAR;
-}
-
-/* y = B^T x for six lane vectors x[e * sx], written to y[e * sy]. */
-static inline void input_1d(const lanes *x, int sx, lanes *y, int sy)
-{
-        lanes d0 = x[0], d1 = x[sx], d2 = x[2 * sx], d3 = x[3 * sx],
-              d4 = x[4 * sx], d5 = x[5 * sx];
-        y[0] = 4.0f * d0 - 5.0f * d2 + d4;
-        y[sy] = d3 + d4 - 4.0f * (d1 + d2);
-        y[2 * sy] = d4 - d3 + 4.0f * (d1 - d2);
-        y[3 * sy] = d4 - d2 + 2.0f * (d3 - d1);
-        y[4 * sy] = d4 - d2 + 2.0f * (d1 - d3);
-        y[5 * sy] = 4.0f * d1 - 5.0f * d3 + d5;
-}
-
-/* y = A^T x (side rows) for six lane vectors x[e * sx]. */
-static inline void output_1d(int side, const lanes *x, int sx, lanes *y, int sy)
-{
-        lanes m0 = x[0], m1 = x[sx], m2 = x[2 * sx], m3 = x[3 * sx],
-              m4 = x[4 * sx], m5 = x[5 * sx];
-        lanes s1 = m1 + m2, d1 = m1 - m2, s2 = m3 + m4, d2 = m3 - m4;
-        y[0] = m0 + s1 + s2;
-        if (side == 4) {
-                y[sy] = d1 + 2.0f * d2;
-                y[2 * sy] = s1 + 4.0f * s2;
-                y[3 * sy] = d1 + 8.0f * d2 + m5;
-        } else {
-                y[sy] = d1 + 2.0f * d2 + m5;
-        }
 }
 
 /* Whether the tap (a, col) of lane j lies inside the image. */

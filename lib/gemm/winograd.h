@@ -70,4 +70,25 @@ enum an_status winograd_conv(const struct winograd_weights *u,
                              const struct conv_output *out,
                              const struct gemm_epilogue *ep);
 
+/* Whether winograd_weight_grad takes the window: 3 x 3 ones that
+ * winograd_suits takes.  For 5 x 5 (F(2x2, 5x5)) each tile's 4 output
+ * gradients become 36 points, and the product measured slower than the
+ * direct one (conv2 at batch 64: 129 against 104 ms). */
+bool winograd_grad_suits(const struct window *win, int out_h, int out_w);
+
+/* The weight gradient of one group, what sgemm_conv_weight_grad computes
+ * (same arguments, dw m x (k r r) overwritten), by Winograd's algorithm
+ * for a window winograd_grad_suits takes (else AN_E_INVALID): 36 products
+ * whose depth is the tiles (winograd_grad.c).  Results differ from the
+ * direct product in the last bits, never with the number of threads.
+ * Fails with AN_E_NOMEM too. */
+enum an_status winograd_weight_grad(const float *dy, size_t dy_image_stride,
+                                    size_t m, const struct conv_input *b,
+                                    float *dw);
+
+/* For tests: caps the bytes of the tiles winograd_weight_grad carries to
+ * the points at once (24 MiB; 0 restores that), so that small layers take
+ * several chunks. */
+void winograd_grad_chunk_bytes(size_t bytes);
+
 #endif

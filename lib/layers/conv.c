@@ -268,6 +268,23 @@ static enum an_status input_gradient_by_fold(const struct conv_group *cg,
         return AN_OK;
 }
 
+/* The group's weight gradient: by Winograd's algorithm where it is
+ * allowed and suits the window, else as the direct product. */
+static enum an_status weight_gradient(const struct conv_group *cg,
+                                      const float *dy,
+                                      const struct conv_input *b,
+                                      float *dweight)
+{
+        const float *dy_g = dy + (size_t)cg->g * cg->out_g * cg->plane;
+        float *dw_g = dweight + (size_t)cg->g * cg->out_g * cg->k;
+        if (winograd_allowed &&
+            winograd_grad_suits(&cg->p->win, cg->oh, cg->ow))
+                return winograd_weight_grad(dy_g, cg->out_stride,
+                                            (size_t)cg->out_g, b, dw_g);
+        return sgemm_conv_weight_grad(dy_g, cg->out_stride, (size_t)cg->out_g,
+                                      b, dw_g);
+}
+
 static void bias_gradient(int channels, int batch, size_t plane,
                           const float *dy, float *dbias)
 {
@@ -312,10 +329,7 @@ enum an_status conv_backward(const struct conv_params *p, int batch,
                                        cg.ow};
                 enum an_status st = AN_OK;
                 if (dweight)
-                        st = sgemm_conv_weight_grad(
-                                dy + (size_t)cg.g * cg.out_g * cg.plane,
-                                cg.out_stride, (size_t)cg.out_g, &b,
-                                dweight + (size_t)cg.g * cg.out_g * cg.k);
+                        st = weight_gradient(&cg, dy, &b, dweight);
                 if (st == AN_OK && dx)
                         st = by_conv ? input_gradient_by_conv(&cg, weight, dy,
                                                               dx, workspace)

@@ -1,0 +1,309 @@
+/* The weight gradient of a convolution group by Winograd's algorithm (see
+ * winograd.h).  The forward pass computes each output tile as
+ * Y = A^T ((G g G^T) . (B^T D B)) A, bilinear in the kernel g and the input
+ * tile D; read backwards, the gradient of sum(E . Y) with respect to g is
+ * G^T ((A E A^T) . (B^T D B)) G.  Summed over every tile t of every image:
+ *
+ *     dW[o][c] = G^T ( sum over t of U_t,o . V_t,c ) G,
+ *     U_t,o = A E_t,o A^T  (channel o's output gradient on the tile),
+ *     V_t,c = B^T D_t,c B  (channel c's input tile under it),
+ *
+ * so that, point by point, the sum over tiles is a product of an m x T
+ * and a T x k matrix: 36 GEMMs whose depth is the tiles.  The tiles are
+ * taken in chunks whose U and V fit a budget: the chunk's gradients and
+ * input tiles are carried to the points (LANES tiles at a time, threads
+ * sharing the tile groups), then each point's product is added to the sum
+ * of the chunks before by the blocked SGEMM, in the same order for any
+ * number of threads.  Last, G^T P G takes each (o, c) back to r x r taps.
+ *
+ * For a 3 x 3 layer (F(4x4, 3x3), the only one taken: see
+ * winograd_grad_suits) on a 13 x 13 plane that is 2.6 times fewer
+ * multiplications than the direct product (16 x 16 tile positions for 169
+ * outputs); the transforms and the products' packing cost the rest
+ * (conv3-5 at batch 64: 20-25% faster than direct). */
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm/gemm.h"
+#include "gemm/gemm_internal.h"
+#include "gemm/winograd.h"
+#include "gemm/winograd_transforms.h"
+
+/* A chunk's U and V together take at most about this many bytes (tests
+ * lower it to reach several chunks on small layers). */
+static size_t chunk_bytes = 24 << 20;
+
+void winograd_grad_chunk_bytes(size_t bytes)
+{
+        chunk_bytes = bytes ? bytes : 24 << 20;
+}
+
+struct grad_plan {
+        const float *dy;
+        size_t dy_stride; /* floats from one image's gradient to the next */
+        size_t m, k;      /* output and input channels of the group */
+        const struct conv_input *b;
+        int r, side, tiles_w;
+        size_t tiles_per_image, tiles;
+        size_t chunk; /* tiles a chunk holds: the rows' stride in U, V */
+};
+
+/* Where the LANES tiles from t0 lie: each lane's input tile corner and
+ * output tile corner as offsets from the group's input and gradient
+ * (image and channel 0), and which of the tile's rows and columns lie
+ * inside the input (bits a of in_rows, in_cols) and inside the output
+ * (out_rows, out_cols: how many). */
+struct tile_group {
+        int64_t in_at[LANES], out_at[LANES];
+        uint8_t in_rows[LANES], in_cols[LANES];
+        uint8_t out_rows[LANES], out_cols[LANES];
+        int count; /* lanes that are tiles (the rest read as zero) */
+};
+
+static int clamp_count(int left, int side)
+{
+        return left < 0 ? 0 : left < side ? left : side;
+}
+
+static void locate_group(const struct grad_plan *g, size_t t0, size_t t_end,
+                         struct tile_group *tg)
+{
+        const struct conv_input *b = g->b;
+        memset(tg, 0, sizeof *tg);
+        tg->count = (int)(t_end - t0 < LANES ? t_end - t0 : LANES);
+        for (int l = 0; l < tg->count; l++) {
+                size_t t = t0 + (size_t)l, rem = t % g->tiles_per_image;
+                size_t n = t / g->tiles_per_image;
+                int oy = (int)(rem / (size_t)g->tiles_w) * g->side;
+                int ox = (int)(rem % (size_t)g->tiles_w) * g->side;
+                int y0 = oy - b->win->pad_top, x0 = ox - b->win->pad_left;
+                tg->in_at[l] = (int64_t)(n * b->image_stride) +
+                               (int64_t)y0 * b->in.w + x0;
+                tg->in_rows[l] = inside_bits(y0, b->in.h);
+                tg->in_cols[l] = inside_bits(x0, b->in.w);
+                tg->out_at[l] = (int64_t)(n * g->dy_stride) +
+                                (int64_t)oy * b->out_w + ox;
+                tg->out_rows[l] = (uint8_t)clamp_count(b->out_h - oy, g->side);
+                tg->out_cols[l] = (uint8_t)clamp_count(b->out_w - ox, g->side);
+        }
+}
+
+/* The first `count` lanes of each point's vector z[p] to
+ * dst + p * point_stride (a whole vector copied as one: a call to memcpy
+ * per 64 bytes cost more than the transform). */
+static inline void store_points(const lanes *z, int count, size_t point_stride,
+                                float *dst)
+{
+        for (int p = 0; p < POINTS; p++) {
+                if (count == LANES)
+                        memcpy(dst + p * point_stride, &z[p], sizeof z[p]);
+                else
+                        memcpy(dst + p * point_stride, &z[p],
+                               count * sizeof(float));
+        }
+}
+
+/* V for input channel c of the group: its 6 x 6 tiles under the group's
+ * output tiles (zero outside the image), carried to the points. */
+VECTOR_CLONES static void transform_input_tiles(const struct grad_plan *g,
+                                                const struct tile_group *tg,
+                                                size_t c, float *dst)
+{
+        const float *x = g->b->x + c * g->b->in.h * g->b->in.w;
+        int width = g->b->in.w;
+        lanes d[POINTS], t[POINTS];
+        for (int a = 0; a < ALPHA; a++)
+                for (int col = 0; col < ALPHA; col++)
+                        for (int l = 0; l < LANES; l++)
+                                d[a * ALPHA + col][l] =
+                                        (tg->in_rows[l] >>
+                                         a) & (tg->in_cols[l] >> col) &
+                                                        1
+                                                ? x[tg->in_at[l] + a * width +
+                                                    col]
+                                                : 0.0f;
+        for (int col = 0; col < ALPHA; col++)
+                input_1d(d + col, ALPHA, t + col, ALPHA);
+        for (int a = 0; a < ALPHA; a++)
+                input_1d(t + a * ALPHA, 1, d + a * ALPHA, 1);
+        store_points(d, tg->count, g->k * g->chunk, dst + c * g->chunk);
+}
+
+/* U for output channel o of the group: its gradient on the output tiles
+ * (zero past the output's edge), carried to the points (A E A^T). */
+VECTOR_CLONES static void transform_gradient_tiles(const struct grad_plan *g,
+                                                   const struct tile_group *tg,
+                                                   size_t o, float *dst)
+{
+        int side = g->side, width = g->b->out_w;
+        const float *dy = g->dy + o * (size_t)g->b->out_h * (size_t)g->b->out_w;
+        lanes e[16], x[ALPHA * 4], z[POINTS];
+        for (int i = 0; i < side; i++)
+                for (int j = 0; j < side; j++)
+                        for (int l = 0; l < LANES; l++)
+                                e[i * side + j][l] =
+                                        i < tg->out_rows[l] &&
+                                                        j < tg->out_cols[l]
+                                                ? dy[tg->out_at[l] + i * width +
+                                                     j]
+                                                : 0.0f;
+        /* columns of E to 6 rows (x[a * side + j]), then each row to 6 */
+        for (int j = 0; j < side; j++)
+                output_adjoint_1d(e + j, side, x + j, side);
+        for (int a = 0; a < ALPHA; a++)
+                output_adjoint_1d(x + a * side, 1, z + a * ALPHA, 1);
+        store_points(z, tg->count, g->m * g->chunk, dst + o * g->chunk);
+}
+
+/* Tiles t0..t_end (one chunk) carried to the points: u (m rows a point)
+ * and v (k rows), row stride g->chunk. */
+static void transform_chunk(const struct grad_plan *g, size_t t0, size_t t_end,
+                            float *u, float *v)
+{
+        size_t groups = (t_end - t0 + LANES - 1) / LANES;
+#pragma omp parallel for schedule(static)
+        for (size_t q = 0; q < groups; q++) {
+                struct tile_group tg;
+                size_t first = t0 + q * LANES;
+                locate_group(g, first, t_end, &tg);
+                for (size_t o = 0; o < g->m; o++)
+                        transform_gradient_tiles(g, &tg, o, u + (first - t0));
+                for (size_t c = 0; c < g->k; c++)
+                        transform_input_tiles(g, &tg, c, v + (first - t0));
+        }
+}
+
+/* dw[o][c] = G^T P[o][c] G for LANES pairs from pair0 (o * k + c; the
+ * sums P at sums + p * pairs + pair), their taps written one by one. */
+VECTOR_CLONES static void taps_of_pairs(int r, const float *sums, size_t pairs,
+                                        size_t pair0, int count, float *dw)
+{
+        const float *gm = r == 3 ? &g3[0][0] : &g5[0][0];
+        lanes p[POINTS], t[ALPHA * 5], tap;
+        for (int q = 0; q < POINTS; q++)
+                for (int l = 0; l < LANES; l++)
+                        p[q][l] = l < count ? sums[q * pairs + pair0 + l] : 0;
+        for (int i = 0; i < ALPHA; i++)
+                for (int col = 0; col < r; col++) {
+                        lanes sum = {0};
+                        for (int j = 0; j < ALPHA; j++)
+                                sum += p[i * ALPHA + j] * gm[j * r + col];
+                        t[i * 5 + col] = sum;
+                }
+        for (int a = 0; a < r; a++)
+                for (int col = 0; col < r; col++) {
+                        tap = (lanes){0};
+                        for (int i = 0; i < ALPHA; i++)
+                                tap += gm[i * r + a] * t[i * 5 + col];
+                        for (int l = 0; l < count; l++)
+                                dw[(pair0 + l) * r * r + a * r + col] = tap[l];
+                }
+}
+
+static void taps_from_points(const struct grad_plan *g, const float *sums,
+                             float *dw)
+{
+        size_t pairs = g->m * g->k, groups = (pairs + LANES - 1) / LANES;
+#pragma omp parallel for schedule(static)
+        for (size_t q = 0; q < groups; q++) {
+                size_t pair0 = q * LANES;
+                int count =
+                        (int)(pairs - pair0 < LANES ? pairs - pair0 : LANES);
+                taps_of_pairs(g->r, sums, pairs, pair0, count, dw);
+        }
+}
+
+static _Thread_local struct {
+        float *buf;
+        size_t size;
+} scratch;
+
+/* Tiles a chunk holds: as many as the budget allows, in whole KC-deep
+ * slices of the products where at least one fits (a short last slice
+ * runs the micro-kernel at a fraction of its speed), else in LANES. */
+static size_t chunk_tiles(size_t m, size_t k, size_t tiles)
+{
+        size_t per_tile = (size_t)POINTS * (m + k) * sizeof(float);
+        size_t fit = chunk_bytes / per_tile;
+        size_t unit = fit >= KC ? KC : LANES;
+        size_t chunk = fit / unit * unit;
+        size_t all = (tiles + LANES - 1) / LANES * LANES;
+        chunk = chunk < LANES ? LANES : chunk;
+        return chunk < all ? chunk : all;
+}
+
+/* Each point's product of the chunk (t tiles) added to its sums: the
+ * points shared among the threads, each product by one thread alone (no
+ * barrier inside it; the same bits as the team's). */
+static enum an_status multiply_chunk(const struct grad_plan *g, size_t t,
+                                     bool first, const float *u, const float *v,
+                                     float *sums)
+{
+        enum an_status failed = AN_OK;
+#pragma omp parallel for schedule(static)
+        for (int p = 0; p < POINTS; p++) {
+                enum an_status st = sgemm(false, true, g->m, g->k, t, 1.0f,
+                                          u + p * g->m * g->chunk, g->chunk,
+                                          v + p * g->k * g->chunk, g->chunk,
+                                          first ? 0.0f : 1.0f,
+                                          sums + p * g->m * g->k, g->k);
+                if (st != AN_OK) {
+#pragma omp atomic write
+                        failed = st;
+                }
+        }
+        return failed;
+}
+
+bool winograd_grad_suits(const struct window *win, int out_h, int out_w)
+{
+        return win->kernel_h == 3 && winograd_suits(win, out_h, out_w);
+}
+
+enum an_status winograd_weight_grad(const float *dy, size_t dy_image_stride,
+                                    size_t m, const struct conv_input *b,
+                                    float *dw)
+{
+        const struct window *win = b->win;
+        size_t k = (size_t)b->channels;
+        if (!winograd_grad_suits(win, b->out_h, b->out_w))
+                return AN_E_INVALID;
+        if (m == 0 || k == 0)
+                return AN_OK;
+        if (b->images <= 0 || b->out_h <= 0 || b->out_w <= 0) {
+                memset(dw, 0,
+                       m * k * win->kernel_h * win->kernel_w * sizeof *dw);
+                return AN_OK;
+        }
+        struct grad_plan g = {.dy = dy,
+                              .dy_stride = dy_image_stride,
+                              .m = m,
+                              .k = k,
+                              .b = b,
+                              .r = win->kernel_h,
+                              .side = tile_side(win->kernel_h)};
+        int tiles_h = (b->out_h + g.side - 1) / g.side;
+        g.tiles_w = (b->out_w + g.side - 1) / g.side;
+        g.tiles_per_image = (size_t)tiles_h * g.tiles_w;
+        g.tiles = g.tiles_per_image * (size_t)b->images;
+        g.chunk = chunk_tiles(m, k, g.tiles);
+        size_t sums_size = (size_t)POINTS * m * k;
+        size_t u_size = (size_t)POINTS * m * g.chunk;
+        size_t v_size = (size_t)POINTS * k * g.chunk;
+        if (!gemm_reserve(&scratch.buf, &scratch.size,
+                          sums_size + u_size + v_size))
+                return AN_E_NOMEM;
+        float *sums = scratch.buf, *u = sums + sums_size, *v = u + u_size;
+        for (size_t t0 = 0; t0 < g.tiles; t0 += g.chunk) {
+                size_t t_end = t0 + g.chunk < g.tiles ? t0 + g.chunk : g.tiles;
+                transform_chunk(&g, t0, t_end, u, v);
+                enum an_status st =
+                        multiply_chunk(&g, t_end - t0, t0 == 0, u, v, sums);
+                if (st != AN_OK)
+                        return st;
+        }
+        taps_from_points(&g, sums, dw);
+        return AN_OK;
+}
