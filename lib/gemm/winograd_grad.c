@@ -26,6 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __x86_64__
+#include <immintrin.h>
+#endif
+
 #include "gemm/gemm.h"
 #include "gemm/gemm_internal.h"
 #include "gemm/winograd.h"
@@ -48,6 +52,9 @@ struct grad_plan {
         int r, side, tiles_w;
         size_t tiles_per_image, tiles;
         size_t chunk; /* tiles a chunk holds: the rows' stride in U, V */
+        /* tiles read by AVX-512 gathers (with the AVX-512 kernel, so that
+         * each kernel's tests test one way of reading) */
+        bool gathers;
 };
 
 /* Where the LANES tiles from t0 lie: each lane's input tile corner and
@@ -60,6 +67,10 @@ struct tile_group {
         uint8_t in_rows[LANES], in_cols[LANES];
         uint8_t out_rows[LANES], out_cols[LANES];
         int count; /* lanes that are tiles (the rest read as zero) */
+        /* The offsets from lane 0's, in 32 bits when all fit (near32), for
+         * the AVX-512 gathers. */
+        int32_t in_near[LANES], out_near[LANES];
+        bool near32;
 };
 
 static int clamp_count(int left, int side)
@@ -88,7 +99,92 @@ static void locate_group(const struct grad_plan *g, size_t t0, size_t t_end,
                 tg->out_rows[l] = (uint8_t)clamp_count(b->out_h - oy, g->side);
                 tg->out_cols[l] = (uint8_t)clamp_count(b->out_w - ox, g->side);
         }
+        /* lanes come in order, so their corners only grow from lane 0's;
+         * a tile reaches ALPHA rows below its corner */
+        int64_t reach = (int64_t)ALPHA * (b->in.w + b->out_w + 1);
+        tg->near32 = true;
+        for (int l = 0; l < tg->count; l++) {
+                int64_t in = tg->in_at[l] - tg->in_at[0];
+                int64_t out = tg->out_at[l] - tg->out_at[0];
+                if (in < 0 || out < 0 || in > INT32_MAX - reach ||
+                    out > INT32_MAX - reach)
+                        tg->near32 = false;
+                tg->in_near[l] = (int32_t)in;
+                tg->out_near[l] = (int32_t)out;
+        }
 }
+
+/* p + at, formed as an integer: a padded tile's corner may lie before
+ * the plane (its taps there are never read). */
+static inline const float *shifted(const float *p, int64_t at)
+{
+        return (const float *)((uintptr_t)p + (uintptr_t)at * sizeof *p);
+}
+
+#ifdef __x86_64__
+/* The lanes of mask whose bits (row a of rows, column col of cols) are
+ * both set. */
+__attribute__((target("avx512f"))) static inline __mmask16
+both_set(__m512i rows, int a, __m512i cols, int col)
+{
+        return _mm512_test_epi32_mask(rows, _mm512_set1_epi32(1 << a)) &
+               _mm512_test_epi32_mask(cols, _mm512_set1_epi32(1 << col));
+}
+
+/* d[a * 6 + col]: tap (a, col) of each lane's input tile, by masked
+ * gathers from origin (lane 0's corner; taps outside read as zero, never
+ * loaded).  Lane by lane the same loads cost a lane insert each. */
+__attribute__((target("avx512f"))) static void
+gather_input_avx512(const struct tile_group *tg, const float *origin, int width,
+                    lanes *d)
+{
+        __m512i base = _mm512_loadu_si512(tg->in_near);
+        __m512i rows = _mm512_cvtepu8_epi32(
+                _mm_loadu_si128((const __m128i *)tg->in_rows));
+        __m512i cols = _mm512_cvtepu8_epi32(
+                _mm_loadu_si128((const __m128i *)tg->in_cols));
+        for (int a = 0; a < ALPHA; a++)
+                for (int col = 0; col < ALPHA; col++) {
+                        __m512i at = _mm512_add_epi32(
+                                base, _mm512_set1_epi32(a * width + col));
+                        _mm512_storeu_ps((float *)&d[a * ALPHA + col],
+                                         _mm512_mask_i32gather_ps(
+                                                 _mm512_setzero_ps(),
+                                                 both_set(rows, a, cols, col),
+                                                 at, origin, sizeof(float)));
+                }
+}
+
+/* e[i * 4 + j]: output (i, j) of each lane's gradient tile, likewise
+ * (out_rows and out_cols are counts: bits below them set). */
+__attribute__((target("avx512f"))) static void
+gather_gradient_avx512(const struct tile_group *tg, const float *origin,
+                       int width, lanes *e)
+{
+        __m512i base = _mm512_loadu_si512(tg->out_near);
+        __m512i ones = _mm512_set1_epi32(1);
+        __m512i rows = _mm512_sub_epi32(
+                _mm512_sllv_epi32(ones,
+                                  _mm512_cvtepu8_epi32(_mm_loadu_si128(
+                                          (const __m128i *)tg->out_rows))),
+                ones);
+        __m512i cols = _mm512_sub_epi32(
+                _mm512_sllv_epi32(ones,
+                                  _mm512_cvtepu8_epi32(_mm_loadu_si128(
+                                          (const __m128i *)tg->out_cols))),
+                ones);
+        for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) {
+                        __m512i at = _mm512_add_epi32(
+                                base, _mm512_set1_epi32(i * width + j));
+                        _mm512_storeu_ps((float *)&e[i * 4 + j],
+                                         _mm512_mask_i32gather_ps(
+                                                 _mm512_setzero_ps(),
+                                                 both_set(rows, i, cols, j), at,
+                                                 origin, sizeof(float)));
+                }
+}
+#endif
 
 /* The first `count` lanes of each point's vector z[p] to
  * dst + p * point_stride (a whole vector copied as one: a call to memcpy
@@ -114,16 +210,21 @@ VECTOR_CLONES static void transform_input_tiles(const struct grad_plan *g,
         const float *x = g->b->x + c * g->b->in.h * g->b->in.w;
         int width = g->b->in.w;
         lanes d[POINTS], t[POINTS];
-        for (int a = 0; a < ALPHA; a++)
-                for (int col = 0; col < ALPHA; col++)
-                        for (int l = 0; l < LANES; l++)
-                                d[a * ALPHA + col][l] =
-                                        (tg->in_rows[l] >>
-                                         a) & (tg->in_cols[l] >> col) &
-                                                        1
-                                                ? x[tg->in_at[l] + a * width +
-                                                    col]
-                                                : 0.0f;
+#ifdef __x86_64__
+        if (g->gathers && tg->near32)
+                gather_input_avx512(tg, shifted(x, tg->in_at[0]), width, d);
+        else
+#endif
+                for (int a = 0; a < ALPHA; a++)
+                        for (int col = 0; col < ALPHA; col++)
+                                for (int l = 0; l < LANES; l++)
+                                        d[a * ALPHA + col][l] =
+                                                (tg->in_rows[l] >>
+                                                 a) & (tg->in_cols[l] >> col) &
+                                                                1
+                                                        ? x[tg->in_at[l] +
+                                                            a * width + col]
+                                                        : 0.0f;
         for (int col = 0; col < ALPHA; col++)
                 input_1d(d + col, ALPHA, t + col, ALPHA);
         for (int a = 0; a < ALPHA; a++)
@@ -140,15 +241,21 @@ VECTOR_CLONES static void transform_gradient_tiles(const struct grad_plan *g,
         int side = g->side, width = g->b->out_w;
         const float *dy = g->dy + o * (size_t)g->b->out_h * (size_t)g->b->out_w;
         lanes e[16], x[ALPHA * 4], z[POINTS];
-        for (int i = 0; i < side; i++)
-                for (int j = 0; j < side; j++)
-                        for (int l = 0; l < LANES; l++)
-                                e[i * side + j][l] =
-                                        i < tg->out_rows[l] &&
-                                                        j < tg->out_cols[l]
-                                                ? dy[tg->out_at[l] + i * width +
-                                                     j]
-                                                : 0.0f;
+#ifdef __x86_64__
+        if (g->gathers && tg->near32)
+                gather_gradient_avx512(tg, shifted(dy, tg->out_at[0]), width,
+                                       e);
+        else
+#endif
+                for (int i = 0; i < side; i++)
+                        for (int j = 0; j < side; j++)
+                                for (int l = 0; l < LANES; l++)
+                                        e[i * side + j]
+                                         [l] = i < tg->out_rows[l] &&
+                                                               j < tg->out_cols[l]
+                                                       ? dy[tg->out_at[l] +
+                                                            i * width + j]
+                                                       : 0.0f;
         /* columns of E to 6 rows (x[a * side + j]), then each row to 6 */
         for (int j = 0; j < side; j++)
                 output_adjoint_1d(e + j, side, x + j, side);
@@ -277,13 +384,15 @@ enum an_status winograd_weight_grad(const float *dy, size_t dy_image_stride,
                        m * k * win->kernel_h * win->kernel_w * sizeof *dw);
                 return AN_OK;
         }
-        struct grad_plan g = {.dy = dy,
-                              .dy_stride = dy_image_stride,
-                              .m = m,
-                              .k = k,
-                              .b = b,
-                              .r = win->kernel_h,
-                              .side = tile_side(win->kernel_h)};
+        struct grad_plan g = {
+                .dy = dy,
+                .dy_stride = dy_image_stride,
+                .m = m,
+                .k = k,
+                .b = b,
+                .r = win->kernel_h,
+                .side = tile_side(win->kernel_h),
+                .gathers = strcmp(gemm_kernel()->name, "avx512") == 0};
         int tiles_h = (b->out_h + g.side - 1) / g.side;
         g.tiles_w = (b->out_w + g.side - 1) / g.side;
         g.tiles_per_image = (size_t)tiles_h * g.tiles_w;
