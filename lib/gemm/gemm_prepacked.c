@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __x86_64__
+#include <immintrin.h>
+#endif
+
 #include "base/huge_alloc.h"
 #include "gemm/gemm.h"
 #include "gemm/gemm_bf16.h"
@@ -188,11 +192,90 @@ slice_dot_bf16(const uint16_t *a, const float *bx, size_t count, float *lanes)
                 lanes[e % PERIOD] += bf16_to_f32(a[e]) * bx[e];
 }
 
+#ifdef __x86_64__
+/* Sixteen bfloat16 at p as float32 (the same bits in the upper half). */
+__attribute__((target("avx512f"))) static inline __m512
+widen_bf16(const uint16_t *p)
+{
+        return _mm512_castsi512_ps(_mm512_slli_epi32(
+                _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)),
+                16));
+}
+
+/* The same dot products with AVX-512 written out: one period is three
+ * vectors of 16 lanes, each multiply-add fused.  GCC compiled the vector
+ * extension above, even for AVX-512, to half-width conversions and
+ * separate multiplies and adds: the bfloat16 GEMV streamed its weights
+ * at 36 GB/s where the FP32 one reached 52 (fc6 at batch 1). */
+#define SLICE_DOT_AVX512(WIDEN)                                                \
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0;                     \
+        size_t e = 0;                                                          \
+        for (; e + PERIOD <= count; e += PERIOD) {                             \
+                s0 = _mm512_fmadd_ps(WIDEN(e), _mm512_loadu_ps(bx + e), s0);   \
+                s1 = _mm512_fmadd_ps(WIDEN(e + 16),                            \
+                                     _mm512_loadu_ps(bx + e + 16), s1);        \
+                s2 = _mm512_fmadd_ps(WIDEN(e + 32),                            \
+                                     _mm512_loadu_ps(bx + e + 32), s2);        \
+        }                                                                      \
+        _mm512_storeu_ps(lanes, _mm512_add_ps(_mm512_loadu_ps(lanes), s0));    \
+        _mm512_storeu_ps(lanes + 16,                                           \
+                         _mm512_add_ps(_mm512_loadu_ps(lanes + 16), s1));      \
+        _mm512_storeu_ps(lanes + 32,                                           \
+                         _mm512_add_ps(_mm512_loadu_ps(lanes + 32), s2));
+
+#define WIDEN_F32(at)  _mm512_loadu_ps(a + (at))
+#define WIDEN_BF16(at) widen_bf16(a + (at))
+
+__attribute__((target("avx512f"))) static void
+slice_dot_f32_avx512(const float *a, const float *bx, size_t count,
+                     float *lanes)
+{
+        SLICE_DOT_AVX512(WIDEN_F32)
+        for (; e < count; e++)
+                lanes[e % PERIOD] += a[e] * bx[e];
+}
+
+__attribute__((target("avx512f"))) static void
+slice_dot_bf16_avx512(const uint16_t *a, const float *bx, size_t count,
+                      float *lanes)
+{
+        SLICE_DOT_AVX512(WIDEN_BF16)
+        for (; e < count; e++)
+                lanes[e % PERIOD] += bf16_to_f32(a[e]) * bx[e];
+}
+#endif
+
+/* Whether the AVX-512 dot products run here (with the AVX-512 kernel,
+ * so that each kernel's tests test its own path). */
+static bool gemv_avx512(void)
+{
+#ifdef __x86_64__
+        return strcmp(gemm_kernel()->name, "avx512") == 0;
+#else
+        return false;
+#endif
+}
+
 /* One K slice of one panel times one expanded column of B, added to the
  * panel's PERIOD partial sums for that column. */
 static void slice_column(const struct packed_matrix *a, size_t at,
-                         const float *bx, size_t count, float *lanes)
+                         const float *bx, size_t count, float *lanes,
+                         bool avx512)
 {
+#ifdef __x86_64__
+        if (avx512 && a->precision != GEMM_FP32) {
+                slice_dot_bf16_avx512((const uint16_t *)a->data + at, bx, count,
+                                      lanes);
+                return;
+        }
+        if (avx512) {
+                slice_dot_f32_avx512((const float *)a->data + at, bx, count,
+                                     lanes);
+                return;
+        }
+#else
+        (void)avx512;
+#endif
         if (a->precision != GEMM_FP32)
                 slice_dot_bf16((const uint16_t *)a->data + at, bx, count,
                                lanes);
@@ -236,6 +319,7 @@ static void panel_gemv(const struct packed_matrix *a, size_t n, const float *bx,
         size_t rows = packed_rows(a->m, (int)mr), panels = rows / mr;
         size_t column = stored_depth(a, a->k) * mr; /* floats of bx each */
         bool pairs = a->precision == GEMM_BF16_PAIRS;
+        bool avx512 = gemv_avx512();
 #pragma omp parallel
         {
                 for (size_t pc = 0; pc < a->k; pc += KC) {
@@ -250,7 +334,8 @@ static void panel_gemv(const struct packed_matrix *a, size_t n, const float *bx,
                                                      bx + j * column + pc * mr,
                                                      kc * mr,
                                                      lanes + (q * n + j) *
-                                                                     PERIOD);
+                                                                     PERIOD,
+                                                     avx512);
                 }
 #pragma omp barrier
 #pragma omp for schedule(static)
