@@ -32,13 +32,18 @@ mpirun=${MPIRUN:-mpirun}
 data=$tmp/data
 train_folder "$data"
 
+# Weights trained by other splits of the batch agree to rounding: the
+# gradients are summed in another order.  Winograd's weight gradients (the
+# 3 x 3 layers) round some ten times as much as direct sums (winograd.h);
+# 1.4e-5 was seen after 3 epochs, against 1e-5 allowed before them.
+close=5e-5
 # Dropout, crops, flips and colour noise all on: each is keyed by sample.
 args="--preset alexnet-small --lr 0.01 --init he --augment paper --val-split 0.25 --seed 5 -q -j 1"
 
 two_like_one() {
         expect 0 "$ALEXNET" train $args --epochs 3 -b 4 -o "$tmp/one.st" "$data"
         expect 0 "$mpirun" -np 2 "$ALEXNET" train $args --epochs 3 -b 2 -o "$tmp/two.st" "$data"
-        "$same" -t 1e-5 "$tmp/one.st" "$tmp/two.st" || fail "2 x 2 differs from 1 x 4"
+        "$same" -t "$close" "$tmp/one.st" "$tmp/two.st" || fail "2 x 2 differs from 1 x 4"
         expect 0 "$ALEXNET" inspect "$tmp/two.st"
         grep -q "processes *2$" "$out" && grep -q "global_batch *4$" "$out" ||
                 fail "provenance: processes and global batch"
@@ -52,7 +57,7 @@ three_with_an_idle_one() {
         expect 0 "$ALEXNET" inspect "$tmp/one9.st"
         grep -Eq "train_images +11$" "$out" || fail "the split changed: fix the comment"
         expect 0 "$mpirun" -np 3 "$ALEXNET" train $args --epochs 2 -b 3 -o "$tmp/three.st" "$data"
-        "$same" -t 1e-5 "$tmp/one9.st" "$tmp/three.st" || fail "3 x 3 differs from 1 x 9"
+        "$same" -t "$close" "$tmp/one9.st" "$tmp/three.st" || fail "3 x 3 differs from 1 x 9"
 }
 test_expect "3 processes x 3 equal 1 x 9, processes with no sample included" three_with_an_idle_one
 
@@ -60,7 +65,7 @@ lars_and_warmup_like_one() {
         big="--optimizer lars --lars-eta 0.02 --warmup 1.5 --lr-scale linear"
         expect 0 "$ALEXNET" train $args $big --lr 0.02 --epochs 3 -b 4 -o "$tmp/l1.st" "$data"
         expect 0 "$mpirun" -np 2 "$ALEXNET" train $args $big --epochs 3 -b 2 -o "$tmp/l2.st" "$data"
-        "$same" -t 1e-5 "$tmp/l1.st" "$tmp/l2.st" || fail "LARS, 2 x 2 with the rate scaled"
+        "$same" -t "$close" "$tmp/l1.st" "$tmp/l2.st" || fail "LARS, 2 x 2 with the rate scaled"
 }
 test_expect "--lr-scale linear with 2 processes is --lr doubled; LARS and warm-up too" lars_and_warmup_like_one
 
@@ -73,7 +78,7 @@ resumed_like_uninterrupted() {
         # with one process and -b 4: the same global batches, another
         # summation order
         expect 0 "$ALEXNET" train --resume "$tmp/half1.st.ckpt" --epochs 4 -b 4 -q
-        "$same" -t 1e-5 "$tmp/full.st" "$tmp/half1.st" || fail "resumed with 1 differs"
+        "$same" -t "$close" "$tmp/full.st" "$tmp/half1.st" || fail "resumed with 1 differs"
 }
 test_expect "a 2-process run resumed (by 2 or by 1) ends at the uninterrupted weights" resumed_like_uninterrupted
 
