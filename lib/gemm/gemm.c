@@ -72,6 +72,13 @@ bool gemm_reserve(float **p, size_t *have, size_t want)
         return *p != NULL;
 }
 
+void gemm_release_thread_buffers(void)
+{
+        free(buffers.a);
+        free(buffers.b);
+        buffers = (struct buffers){0};
+}
+
 static float a_at(bool trans, const float *a, size_t lda, size_t i, size_t p)
 {
         return trans ? a[p * lda + i] : a[i * lda + p];

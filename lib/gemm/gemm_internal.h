@@ -26,6 +26,12 @@ enum {
  * when it is large enough.  For the per-thread scratch buffers. */
 bool gemm_reserve(float **p, size_t *have, size_t want);
 
+/* Frees the calling thread's packing buffers (sgemm keeps them per
+ * thread).  For the threads of a team that each ran a whole GEMM
+ * (winograd_grad.c): OpenMP's pool threads may exit when the team size
+ * changes, and their buffers with them would be lost. */
+void gemm_release_thread_buffers(void);
+
 /* The micro-kernel in use (selected on first call). */
 const struct gemm_kernel *gemm_kernel(void);
 

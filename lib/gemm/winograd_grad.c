@@ -13,14 +13,16 @@
  * taken in chunks whose U and V fit a budget: the chunk's gradients and
  * input tiles are carried to the points (LANES tiles at a time, threads
  * sharing the tile groups), then each point's product is added to the sum
- * of the chunks before by the blocked SGEMM, in the same order for any
- * number of threads.  Last, G^T P G takes each (o, c) back to r x r taps.
+ * of the chunks before by the blocked SGEMM, the points shared among the
+ * threads and each product taken by one thread whole: the same order for
+ * any number of threads.  Last, G^T P G takes each (o, c) back to r x r
+ * taps.
  *
  * For a 3 x 3 layer (F(4x4, 3x3), the only one taken: see
  * winograd_grad_suits) on a 13 x 13 plane that is 2.6 times fewer
  * multiplications than the direct product (16 x 16 tile positions for 169
  * outputs); the transforms and the products' packing cost the rest
- * (conv3-5 at batch 64, one-layer benchmark: 24-28% faster than direct). */
+ * (`make bench-conv`, conv3-5 at batch 64: 29-32% less time than direct). */
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -349,17 +351,25 @@ static enum an_status multiply_chunk(const struct grad_plan *g, size_t t,
                                      float *sums)
 {
         enum an_status failed = AN_OK;
-#pragma omp parallel for schedule(static)
-        for (int p = 0; p < POINTS; p++) {
-                enum an_status st = sgemm(false, true, g->m, g->k, t, 1.0f,
-                                          u + p * g->m * g->chunk, g->chunk,
-                                          v + p * g->k * g->chunk, g->chunk,
-                                          first ? 0.0f : 1.0f,
-                                          sums + p * g->m * g->k, g->k);
-                if (st != AN_OK) {
+#pragma omp parallel
+        {
+#pragma omp for schedule(static)
+                for (int p = 0; p < POINTS; p++) {
+                        enum an_status st =
+                                sgemm(false, true, g->m, g->k, t, 1.0f,
+                                      u + p * g->m * g->chunk, g->chunk,
+                                      v + p * g->k * g->chunk, g->chunk,
+                                      first ? 0.0f : 1.0f,
+                                      sums + p * g->m * g->k, g->k);
+                        if (st != AN_OK) {
 #pragma omp atomic write
-                        failed = st;
+                                failed = st;
+                        }
                 }
+                /* the pool's threads packed into buffers of their own,
+                 * which would be lost when the pool shrinks */
+                if (omp_get_thread_num() != 0)
+                        gemm_release_thread_buffers();
         }
         return failed;
 }
