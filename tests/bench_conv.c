@@ -13,6 +13,7 @@
  * more than the peak (an FMA loop on every thread, as bench_forward
  * measures it). */
 #include <omp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,12 @@ static void free_operands(struct operands *o)
         free(o->work);
 }
 
+/* A first layer's input gradient is never asked for (nor timed). */
+static bool timed(const struct layer *l, int pass)
+{
+        return !(pass == 1 && l->in_c == 3);
+}
+
 /* Seconds of one pass. */
 static double run(struct operands *o, int pass)
 {
@@ -133,8 +140,8 @@ static void bench_layer(const struct layer *l, int batch, int rounds,
                 for (int direct = 0; direct < 2; direct++) {
                         conv_allow_winograd(!direct);
                         for (int pass = 0; pass < PASSES; pass++) {
-                                if (pass == 1 && l->in_c == 3)
-                                        continue; /* a first layer's */
+                                if (!timed(l, pass))
+                                        continue;
                                 double t = run(&o, pass);
                                 if (r >= 0 && t < best[pass][direct])
                                         best[pass][direct] = t;
@@ -142,7 +149,7 @@ static void bench_layer(const struct layer *l, int batch, int rounds,
                 }
         conv_allow_winograd(true);
         for (int pass = 0; pass < PASSES; pass++) {
-                if (pass == 1 && l->in_c == 3)
+                if (!timed(l, pass))
                         continue;
                 printf("%-6s %-12s", l->name, pass_names[pass]);
                 for (int direct = 0; direct < 2; direct++)

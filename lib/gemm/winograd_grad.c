@@ -46,12 +46,16 @@ void winograd_grad_chunk_bytes(size_t bytes)
         chunk_bytes = bytes ? bytes : 24 << 20;
 }
 
+/* F(4x4, 3x3), the only form taken (winograd_grad_suits): kernel side and
+ * output tile side. */
+enum { R = 3, SIDE = 4 };
+
 struct grad_plan {
         const float *dy;
         size_t dy_stride; /* floats from one image's gradient to the next */
         size_t m, k;      /* output and input channels of the group */
         const struct conv_input *b;
-        int r, side, tiles_w;
+        int tiles_w;
         size_t tiles_per_image, tiles;
         size_t chunk; /* tiles a chunk holds: the rows' stride in U, V */
         /* tiles read by AVX-512 gathers (with the AVX-512 kernel, so that
@@ -75,9 +79,9 @@ struct tile_group {
         bool near32;
 };
 
-static int clamp_count(int left, int side)
+static int clamp_count(int left)
 {
-        return left < 0 ? 0 : left < side ? left : side;
+        return left < 0 ? 0 : left < SIDE ? left : SIDE;
 }
 
 static void locate_group(const struct grad_plan *g, size_t t0, size_t t_end,
@@ -89,8 +93,8 @@ static void locate_group(const struct grad_plan *g, size_t t0, size_t t_end,
         for (int l = 0; l < tg->count; l++) {
                 size_t t = t0 + (size_t)l, rem = t % g->tiles_per_image;
                 size_t n = t / g->tiles_per_image;
-                int oy = (int)(rem / (size_t)g->tiles_w) * g->side;
-                int ox = (int)(rem % (size_t)g->tiles_w) * g->side;
+                int oy = (int)(rem / (size_t)g->tiles_w) * SIDE;
+                int ox = (int)(rem % (size_t)g->tiles_w) * SIDE;
                 int y0 = oy - b->win->pad_top, x0 = ox - b->win->pad_left;
                 tg->in_at[l] = (int64_t)(n * b->image_stride) +
                                (int64_t)y0 * b->in.w + x0;
@@ -98,8 +102,8 @@ static void locate_group(const struct grad_plan *g, size_t t0, size_t t_end,
                 tg->in_cols[l] = inside_bits(x0, b->in.w);
                 tg->out_at[l] = (int64_t)(n * g->dy_stride) +
                                 (int64_t)oy * b->out_w + ox;
-                tg->out_rows[l] = (uint8_t)clamp_count(b->out_h - oy, g->side);
-                tg->out_cols[l] = (uint8_t)clamp_count(b->out_w - ox, g->side);
+                tg->out_rows[l] = (uint8_t)clamp_count(b->out_h - oy);
+                tg->out_cols[l] = (uint8_t)clamp_count(b->out_w - ox);
         }
         /* lanes come in order, so their corners only grow from lane 0's;
          * a tile reaches ALPHA rows below its corner */
@@ -240,29 +244,29 @@ VECTOR_CLONES static void transform_gradient_tiles(const struct grad_plan *g,
                                                    const struct tile_group *tg,
                                                    size_t o, float *dst)
 {
-        int side = g->side, width = g->b->out_w;
+        int width = g->b->out_w;
         const float *dy = g->dy + o * (size_t)g->b->out_h * (size_t)g->b->out_w;
-        lanes e[16], x[ALPHA * 4], z[POINTS];
+        lanes e[SIDE * SIDE], x[ALPHA * SIDE], z[POINTS];
 #ifdef __x86_64__
         if (g->gathers && tg->near32)
                 gather_gradient_avx512(tg, shifted(dy, tg->out_at[0]), width,
                                        e);
         else
 #endif
-                for (int i = 0; i < side; i++)
-                        for (int j = 0; j < side; j++)
+                for (int i = 0; i < SIDE; i++)
+                        for (int j = 0; j < SIDE; j++)
                                 for (int l = 0; l < LANES; l++)
-                                        e[i * side + j]
+                                        e[i * SIDE + j]
                                          [l] = i < tg->out_rows[l] &&
                                                                j < tg->out_cols[l]
                                                        ? dy[tg->out_at[l] +
                                                             i * width + j]
                                                        : 0.0f;
-        /* columns of E to 6 rows (x[a * side + j]), then each row to 6 */
-        for (int j = 0; j < side; j++)
-                output_adjoint_1d(e + j, side, x + j, side);
+        /* columns of E to 6 rows (x[a * SIDE + j]), then each row to 6 */
+        for (int j = 0; j < SIDE; j++)
+                output_adjoint_1d(e + j, SIDE, x + j, SIDE);
         for (int a = 0; a < ALPHA; a++)
-                output_adjoint_1d(x + a * side, 1, z + a * ALPHA, 1);
+                output_adjoint_1d(x + a * SIDE, 1, z + a * ALPHA, 1);
         store_points(z, tg->count, g->m * g->chunk, dst + o * g->chunk);
 }
 
@@ -286,28 +290,28 @@ static void transform_chunk(const struct grad_plan *g, size_t t0, size_t t_end,
 
 /* dw[o][c] = G^T P[o][c] G for LANES pairs from pair0 (o * k + c; the
  * sums P at sums + p * pairs + pair), their taps written one by one. */
-VECTOR_CLONES static void taps_of_pairs(int r, const float *sums, size_t pairs,
+VECTOR_CLONES static void taps_of_pairs(const float *sums, size_t pairs,
                                         size_t pair0, int count, float *dw)
 {
-        const float *gm = r == 3 ? &g3[0][0] : &g5[0][0];
-        lanes p[POINTS], t[ALPHA * 5], tap;
+        const float *gm = &g3[0][0];
+        lanes p[POINTS], t[ALPHA * R], tap;
         for (int q = 0; q < POINTS; q++)
                 for (int l = 0; l < LANES; l++)
                         p[q][l] = l < count ? sums[q * pairs + pair0 + l] : 0;
         for (int i = 0; i < ALPHA; i++)
-                for (int col = 0; col < r; col++) {
+                for (int col = 0; col < R; col++) {
                         lanes sum = {0};
                         for (int j = 0; j < ALPHA; j++)
-                                sum += p[i * ALPHA + j] * gm[j * r + col];
-                        t[i * 5 + col] = sum;
+                                sum += p[i * ALPHA + j] * gm[j * R + col];
+                        t[i * R + col] = sum;
                 }
-        for (int a = 0; a < r; a++)
-                for (int col = 0; col < r; col++) {
+        for (int a = 0; a < R; a++)
+                for (int col = 0; col < R; col++) {
                         tap = (lanes){0};
                         for (int i = 0; i < ALPHA; i++)
-                                tap += gm[i * r + a] * t[i * 5 + col];
+                                tap += gm[i * R + a] * t[i * R + col];
                         for (int l = 0; l < count; l++)
-                                dw[(pair0 + l) * r * r + a * r + col] = tap[l];
+                                dw[(pair0 + l) * R * R + a * R + col] = tap[l];
                 }
 }
 
@@ -320,7 +324,7 @@ static void taps_from_points(const struct grad_plan *g, const float *sums,
                 size_t pair0 = q * LANES;
                 int count =
                         (int)(pairs - pair0 < LANES ? pairs - pair0 : LANES);
-                taps_of_pairs(g->r, sums, pairs, pair0, count, dw);
+                taps_of_pairs(sums, pairs, pair0, count, dw);
         }
 }
 
@@ -376,7 +380,7 @@ static enum an_status multiply_chunk(const struct grad_plan *g, size_t t,
 
 bool winograd_grad_suits(const struct window *win, int out_h, int out_w)
 {
-        return win->kernel_h == 3 && winograd_suits(win, out_h, out_w);
+        return win->kernel_h == R && winograd_suits(win, out_h, out_w);
 }
 
 enum an_status winograd_weight_grad(const float *dy, size_t dy_image_stride,
@@ -400,11 +404,9 @@ enum an_status winograd_weight_grad(const float *dy, size_t dy_image_stride,
                 .m = m,
                 .k = k,
                 .b = b,
-                .r = win->kernel_h,
-                .side = tile_side(win->kernel_h),
                 .gathers = strcmp(gemm_kernel()->name, "avx512") == 0};
-        int tiles_h = (b->out_h + g.side - 1) / g.side;
-        g.tiles_w = (b->out_w + g.side - 1) / g.side;
+        int tiles_h = (b->out_h + SIDE - 1) / SIDE;
+        g.tiles_w = (b->out_w + SIDE - 1) / SIDE;
         g.tiles_per_image = (size_t)tiles_h * g.tiles_w;
         g.tiles = g.tiles_per_image * (size_t)b->images;
         g.chunk = chunk_tiles(m, k, g.tiles);
